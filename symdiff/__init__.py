@@ -1,0 +1,71 @@
+"""symdiff: exact derivatives of closed-form models, printed readably and
+compiled to native code.
+
+Expressions are immutable, hash-consed DAG nodes; derivatives are built by
+reverse accumulation into the same graph; programs are flattened into an SSA
+instruction list that the interpreter, printers and the LLVM compiler
+(:mod:`compiler`) all consume.
+"""
+
+from __future__ import annotations
+
+from . import build as _build
+from .builders import dot, function, matrix, prod, symbols, vector
+from .builders import sum  # noqa: A004 - mirrors numpy.sum
+from .differentiate import adjoints, diff, grad, hessian, jacobian
+from .evaluate import Interpreter, evaluate
+from .graph import (Instr, Program, count_ops, free_symbols, program_to_nodes,
+                    schedule, substitute, toposort)
+from .node import Node, const, symbol
+from .ops import CONSTANTS, OPS, OpDef
+from .printing import to_string
+
+__version__ = "0.1.0"
+
+# Elementwise functions for every callable primitive: symdiff.exp, .tanh, ...
+for _name, _op in OPS.items():
+    if _op.infix is None or _name == "pow":
+        globals()[_name] = function(_name)
+del _name, _op
+
+pi = const(CONSTANTS["pi"])
+e = const(CONSTANTS["e"])
+
+# Optional pieces: imported lazily so that a missing optional module never
+# breaks the core.
+_LAZY = {
+    "parse": (".parser", "parse"),
+    "parse_program": (".parser", "parse_program"),
+    "ParseError": (".parser", "ParseError"),
+    "to_program": (".printers", "to_program"),
+    "to_latex": (".printers", "to_latex"),
+    "to_dot": (".printers", "to_dot"),
+    "to_sympy": (".sympy_interop", "to_sympy"),
+    "from_sympy": (".sympy_interop", "from_sympy"),
+    "compile": ("compiler", "compile"),
+    "Scalar": (".reverse", "Scalar"),
+    "Value": (".reverse", "Scalar"),
+}
+
+
+def __getattr__(name):
+    spec = _LAZY.get(name)
+    if spec is None:
+        raise AttributeError(f"module 'symdiff' has no attribute {name!r}")
+    import importlib
+
+    mod_name, attr = spec
+    mod = importlib.import_module(mod_name, __name__) if mod_name.startswith(".") \
+        else importlib.import_module(mod_name)
+    value = getattr(mod, attr)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "Node", "symbol", "const", "symbols", "vector", "matrix", "sum", "prod", "dot",
+    "function", "grad", "jacobian", "hessian", "diff", "adjoints", "evaluate",
+    "Interpreter", "schedule", "Program", "Instr", "count_ops", "free_symbols",
+    "toposort", "substitute", "program_to_nodes", "to_string", "OPS", "OpDef", "pi", "e",
+    *_LAZY,
+]

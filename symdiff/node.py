@@ -1,0 +1,155 @@
+"""Immutable, hash-consed expression nodes.
+
+Every expression is a :class:`Node` with three short fields: ``op`` (the name
+of an entry in the op table, or ``"sym"`` / ``"const"`` for leaves), ``args``
+(a tuple of child nodes) and ``payload`` (a symbol's name or a constant's
+value).  Nodes are *interned*: asking for the same ``(op, args, payload)``
+twice returns the very same object, so structural equality is identity,
+hashing is O(1), and common subexpressions are shared by construction.
+
+Each node also carries ``id``, a creation counter.  Because a node can only
+be created after its arguments exist, sorting any set of nodes by ``id``
+gives a valid topological order; :mod:`symdiff.graph` relies on this to stay
+iterative and fast.
+
+This module knows nothing about simplification or the op table; the
+simplifying constructors live in :mod:`symdiff.build`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import struct
+import weakref
+
+__all__ = ["Node", "symbol", "const", "make", "is_const", "is_symbol"]
+
+_ids = itertools.count(1)
+# Weak values: an expression nobody references any more is freed, and its
+# entry disappears with it.  Keys hold the args strongly, which is harmless
+# because the node itself does too.
+_interned: "weakref.WeakValueDictionary[tuple, Node]" = weakref.WeakValueDictionary()
+
+
+class Node:
+    """An interned expression node.  Never construct directly: use :func:`make`."""
+
+    __slots__ = ("op", "args", "payload", "id", "__weakref__")
+
+    op: str
+    args: tuple
+    payload: object
+    id: int
+
+    def __setattr__(self, name, value):  # immutability: nodes are shared
+        raise AttributeError("symdiff nodes are immutable")
+
+    def __delattr__(self, name):
+        raise AttributeError("symdiff nodes are immutable")
+
+    # Identity equality and hashing are inherited from ``object``: interning
+    # makes them structural.  ``__eq__`` is *not* overloaded to build
+    # equations, so nodes work as dict keys and in sets at C speed.
+
+    def __reduce__(self):
+        # Pickling goes through the flat program so that deep graphs never
+        # recurse; see symdiff.graph.  Unpickling re-interns the nodes.
+        from .graph import _rebuild_from_program, _program_state
+
+        return (_rebuild_from_program, (_program_state([self]), 0))
+
+    def __repr__(self) -> str:
+        from .printing import to_string
+
+        text = to_string(self)
+        if len(text) > 200:
+            text = text[:197] + "..."
+        return f"<{text}>"
+
+    def __str__(self) -> str:
+        from .printing import to_string
+
+        return to_string(self)
+
+    @property
+    def name(self) -> str:
+        """The name of a symbol (``ValueError`` for other nodes)."""
+        if self.op != "sym":
+            raise ValueError("only symbols have a name")
+        return self.payload  # type: ignore[return-value]
+
+    @property
+    def value(self) -> float:
+        """The value of a constant (``ValueError`` for other nodes)."""
+        if self.op != "const":
+            raise ValueError("only constants have a value")
+        return self.payload  # type: ignore[return-value]
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for symbols and constants."""
+        return not self.args
+
+
+def _const_key(value: float) -> bytes:
+    # Bit pattern, not value: 0.0 and -0.0 must stay distinct nodes, and every
+    # NaN must intern to one node (NaN != NaN would defeat a value key).
+    if math.isnan(value):
+        value = math.nan
+    return struct.pack("<d", value)
+
+
+def make(op: str, args: tuple = (), payload: object = None) -> Node:
+    """Return the unique node ``(op, args, payload)``, creating it if needed.
+
+    No simplification happens here; callers wanting canonical forms use
+    :mod:`symdiff.build`.
+    """
+    key = (op, args, payload)
+    node = _interned.get(key)
+    if node is None:
+        node = object.__new__(Node)
+        setter = object.__setattr__
+        setter(node, "op", op)
+        setter(node, "args", args)
+        setter(node, "payload", payload)
+        setter(node, "id", next(_ids))
+        _interned[key] = node
+    return node
+
+
+def symbol(name: str) -> Node:
+    """The symbol called ``name`` (the same object every time)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError("a symbol name must be a non-empty string")
+    return make("sym", (), name)
+
+
+_const_values: dict = {}
+
+
+def const(value: float) -> Node:
+    """The constant node for the float ``value`` (IEEE double)."""
+    value = float(value)
+    key = _const_key(value)
+    node = _interned.get(("const", (), key))
+    if node is None:
+        node = make("const", (), key)
+        # Store the float itself as payload for fast access; the interning
+        # key keeps the bit pattern.  Rebind through object.__setattr__
+        # because nodes are otherwise immutable.
+        object.__setattr__(node, "payload", value)
+    return node
+
+
+def is_const(node: Node, value: float | None = None) -> bool:
+    """True if ``node`` is a constant (equal to ``value`` when given)."""
+    if node.op != "const":
+        return False
+    return value is None or node.payload == value
+
+
+def is_symbol(node: Node) -> bool:
+    """True if ``node`` is a symbol."""
+    return node.op == "sym"

@@ -1,0 +1,367 @@
+"""The op table: the single source of truth for every primitive.
+
+Each :class:`OpDef` says, for one primitive, everything the rest of symdiff
+needs to know about it:
+
+* ``arity`` (``VARIADIC`` for ``max``/``min``, which take two or more);
+* ``numpy``: float64 evaluation on numpy arrays or scalars (also used for
+  constant folding and by the interpreter);
+* ``vjp``: the derivative rule, written once against a namespace ``F`` of
+  arithmetic functions.  ``vjp(F, i, args, out, g)`` returns ``g`` times the
+  partial derivative of the op with respect to argument ``i`` (or ``None``
+  when that partial is identically zero).  With ``F`` = :mod:`symdiff.build`
+  it builds expression nodes (symbolic differentiation); with a numeric
+  namespace it computes numbers (the forward- and reverse-mode evaluators).
+  Because every primitive is scalar, ``vjp`` with ``g`` set to a tangent is
+  also the forward-mode rule.  Rules receive the op's output ``out`` so they
+  can reuse it (exp' = out, tanh' = 1 - out^2), as CasADi does;
+* printing: infix spelling and precedence, or a function name, and LaTeX;
+* code generation: the C / libm name, the LLVM intrinsic if LLVM has one,
+  and an optional ``lower`` hook for primitives that need a short IR
+  sequence.  ``lower(em, *args)`` only calls methods of the compiler's
+  emitter object (``em.fcmp``, ``em.select``, ``em.math`` ...), so this
+  module never imports llvmlite;
+* traits: ``commutative``, ``smooth``, ``complex_ok`` (complex-step safe)
+  and ``domain`` (per-argument samplers the tests use).
+
+Adding a primitive means adding one entry here (plus its tests).
+
+Conventions at non-smooth points (shared with SymPy, CasADi and PyTorch):
+relu'(0) = 0, |x|'(0) = 0; at ties of max/min the gradient is split equally
+between the tied arguments.  ``max``/``min`` ignore a NaN argument when
+another argument is a number (IEEE maxNum / ``numpy.fmax``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+VARIADIC = -1
+
+# Precedences used by the printers and the parser.
+PREC_ADD = 10
+PREC_MUL = 20
+PREC_NEG = 30
+PREC_POW = 40
+PREC_ATOM = 100
+
+
+@dataclass(frozen=True)
+class OpDef:
+    """Everything symdiff knows about one primitive."""
+
+    name: str
+    arity: int
+    numpy: Callable
+    vjp: Optional[Callable]
+    infix: Optional[str] = None
+    precedence: int = PREC_ATOM
+    latex: Optional[str] = None
+    c_name: Optional[str] = None
+    llvm_intrinsic: Optional[str] = None
+    lower: Optional[Callable] = None
+    commutative: bool = False
+    smooth: bool = True
+    complex_ok: bool = False
+    parseable: bool = True
+    domain: tuple = ("real",)
+    doc: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def check_arity(self, n: int) -> bool:
+        """True if the op accepts ``n`` arguments."""
+        return n >= 2 if self.arity == VARIADIC else n == self.arity
+
+
+# ---------------------------------------------------------------------------
+# numpy evaluation helpers (IEEE double; never raise on domain errors)
+
+
+def _np(fn):
+    def wrapped(*args):
+        with np.errstate(all="ignore"):
+            return fn(*args)
+
+    wrapped.__name__ = getattr(fn, "__name__", "op")
+    return wrapped
+
+
+def _sigmoid(x):
+    # exp(-|x|) never overflows; pick the branch that divides by 1 + small.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _softplus(x):
+    # max(x, 0) + log1p(exp(-|x|)): exact to the last bit where exp(x)
+    # would overflow, and propagates NaN through np.maximum.
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _relu(x):
+    # x where x > 0 or x is NaN, else +0.0.
+    return np.where(x <= 0, 0.0, x)
+
+
+def _step(x):
+    # Heaviside step with step(0) = 0 (so relu'(0) = 0); NaN stays NaN.
+    return np.where(x > 0, 1.0, np.where(x <= 0, 0.0, np.nan))
+
+
+def _eq(a, b):
+    return np.where(a == b, 1.0, 0.0)
+
+
+def _fmax(*args):
+    out = args[0]
+    for a in args[1:]:
+        out = np.fmax(out, a)
+    return out
+
+
+def _fmin(*args):
+    out = args[0]
+    for a in args[1:]:
+        out = np.fmin(out, a)
+    return out
+
+
+def _scalar_wrap(fn):
+    """numpy ufuncs return 0-d arrays for np.where; callers want floats."""
+
+    def wrapped(*args):
+        with np.errstate(all="ignore"):
+            r = fn(*args)
+        if isinstance(r, np.ndarray) and r.ndim == 0:
+            return r[()]
+        return r
+
+    wrapped.__name__ = fn.__name__
+    return wrapped
+
+
+# ---------------------------------------------------------------------------
+# derivative rules: vjp(F, i, args, out, g) -> g * d(out)/d(args[i])
+
+
+def _vjp_add(F, i, a, out, g):
+    return g
+
+
+def _vjp_sub(F, i, a, out, g):
+    return g if i == 0 else F.neg(g)
+
+
+def _vjp_mul(F, i, a, out, g):
+    return F.mul(g, a[1 - i])
+
+
+def _vjp_div(F, i, a, out, g):
+    q = F.div(g, a[1])  # shared by both partials
+    return q if i == 0 else F.neg(F.mul(q, out))
+
+
+def _vjp_neg(F, i, a, out, g):
+    return F.neg(g)
+
+
+def _vjp_pow(F, i, a, out, g):
+    base, expo = a
+    if i == 0:
+        c = F.constant_value(expo)
+        if c is not None:
+            if c == 2.0:  # d(u^2) = 2u, no pow node
+                return F.mul(g, F.mul(F.const(2.0), base))
+            return F.mul(g, F.mul(expo, F.pow(base, F.const(c - 1.0))))
+        return F.mul(g, F.mul(expo, F.pow(base, F.sub(expo, F.const(1.0)))))
+    return F.mul(g, F.mul(F.log(base), out))
+
+
+def _one_minus_sq(F, u):
+    return F.sub(F.const(1.0), F.mul(u, u))
+
+
+def _vjp_maxmin(F, i, a, out, g):
+    # Ties split equally: weight_i = [a_i == out] / #{j : a_j == out}.
+    hits = [F.eq(x, out) for x in a]
+    total = hits[0]
+    for h in hits[1:]:
+        total = F.add(total, h)
+    return F.mul(g, F.div(hits[i], total))
+
+
+def _zero(F, i, a, out, g):
+    return None
+
+
+# ---------------------------------------------------------------------------
+# LLVM lowering hooks for primitives that are not a single instruction,
+# intrinsic or libm call.  ``em`` is the compiler's emitter (duck-typed).
+
+
+def _lower_relu(em, x):
+    # ugt is true for x > 0 and for NaN: NaN propagates, -0.0 and 0 give +0.
+    return em.select(em.fcmp("ugt", x, em.const(0.0)), x, em.const(0.0))
+
+
+def _lower_step(em, x):
+    gt = em.select(em.fcmp("ogt", x, em.const(0.0)), em.const(1.0), em.const(0.0))
+    return em.select(em.fcmp("uno", x, x), x, gt)
+
+
+def _lower_sign(em, x):
+    pos = em.select(em.fcmp("ogt", x, em.const(0.0)), em.const(1.0), em.const(0.0))
+    neg = em.select(em.fcmp("olt", x, em.const(0.0)), em.const(1.0), em.const(0.0))
+    s = em.fsub(pos, neg)
+    return em.select(em.fcmp("uno", x, x), x, s)
+
+
+def _lower_eq(em, a, b):
+    return em.select(em.fcmp("oeq", a, b), em.const(1.0), em.const(0.0))
+
+
+def _lower_sigmoid(em, x):
+    e = em.math("exp", em.fneg(em.math("fabs", x)))
+    d = em.fadd(em.const(1.0), e)
+    pos = em.fdiv(em.const(1.0), d)
+    neg = em.fdiv(e, d)
+    # x >= 0 (ordered) takes the first branch; NaN goes to the second, where
+    # e is NaN too, so NaN propagates.
+    return em.select(em.fcmp("oge", x, em.const(0.0)), pos, neg)
+
+
+def _lower_softplus(em, x):
+    lin = em.select(em.fcmp("ugt", x, em.const(0.0)), x, em.const(0.0))
+    return em.fadd(lin, em.math("log1p", em.math("exp", em.fneg(em.math("fabs", x)))))
+
+
+def _lower_maxmin(name):
+    def lower(em, *args):
+        acc = args[0]
+        for a in args[1:]:
+            acc = em.math(name, acc, a)
+        return acc
+
+    return lower
+
+
+def _unary(name, fn, vjp, *, latex=None, c_name=None, intrinsic=None, lower=None,
+           complex_ok=True, smooth=True, domain=("real",), doc=""):
+    return OpDef(
+        name=name, arity=1, numpy=_scalar_wrap(fn), vjp=vjp,
+        latex=latex or (r"\operatorname{%s}\left({0}\right)" % name),
+        c_name=c_name if c_name is not None else name, llvm_intrinsic=intrinsic,
+        lower=lower, complex_ok=complex_ok, smooth=smooth, domain=domain, doc=doc,
+    )
+
+
+_TABLE = [
+    # --- arithmetic -------------------------------------------------------
+    OpDef("add", 2, _scalar_wrap(np.add), _vjp_add, infix="+", precedence=PREC_ADD,
+          commutative=True, complex_ok=True, parseable=False, c_name=None,
+          domain=("real", "real"), doc="a + b"),
+    OpDef("sub", 2, _scalar_wrap(np.subtract), _vjp_sub, infix="-", precedence=PREC_ADD,
+          complex_ok=True, parseable=False, domain=("real", "real"), doc="a - b"),
+    OpDef("mul", 2, _scalar_wrap(np.multiply), _vjp_mul, infix="*", precedence=PREC_MUL,
+          commutative=True, complex_ok=True, parseable=False,
+          domain=("real", "real"), doc="a * b"),
+    OpDef("div", 2, _scalar_wrap(np.divide), _vjp_div, infix="/", precedence=PREC_MUL,
+          complex_ok=True, parseable=False, domain=("real", "nonzero"), doc="a / b"),
+    OpDef("neg", 1, _scalar_wrap(np.negative), _vjp_neg, infix="-", precedence=PREC_NEG,
+          complex_ok=True, parseable=False, doc="-a"),
+    OpDef("pow", 2, _scalar_wrap(np.power), _vjp_pow, infix="^", precedence=PREC_POW,
+          c_name="pow", llvm_intrinsic="llvm.pow", complex_ok=True, parseable=True,
+          domain=("positive", "real"), doc="a ^ b (IEEE pow)"),
+    # --- exponentials and logarithms --------------------------------------
+    _unary("exp", np.exp, lambda F, i, a, out, g: F.mul(g, out),
+           latex=r"e^{{{0}}}", intrinsic="llvm.exp", doc="e^x"),
+    _unary("log", np.log, lambda F, i, a, out, g: F.div(g, a[0]),
+           latex=r"\ln\left({0}\right)", intrinsic="llvm.log", domain=("positive",),
+           doc="natural logarithm"),
+    _unary("log1p", np.log1p,
+           lambda F, i, a, out, g: F.div(g, F.add(F.const(1.0), a[0])),
+           latex=r"\ln\left(1 + {0}\right)", domain=("gt_minus1",), doc="log(1 + x)"),
+    _unary("expm1", np.expm1,
+           lambda F, i, a, out, g: F.mul(g, F.add(out, F.const(1.0))),
+           latex=r"\left(e^{{{0}}} - 1\right)", doc="exp(x) - 1"),
+    _unary("sqrt", np.sqrt,
+           lambda F, i, a, out, g: F.div(F.mul(F.const(0.5), g), out),
+           latex=r"\sqrt{{{0}}}", intrinsic="llvm.sqrt", domain=("positive",),
+           doc="square root"),
+    # --- trigonometric ----------------------------------------------------
+    _unary("sin", np.sin, lambda F, i, a, out, g: F.mul(g, F.cos(a[0])),
+           latex=r"\sin\left({0}\right)", intrinsic="llvm.sin"),
+    _unary("cos", np.cos, lambda F, i, a, out, g: F.neg(F.mul(g, F.sin(a[0]))),
+           latex=r"\cos\left({0}\right)", intrinsic="llvm.cos"),
+    _unary("tan", np.tan,
+           lambda F, i, a, out, g: F.mul(g, F.add(F.const(1.0), F.mul(out, out))),
+           latex=r"\tan\left({0}\right)", domain=("trig",)),
+    _unary("asin", np.arcsin,
+           lambda F, i, a, out, g: F.div(g, F.sqrt(_one_minus_sq(F, a[0]))),
+           latex=r"\arcsin\left({0}\right)", domain=("unit",)),
+    _unary("acos", np.arccos,
+           lambda F, i, a, out, g: F.neg(F.div(g, F.sqrt(_one_minus_sq(F, a[0])))),
+           latex=r"\arccos\left({0}\right)", domain=("unit",)),
+    _unary("atan", np.arctan,
+           lambda F, i, a, out, g: F.div(g, F.add(F.const(1.0), F.mul(a[0], a[0]))),
+           latex=r"\arctan\left({0}\right)"),
+    # --- hyperbolic -------------------------------------------------------
+    _unary("sinh", np.sinh, lambda F, i, a, out, g: F.mul(g, F.cosh(a[0])),
+           latex=r"\sinh\left({0}\right)"),
+    _unary("cosh", np.cosh, lambda F, i, a, out, g: F.mul(g, F.sinh(a[0])),
+           latex=r"\cosh\left({0}\right)"),
+    _unary("tanh", np.tanh, lambda F, i, a, out, g: F.mul(g, _one_minus_sq(F, out)),
+           latex=r"\tanh\left({0}\right)"),
+    # --- activations ------------------------------------------------------
+    _unary("sigmoid", _sigmoid,
+           lambda F, i, a, out, g: F.mul(g, F.mul(out, F.sub(F.const(1.0), out))),
+           latex=r"\sigma\left({0}\right)", c_name="", lower=_lower_sigmoid,
+           complex_ok=False, doc="1 / (1 + e^-x), evaluated without overflow"),
+    _unary("softplus", _softplus, lambda F, i, a, out, g: F.mul(g, F.sigmoid(a[0])),
+           latex=r"\operatorname{softplus}\left({0}\right)", c_name="",
+           lower=_lower_softplus, complex_ok=False,
+           doc="log(1 + e^x), evaluated without overflow"),
+    _unary("relu", _relu, lambda F, i, a, out, g: F.mul(g, F.step(a[0])),
+           latex=r"\operatorname{relu}\left({0}\right)", c_name="", lower=_lower_relu,
+           complex_ok=False, smooth=False, doc="max(x, 0); relu'(0) = 0"),
+    _unary("abs", np.abs, lambda F, i, a, out, g: F.mul(g, F.sign(a[0])),
+           latex=r"\left|{0}\right|", c_name="fabs", intrinsic="llvm.fabs",
+           complex_ok=False, smooth=False, doc="|x|; |x|'(0) = 0"),
+    OpDef("max", VARIADIC, _scalar_wrap(_fmax), _vjp_maxmin, latex=r"\max\left({0}\right)",
+          c_name="fmax", llvm_intrinsic="llvm.maxnum", lower=_lower_maxmin("maxnum"),
+          commutative=True, smooth=False, domain=("real", "real"),
+          doc="largest argument (NaN-ignoring); ties split the gradient equally"),
+    OpDef("min", VARIADIC, _scalar_wrap(_fmin), _vjp_maxmin, latex=r"\min\left({0}\right)",
+          c_name="fmin", llvm_intrinsic="llvm.minnum", lower=_lower_maxmin("minnum"),
+          commutative=True, smooth=False, domain=("real", "real"),
+          doc="smallest argument (NaN-ignoring); ties split the gradient equally"),
+    # --- derivative helpers (piecewise constant, derivative zero) ---------
+    _unary("step", _step, _zero, latex=r"\theta\left({0}\right)", c_name="",
+           lower=_lower_step, complex_ok=False, smooth=False,
+           doc="1 for x > 0, 0 for x <= 0 (the derivative of relu)"),
+    _unary("sign", np.sign, _zero, latex=r"\operatorname{sign}\left({0}\right)",
+           c_name="", lower=_lower_sign, complex_ok=False, smooth=False,
+           doc="-1, 0 or 1 (the derivative of abs)"),
+    OpDef("eq", 2, _scalar_wrap(_eq), _zero, latex=r"\left[{0} = {1}\right]",
+          lower=_lower_eq, commutative=True, smooth=False, domain=("real", "real"),
+          doc="1 if a == b else 0 (splits max/min gradients at ties)"),
+]
+
+#: name -> OpDef, for every primitive.
+OPS: dict[str, OpDef] = {op.name: op for op in _TABLE}
+
+#: Functions a user may call by name in the parser and CLI.
+FUNCTIONS: dict[str, OpDef] = {
+    op.name: op for op in _TABLE if op.infix is None or op.name == "pow"
+}
+
+#: Named constants understood by the parser.
+CONSTANTS = {"pi": float(np.pi), "e": float(np.e)}
+
+
+def opdef(name: str) -> OpDef:
+    """The :class:`OpDef` called ``name`` (``KeyError`` if unknown)."""
+    return OPS[name]
