@@ -153,12 +153,48 @@ _RULES = {
 _OPS = ops.OPS
 
 
+def _apply1(name: str, op, a) -> Node:
+    # Fast path for unary ops (the hot path of differentiation).
+    if a.__class__ is not Node:
+        a = as_node(a)
+    if a.op == "const":                         # constants fold
+        return const(float(op.numpy(a.payload)))
+    rule = _RULES.get(name)
+    if rule is not None:
+        out = rule(a)
+        if out is not None:
+            return out
+    return make(name, (a,))
+
+
+def _apply2(name: str, op, a, b) -> Node:
+    # Fast path for binary ops: no generic tuple/sort machinery.
+    if a.__class__ is not Node:
+        a = as_node(a)
+    if b.__class__ is not Node:
+        b = as_node(b)
+    if a.op == "const" and b.op == "const":     # constants fold
+        return const(float(op.numpy(a.payload, b.payload)))
+    if op.commutative and (b.op == "const" or (a.op != "const" and b.id < a.id)):
+        a, b = b, a
+    rule = _RULES.get(name)
+    if rule is not None:
+        out = rule(a, b)
+        if out is not None:
+            return out
+    return make(name, (a, b))
+
+
 def apply(name: str, *args) -> Node:
     """Build ``name(*args)`` with constant folding, rewrite rules and
     canonical operand order.  Arguments may be nodes or real numbers."""
     op = _OPS.get(name)
     if op is None:
         raise ValueError(f"unknown operation {name!r}")
+    if op.arity == 2 and len(args) == 2:
+        return _apply2(name, op, args[0], args[1])
+    if op.arity == 1 and len(args) == 1:
+        return _apply1(name, op, args[0])
     args = tuple(a if isinstance(a, Node) else as_node(a) for a in args)
     if not op.check_arity(len(args)):
         raise TypeError(f"{name} takes {op.arity if op.arity > 0 else '2 or more'} "
@@ -181,39 +217,44 @@ def apply(name: str, *args) -> Node:
 # dispatch on the hot path of differentiation.
 
 
+_ADD, _SUB, _MUL, _DIV, _NEG, _POW = (_OPS[k] for k in ("add", "sub", "mul", "div", "neg", "pow"))
+
+
 def add(a, b) -> Node:
     """a + b"""
-    return apply("add", a, b)
+    return _apply2("add", _ADD, a, b)
 
 
 def sub(a, b) -> Node:
     """a - b"""
-    return apply("sub", a, b)
+    return _apply2("sub", _SUB, a, b)
 
 
 def mul(a, b) -> Node:
     """a * b"""
-    return apply("mul", a, b)
+    return _apply2("mul", _MUL, a, b)
 
 
 def div(a, b) -> Node:
     """a / b"""
-    return apply("div", a, b)
+    return _apply2("div", _DIV, a, b)
 
 
 def neg(a) -> Node:
     """-a"""
-    return apply("neg", a)
+    return _apply1("neg", _NEG, a)
 
 
 def pow(a, b) -> Node:  # noqa: A001 - mirrors the op name
     """a ^ b"""
-    return apply("pow", a, b)
+    return _apply2("pow", _POW, a, b)
 
 
 def _make_unary(name):
+    op = ops.OPS[name]
+
     def fn(a) -> Node:
-        return apply(name, a)
+        return _apply1(name, op, a)
 
     fn.__name__ = name
     fn.__doc__ = f"{name}(a): {ops.OPS[name].doc or name}"
@@ -236,14 +277,17 @@ def eq(a, b) -> Node:
 
 
 def _binary(name, reflected=False):
+    op = _OPS[name]
+
     def method(self, other):
-        if isinstance(other, np.ndarray):
-            return NotImplemented
-        try:
-            other = as_node(other)
-        except TypeError:
-            return NotImplemented
-        return apply(name, other, self) if reflected else apply(name, self, other)
+        if other.__class__ is not Node:
+            if isinstance(other, np.ndarray):
+                return NotImplemented
+            try:
+                other = as_node(other)
+            except TypeError:
+                return NotImplemented
+        return _apply2(name, op, other, self) if reflected else _apply2(name, op, self, other)
 
     return method
 
@@ -258,5 +302,5 @@ Node.__truediv__ = _binary("div")
 Node.__rtruediv__ = _binary("div", True)
 Node.__pow__ = _binary("pow")
 Node.__rpow__ = _binary("pow", True)
-Node.__neg__ = lambda self: apply("neg", self)
+Node.__neg__ = lambda self: _apply1("neg", _NEG, self)
 Node.__pos__ = lambda self: self

@@ -14,6 +14,9 @@ Higher derivatives apply the same machinery to the derivative graph.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+
 import numpy as np
 
 from . import build as F
@@ -50,10 +53,29 @@ def _as_wrt(wrt, outputs) -> tuple[list[Node], object]:
     return syms, shape
 
 
+@contextlib.contextmanager
+def paused_gc():
+    """Pause the cyclic garbage collector.  Differentiation allocates
+    millions of small acyclic objects; the collector's repeated full scans
+    would otherwise make building large gradients superlinear."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def adjoints(f: Node, wrt) -> dict[Node, Node]:
     """Reverse accumulation: map each node on a path from ``f`` to a symbol in
     ``wrt`` to its adjoint d f / d node (absent means zero)."""
     f = as_outputs(f)[0] if not isinstance(f, Node) else f
+    with paused_gc():
+        return _adjoints(f, wrt)
+
+
+def _adjoints(f: Node, wrt) -> dict[Node, Node]:
     targets = set(wrt)
     nodes = toposort([f])
     # Forward pass: which nodes depend on a requested variable at all.

@@ -173,9 +173,8 @@ def _vjp_pow(F, i, a, out, g):
     if i == 0:
         c = F.constant_value(expo)
         if c is not None:
-            if c == 2.0:  # d(u^2) = 2u, no pow node
-                return F.mul(g, F.mul(F.const(2.0), base))
-            return F.mul(g, F.mul(expo, F.pow(base, F.const(c - 1.0))))
+            # c*g*u^(c-1); for c = 2 the pow folds away (u^1 -> u): 2*g*u.
+            return F.mul(F.mul(expo, g), F.pow(base, F.const(c - 1.0)))
         return F.mul(g, F.mul(expo, F.pow(base, F.sub(expo, F.const(1.0)))))
     return F.mul(g, F.mul(F.log(base), out))
 
@@ -261,19 +260,19 @@ def _unary(name, fn, vjp, *, latex=None, c_name=None, intrinsic=None, lower=None
 _TABLE = [
     # --- arithmetic -------------------------------------------------------
     OpDef("add", 2, _scalar_wrap(np.add), _vjp_add, infix="+", precedence=PREC_ADD,
-          commutative=True, complex_ok=True, parseable=False, c_name=None,
+          latex="{0} + {1}", commutative=True, complex_ok=True, parseable=False, c_name=None,
           domain=("real", "real"), doc="a + b"),
     OpDef("sub", 2, _scalar_wrap(np.subtract), _vjp_sub, infix="-", precedence=PREC_ADD,
-          complex_ok=True, parseable=False, domain=("real", "real"), doc="a - b"),
+          latex="{0} - {1}", complex_ok=True, parseable=False, domain=("real", "real"), doc="a - b"),
     OpDef("mul", 2, _scalar_wrap(np.multiply), _vjp_mul, infix="*", precedence=PREC_MUL,
-          commutative=True, complex_ok=True, parseable=False,
+          latex=r"{0} \cdot {1}", commutative=True, complex_ok=True, parseable=False,
           domain=("real", "real"), doc="a * b"),
     OpDef("div", 2, _scalar_wrap(np.divide), _vjp_div, infix="/", precedence=PREC_MUL,
-          complex_ok=True, parseable=False, domain=("real", "nonzero"), doc="a / b"),
+          latex=r"\frac{{{0}}}{{{1}}}", complex_ok=True, parseable=False, domain=("real", "nonzero"), doc="a / b"),
     OpDef("neg", 1, _scalar_wrap(np.negative), _vjp_neg, infix="-", precedence=PREC_NEG,
-          complex_ok=True, parseable=False, doc="-a"),
+          latex="-{0}", complex_ok=True, parseable=False, doc="-a"),
     OpDef("pow", 2, _scalar_wrap(np.power), _vjp_pow, infix="^", precedence=PREC_POW,
-          c_name="pow", llvm_intrinsic="llvm.pow", complex_ok=True, parseable=True,
+          latex="{0}^{{{1}}}", c_name="pow", llvm_intrinsic="llvm.pow", complex_ok=True, parseable=True,
           domain=("positive", "real"), doc="a ^ b (IEEE pow)"),
     # --- exponentials and logarithms --------------------------------------
     _unary("exp", np.exp, lambda F, i, a, out, g: F.mul(g, out),

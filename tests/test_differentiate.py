@@ -1,0 +1,212 @@
+"""Reverse accumulation: values, op-count bounds, deep graphs, and every
+op-table rule against central differences."""
+
+import math
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import symdiff as sd
+from symdiff.ops import OPS, VARIADIC
+
+x, y, z = sd.symbols("x y z")
+LN2 = math.log(2)
+LECTURE = sd.exp(x * z) + x * z / sd.log(x) + sd.sin(sd.log(x)) / (x * z)
+LECTURE_DX = 3 * math.exp(6) + 3 / LN2 - 3 / LN2 ** 2 + math.cos(LN2) / 12 - math.sin(LN2) / 12
+LECTURE_DZ = 2 * math.exp(6) + 2 / LN2 - math.sin(LN2) / 18
+
+
+def test_lecture_example_gradient():
+    gx, gz = sd.grad(LECTURE)
+    vals = sd.evaluate([gx, gz], {"x": 2.0, "z": 3.0})
+    assert vals[0] == pytest.approx(LECTURE_DX, rel=1e-14)
+    assert vals[1] == pytest.approx(LECTURE_DZ, rel=1e-14)
+
+
+def test_wrt_defaults_to_natural_order():
+    a = sd.symbols("x0:12")
+    f = sd.sum([a[i] * (i + 1) for i in range(12)])
+    assert [s.name for s in sd.free_symbols(f)] == [f"x{i}" for i in range(12)]
+    g = sd.grad(f)
+    assert [v.value for v in g] == [float(i + 1) for i in range(12)]
+
+
+def test_grad_of_independent_variable_is_zero_constant():
+    g = sd.grad(x * x, [x, y])
+    assert g[1] is sd.const(0.0)
+    assert sd.to_string(g[0]) in ("x + x", "2*x")
+
+
+def test_printed_derivative_is_readable():
+    (d,) = sd.grad(x ** 2 * sd.sin(x))
+    text = sd.to_string(d)
+    assert "x^2*cos(x)" in text and "sin(x)" in text
+    assert "0*" not in text and "1*" not in text
+
+
+def test_hessian_and_jacobian_values():
+    f = x ** 3 * y + sd.exp(x * y)
+    H = sd.hessian(f)
+    v = sd.evaluate([h for row in H for h in row], {"x": 0.5, "y": 2.0})
+    e = math.exp(1.0)
+    expected = [6 * 0.5 * 2 + 4 * e, 3 * 0.25 + e * (1 + 1.0),
+                3 * 0.25 + e * (1 + 1.0), 0.25 * e]
+    assert v == pytest.approx(expected, rel=1e-14)
+    J = sd.jacobian([x * y, x + y ** 2])
+    assert [[sd.evaluate(j, {"x": 3.0, "y": 5.0}) if j.args or j.op == "sym" else j.value
+             for j in row] for row in J] == [[5.0, 3.0], [1.0, 10.0]]
+
+
+def test_diff_higher_order():
+    assert sd.evaluate(sd.diff(sd.sin(x), x, 4), {"x": 0.7}) == pytest.approx(math.sin(0.7))
+    assert sd.to_string(sd.diff(x ** 3, x, 2)) == "6*x"
+    assert sd.diff(x ** 3, x, 4) is sd.const(0.0)
+
+
+def _prod(n):
+    xs = sd.symbols(f"x0:{n}")
+    p = xs[0]
+    for v in xs[1:]:
+        p = p * v
+    return p, list(xs)
+
+
+def _rosenbrock(n):
+    xs = sd.symbols(f"x0:{n}")
+    return sd.sum([100 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1 - xs[i]) ** 2
+                   for i in range(n - 1)]), list(xs)
+
+
+def test_cheap_gradient_bound_prod_10000():
+    f, xs = _prod(10_000)
+    g = sd.grad(f, xs)
+    assert sd.count_ops([f, *g]) <= 3 * sd.count_ops([f])
+
+
+def test_cheap_gradient_bound_rosenbrock_1000():
+    f, xs = _rosenbrock(1000)
+    g = sd.grad(f, xs)
+    assert sd.count_ops([f, *g]) <= 3 * sd.count_ops([f])
+    v = sd.evaluate(g[:3], {f"x{i}": 1.0 for i in range(1000)})
+    assert v == [0.0, 0.0, 0.0]
+
+
+def test_cheap_gradient_bound_tanh_chain():
+    f = x
+    for _ in range(2000):
+        f = sd.tanh(f)
+    g = sd.grad(f)
+    assert sd.count_ops([f, *g]) <= 4 * sd.count_ops([f])
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_cheap_gradient_bound_every_op(name):
+    op = OPS[name]
+    args = [x, y, z][: (2 if op.arity == VARIADIC else op.arity)]
+    f = sd.function(name)(*args)
+    g = sd.grad(f, args)
+    assert sd.count_ops([f, *g]) <= 4 * sd.count_ops([f]) + len(args) + 4
+
+
+def test_deep_chain_at_default_recursion_limit():
+    assert sys.getrecursionlimit() <= 10_000
+    f = x
+    for _ in range(100_000):
+        f = sd.sin(f)
+    (g,) = sd.grad(f)
+    assert sd.count_ops([g]) < 4 * 100_000
+    # d/dx of the iterated sine at 0 is 1 (every factor is cos(0) = 1)
+    assert sd.evaluate(g, {"x": 0.0}) == 1.0
+    s = sd.to_string(f)
+    assert s.startswith("sin(sin(") and s.count("(") == 100_000
+
+
+def test_prod_gradient_values():
+    f, xs = _prod(6)
+    g = sd.grad(f, xs)
+    vals = sd.evaluate(g, {f"x{i}": float(i + 2) for i in range(6)})
+    total = math.prod(range(2, 8))
+    assert vals == [total / (i + 2) for i in range(6)]
+
+
+# ---------------------------------------------------------------------------
+# every op-table rule against central differences
+
+_DOMAINS = {
+    "real": (-2.0, 2.0), "positive": (0.2, 3.0), "unit": (-0.9, 0.9),
+    "gt_minus1": (-0.8, 3.0), "nonzero": (0.3, 3.0), "trig": (-1.4, 1.4),
+}
+
+
+def _points(op, rng, k=5):
+    n = 2 if op.arity == VARIADIC else op.arity
+    dom = list(op.domain) + ["real"] * (n - len(op.domain))
+    pts = []
+    while len(pts) < k:
+        p = [rng.uniform(*_DOMAINS[d]) for d in dom[:n]]
+        # keep non-smooth ops away from their kinks
+        if not op.smooth and (min(abs(v) for v in p) < 0.05 or
+                              (n == 2 and abs(p[0] - p[1]) < 0.05)):
+            continue
+        pts.append(p)
+    return pts
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_rule_against_central_differences(name):
+    op = OPS[name]
+    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    n = 2 if op.arity == VARIADIC else op.arity
+    syms = [x, y, z][:n]
+    f = sd.function(name)(*syms)
+    g = sd.grad(f, syms)
+    for p in _points(op, rng):
+        point = dict(zip(["x", "y", "z"], p))
+        got = sd.evaluate(g, point, inputs=["x", "y", "z"][:n])
+        for i in range(n):
+            h = 1e-6 * max(1.0, abs(p[i]))
+            up = dict(point); up[["x", "y", "z"][i]] += h
+            dn = dict(point); dn[["x", "y", "z"][i]] -= h
+            fd = (sd.evaluate(f, up, inputs=["x", "y", "z"][:n])
+                  - sd.evaluate(f, dn, inputs=["x", "y", "z"][:n])) / (2 * h)
+            assert got[i] == pytest.approx(fd, rel=1e-6, abs=1e-7), (name, p, i)
+
+
+def test_nonsmooth_conventions():
+    assert sd.evaluate(sd.grad(sd.relu(x))[0], {"x": 0.0}) == 0.0
+    assert sd.evaluate(sd.grad(sd.abs(x))[0], {"x": 0.0}) == 0.0
+    assert sd.evaluate(sd.grad(sd.abs(x))[0], {"x": -3.0}) == -1.0
+    g = sd.grad(sd.max(x, y), [x, y])
+    assert sd.evaluate(g, {"x": 1.0, "y": 1.0}) == [0.5, 0.5]
+    assert sd.evaluate(g, {"x": 2.0, "y": 1.0}) == [1.0, 0.0]
+    g3 = sd.grad(sd.max(x, y, z), [x, y, z])
+    assert sd.evaluate(g3, {"x": 1.0, "y": 1.0, "z": 1.0}) == [1 / 3, 1 / 3, 1 / 3]
+    gm = sd.grad(sd.min(x, y), [x, y])
+    assert sd.evaluate(gm, {"x": 1.0, "y": 4.0}) == [1.0, 0.0]
+
+
+def test_op_table_is_complete():
+    for name, op in OPS.items():
+        assert op.name == name
+        assert callable(op.numpy)
+        assert op.vjp is not None
+        assert op.arity in (1, 2, VARIADIC)
+        assert op.latex, name
+        # lowering: builtin arithmetic, a hook, an intrinsic or a libm name
+        assert (op.infix is not None or op.lower is not None or op.llvm_intrinsic
+                or op.c_name), name
+        assert len(op.domain) >= (1 if op.arity == 1 else 2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0.3, 4.0), st.floats(0.3, 4.0))
+def test_vectorized_evaluate_matches_pointwise(a, b):
+    g = sd.grad(LECTURE)
+    X = np.array([a, a * 1.1, 2.0])
+    Z = np.array([b, b, 3.0])
+    vec = sd.evaluate(g, {"x": X, "z": Z})
+    for k in range(3):
+        pt = sd.evaluate(g, {"x": float(X[k]), "z": float(Z[k])})
+        assert vec[0][k] == pt[0] and vec[1][k] == pt[1]
