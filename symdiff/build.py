@@ -158,7 +158,7 @@ def _apply1(name: str, op, a) -> Node:
     if a.__class__ is not Node:
         a = as_node(a)
     if a.op == "const":                         # constants fold
-        return const(float(op.numpy(a.payload)))
+        return const(ops.fold(op, a.payload))
     rule = _RULES.get(name)
     if rule is not None:
         out = rule(a)
@@ -174,7 +174,7 @@ def _apply2(name: str, op, a, b) -> Node:
     if b.__class__ is not Node:
         b = as_node(b)
     if a.op == "const" and b.op == "const":     # constants fold
-        return const(float(op.numpy(a.payload, b.payload)))
+        return const(ops.fold(op, a.payload, b.payload))
     if op.commutative and (b.op == "const" or (a.op != "const" and b.id < a.id)):
         a, b = b, a
     rule = _RULES.get(name)
@@ -200,7 +200,7 @@ def apply(name: str, *args) -> Node:
         raise TypeError(f"{name} takes {op.arity if op.arity > 0 else '2 or more'} "
                         f"arguments, got {len(args)}")
     if all(a.op == "const" for a in args):      # constants fold
-        return const(float(op.numpy(*(a.payload for a in args))))
+        return const(ops.fold(op, *(a.payload for a in args)))
     if op.commutative:
         args = tuple(sorted(args, key=_order_key))
     rule = _RULES.get(name)

@@ -14,13 +14,10 @@ Higher derivatives apply the same machinery to the derivative graph.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-
 import numpy as np
 
 from . import build as F
-from .graph import as_outputs, free_symbols, toposort
+from .graph import as_outputs, free_symbols, paused_gc, toposort
 from .node import Node, const, symbol
 from .ops import OPS
 
@@ -51,20 +48,6 @@ def _as_wrt(wrt, outputs) -> tuple[list[Node], object]:
             raise TypeError(f"can only differentiate with respect to symbols, got {w!r}")
         syms.append(s)
     return syms, shape
-
-
-@contextlib.contextmanager
-def paused_gc():
-    """Pause the cyclic garbage collector.  Differentiation allocates
-    millions of small acyclic objects; the collector's repeated full scans
-    would otherwise make building large gradients superlinear."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def adjoints(f: Node, wrt) -> dict[Node, Node]:

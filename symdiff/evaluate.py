@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .graph import Program, as_outputs, schedule
+from .graph import Program, as_outputs, paused_gc, schedule
 from .node import Node
 from .ops import OPS
 
@@ -23,6 +23,10 @@ class Interpreter:
     """Evaluates a :class:`Program` with numpy (one point or a batch)."""
 
     def __init__(self, program: Program):
+        with paused_gc():
+            self._init(program)
+
+    def _init(self, program: Program):
         self.program = program
         last_use = [-1] * len(program.instrs)
         for k, ins in enumerate(program.instrs):

@@ -17,13 +17,29 @@ import hashlib
 import re
 import struct
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+import contextlib
+import gc
+from typing import Iterable, NamedTuple, Sequence
 
 from .node import Node, const, symbol
 
 __all__ = ["reachable", "toposort", "free_symbols", "natural_key", "sort_symbols",
            "use_counts", "substitute", "Program", "Instr", "schedule", "count_ops",
            "as_outputs"]
+
+
+@contextlib.contextmanager
+def paused_gc():
+    """Pause the cyclic garbage collector.  Graph passes allocate millions
+    of small acyclic objects; the collector's repeated full scans would
+    otherwise make them superlinear on large graphs."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def as_outputs(outputs) -> list[Node]:
@@ -133,8 +149,7 @@ def substitute(outputs, mapping: dict) -> list[Node]:
 # printer and code generator.
 
 
-@dataclass(frozen=True)
-class Instr:
+class Instr(NamedTuple):
     """One SSA instruction.  ``op`` is ``"input"`` (payload: input index),
     ``"const"`` (payload: float value) or an op-table name, whose operands
     are the slot numbers in ``args`` (earlier instructions)."""
@@ -183,7 +198,11 @@ def schedule(outputs, inputs: Sequence | None = None) -> Program:
     ``inputs`` are symbols or names; by default all free symbols in natural
     order.  A free symbol missing from ``inputs`` is an error.
     """
-    outs = as_outputs(outputs)
+    with paused_gc():
+        return _schedule(as_outputs(outputs), inputs)
+
+
+def _schedule(outs: list, inputs) -> Program:
     nodes = toposort(outs)
     if inputs is None:
         in_syms = sort_symbols(n for n in nodes if n.op == "sym")
@@ -209,7 +228,7 @@ def schedule(outputs, inputs: Sequence | None = None) -> Program:
         if n.op == "const":
             instrs.append(Instr("const", (), n.payload))
         else:
-            instrs.append(Instr(n.op, tuple(slot[a] for a in n.args)))
+            instrs.append(Instr(n.op, tuple(map(slot.__getitem__, n.args))))
     return Program(tuple(s.payload for s in in_syms), tuple(instrs),
                    tuple(slot[o] for o in outs))
 

@@ -130,17 +130,18 @@ def _fmin(*args):
 
 
 def _scalar_wrap(fn):
-    """numpy ufuncs return 0-d arrays for np.where; callers want floats."""
+    # The raw numpy function is used as is: the interpreter sets
+    # np.errstate once around a whole program, and wrapping every call in
+    # its own errstate would cost several microseconds per operation.
+    return fn
 
-    def wrapped(*args):
-        with np.errstate(all="ignore"):
-            r = fn(*args)
-        if isinstance(r, np.ndarray) and r.ndim == 0:
-            return r[()]
-        return r
 
-    wrapped.__name__ = fn.__name__
-    return wrapped
+def fold(op: "OpDef", *values: float) -> float:
+    """Evaluate ``op`` on Python floats (constant folding): IEEE results,
+    never an exception for domain errors or overflow."""
+    with np.errstate(all="ignore"):
+        r = op.numpy(*values)
+    return float(r)
 
 
 # ---------------------------------------------------------------------------
