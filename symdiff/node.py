@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import struct
 import weakref
 
@@ -147,10 +148,27 @@ def interned_count() -> int:
     return len(_interned)
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
+
+
 def symbol(name: str) -> Node:
-    """The symbol called ``name`` (the same object every time)."""
-    if not isinstance(name, str) or not name:
-        raise ValueError("a symbol name must be a non-empty string")
+    """The symbol called ``name`` (the same object every time).
+
+    Names are ASCII identifiers that are neither a function of the op table
+    nor a named constant (pi, e, inf, nan), so that every printed expression
+    parses back to the same node.
+    """
+    node = _lookup(("sym", (), name))
+    if node is not None:
+        return node
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(f"invalid symbol name {name!r}: use an ASCII identifier "
+                         "such as x, x1 or W0_3")
+    from .ops import CONSTANTS, OPS
+
+    if name in OPS or name in CONSTANTS or name in ("inf", "nan"):
+        raise ValueError(f"{name!r} cannot be a symbol name: it is reserved for the "
+                         f"{'function' if name in OPS else 'constant'} {name}")
     return make("sym", (), name)
 
 

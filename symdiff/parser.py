@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from . import ops as _ops
 from .build import apply
 from .node import Node, const, symbol
+from .ops import PREC_NEG
 
 __all__ = ["parse", "parse_program", "ParsedProgram", "ParseError"]
 
@@ -59,16 +60,29 @@ _BINARY = {
 # their right operand; _OPEN and _CALL are markers that ')' and ',' stop at.
 _BIN, _NEG, _OPEN, _CALL = 0, 1, 2, 3
 
-# One alternative per token kind.  Digits are spelled [0-9] because \d
-# also matches non-ASCII digits, which float() would happily accept.
-_TOKEN = re.compile(r"""
-    (?P<ws>[ \t\f\v]+)
-  | (?P<comment>\#.*)
-  | (?P<num>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>\*\*|[-+*/^(),;=])
-  | (?P<bad>.)
+# One token per match, after optional blanks.  A number keeps a malformed
+# tail (1.2.3, 1e+, 2e) so that it is reported as one bad number rather
+# than as two tokens.  Digits are spelled [0-9] because \d also matches
+# non-ASCII digits, which float() would happily accept.  The catch-all
+# excludes blanks so that trailing blanks never become tokens.
+_SCAN = re.compile(r"""
+    [ \t\f\v]*
+    (
+        \#.*                                               # comment to end of line
+      | (?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?   # number
+        (?:\.[0-9.]*|[eE](?:[+-]|(?![A-Za-z0-9_])))?       #   malformed tail
+      | [A-Za-z_][A-Za-z0-9_]*                              # name
+      | \*\*                                              # power, same as ^
+      | [^ \t\f\v]                                         # operator or stray character
+    )
 """, re.VERBOSE)
+
+# Token classes by first character; a token whose first character is in none
+# of them is a stray character.
+_NUM, _NAME, _OP = 1, 2, 3
+_CLASS = {**{c: _NUM for c in "0123456789."},
+          **{c: _NAME for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"},
+          **{c: _OP for c in "+-*/^(),="}}
 
 # Look-alike characters people paste from documents, with what to type.
 _HINTS = {
@@ -139,30 +153,6 @@ class ParsedProgram:
     output_texts: list
 
 
-# A token is a tuple (kind, text, line, column, message).  ``kind`` is "num",
-# "name", "bad" or the operator text itself; ``message`` is set for "bad".
-# Tuples, not objects: a 10^5-deep input has hundreds of thousands of tokens.
-
-
-def _bad_number_end(line: str, end: int, text: str) -> int:
-    """End of a malformed number starting with the valid ``text`` that ends
-    at ``end``, or ``end`` when the number is well formed."""
-    n = len(line)
-    if end < n and line[end] == ".":
-        # 1.2.3 or 1e5.2: swallow the rest of the digit run.
-        while end < n and (line[end].isdigit() or line[end] == "."):
-            end += 1
-        return end
-    if end < n and line[end] in "eE" and "e" not in text.lower():
-        nxt = line[end + 1] if end + 1 < n else ""
-        if nxt in ("+", "-"):                   # 1e+ : the sign has no digits
-            return end + 2
-        if not (nxt.isalnum() or nxt == "_"):   # 1e at a boundary
-            return end + 1
-        # 2exp(x): a number then a name, reported as a missing operator.
-    return end
-
-
 def _char_message(ch: str) -> str:
     """Explain a character that cannot start a token."""
     if ch.isascii() and ch.isprintable():
@@ -178,161 +168,159 @@ def _char_message(ch: str) -> str:
     return msg
 
 
-def _tokenize(lines: list[str]) -> list[list[tuple]]:
-    """Split each line into statements, each a list of tokens.
+def _tokenize(lines: list[str]) -> list[tuple[int, int, list[str]]]:
+    """Split the program into statements: (line number, index of the first
+    token within its line, token texts).
 
-    Errors are not raised here: an unknown character becomes a "bad" token
-    so that the parser reports the first error in statement order.
+    Tokens are plain strings, the cheapest representation for inputs with
+    hundreds of thousands of them; columns are recomputed only when an error
+    or an output text needs them (see ``_Parser.col``).  Nothing is
+    rejected here, so the first error is reported in statement order.
     """
     statements = []
-    match = _TOKEN.match
+    findall = _SCAN.findall
     for lineno, line in enumerate(lines, 1):
-        current: list[tuple] = []
-        pos, n = 0, len(line)
-        while pos < n:
-            m = match(line, pos)
-            kind = m.lastgroup
-            end = m.end()
-            if kind == "ws" or kind == "comment":
-                pass
-            elif kind == "op":
-                text = m.group()
-                if text == ";":
-                    if current:
-                        statements.append(current)
-                    current = []
-                else:
-                    current.append((text, text, lineno, pos + 1, None))
-            elif kind == "num":
-                text = m.group()
-                bad_end = _bad_number_end(line, end, text)
-                if bad_end != end:
-                    end = bad_end
-                    text = line[pos:end]
-                    current.append(("bad", text, lineno, pos + 1,
-                                    f"malformed number {text!r}"))
-                else:
-                    current.append(("num", text, lineno, pos + 1, None))
-            elif kind == "name":
-                current.append(("name", m.group(), lineno, pos + 1, None))
-            else:
-                ch = m.group()
-                current.append(("bad", ch, lineno, pos + 1, _char_message(ch)))
-            pos = end
-        if current:
-            statements.append(current)
+        toks = findall(line)
+        if toks and toks[-1][0] == "#":         # a comment is always last
+            toks.pop()
+        if ";" not in toks:
+            if toks:
+                statements.append((lineno, 0, toks))
+            continue
+        start = 0
+        for k, tok in enumerate(toks + [";"]):
+            if tok == ";":
+                if k > start:
+                    statements.append((lineno, start, toks[start:k]))
+                start = k + 1
     return statements
 
 
-def _describe(tok) -> str:
-    """How a token is named in messages."""
-    return "end of line" if tok is None else repr(tok[1])
-
-
 class _Parser:
-    """State for one program: source lines, names defined so far, and the
-    line each name is first assigned on (to catch uses before definition)."""
+    """State for one program: the source lines, the names assigned so far,
+    and the statement each name is first assigned in (to report a use
+    before the assignment instead of silently reading a free symbol)."""
 
     def __init__(self, text: str):
-        # One newline convention, so columns and source lines agree.
+        # One newline convention, so that columns and source lines agree.
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         self.lines = text.split("\n")
         self.definitions: dict[str, Node] = {}
         self.def_lines: dict[str, int] = {}
         self.future: dict[str, tuple[int, int]] = {}
+        # name -> node for every name already read or assigned: a name's
+        # meaning never changes later (see _resolve), so this memo is safe.
+        self.resolved: dict[str, Node] = {}
+        self._columns: dict[int, list[int]] = {}
+        # The statement being parsed.
+        self.index = 0
+        self.lineno = 1
+        self.offset = 0
+        self.toks: list[str] = []
 
-    def error(self, message: str, tok, length: int | None = None) -> ParseError:
-        """A ParseError pointing at ``tok`` (a caret under its text)."""
-        line, col = tok[2], tok[3]
-        return ParseError(message, line, col, self.lines[line - 1],
-                          len(tok[1]) if length is None else length)
+    # -- positions and errors -----------------------------------------------
 
-    def span_error(self, message: str, first, last) -> ParseError:
-        """A ParseError underlining from ``first`` to the end of ``last``
-        (both on one line, as every statement is)."""
-        return self.error(message, first, last[3] + len(last[1]) - first[3])
+    def col(self, k: int) -> int:
+        """1-based column of token ``k`` of the current statement."""
+        cols = self._columns.get(self.lineno)
+        if cols is None:
+            line = self.lines[self.lineno - 1]
+            cols = [m.start(1) + 1 for m in _SCAN.finditer(line)]
+            self._columns[self.lineno] = cols
+        return cols[self.offset + k]
+
+    def error(self, message: str, k: int, length: int | None = None) -> ParseError:
+        """A ParseError with a caret under token ``k`` of the statement."""
+        return ParseError(message, self.lineno, self.col(k),
+                          self.lines[self.lineno - 1],
+                          len(self.toks[k]) if length is None else length)
+
+    def span_error(self, message: str, k1: int, k2: int) -> ParseError:
+        """A ParseError underlining tokens ``k1`` through ``k2`` (a statement
+        never spans lines, so this is one stretch of one line)."""
+        return self.error(message, k1, self.col(k2) + len(self.toks[k2]) - self.col(k1))
 
     # -- statements ---------------------------------------------------------
 
     def run(self) -> ParsedProgram:
+        """Parse every statement in order and collect the outputs."""
         statements = _tokenize(self.lines)
         if not statements:
             raise ParseError("empty input: expected an expression", 1, 1, self.lines[0])
-        # First assignment of every name, so that a use before it can be
-        # reported as such instead of silently meaning a free symbol.
-        for index, toks in enumerate(statements):
-            if len(toks) >= 2 and toks[0][0] == "name" and toks[1][0] == "=":
-                self.future.setdefault(toks[0][1], (index, toks[0][2]))
+        for index, (lineno, _, toks) in enumerate(statements):
+            if _is_assignment(toks):
+                self.future.setdefault(toks[0], (index, lineno))
         last = len(statements) - 1
         outputs: list[Node] = []
         texts: list[str] = []
-        for index, toks in enumerate(statements):
-            self.index = index
-            is_assign = len(toks) >= 2 and toks[0][0] == "name" and toks[1][0] == "="
-            if is_assign:
-                name_tok = toks[0]
-                self._check_target(name_tok)
-                values, _ = self._parse_exprs(toks, 2, toks[1], "assign")
-                self.definitions[name_tok[1]] = values[0]
-                self.def_lines[name_tok[1]] = name_tok[2]
+        for index, (lineno, offset, toks) in enumerate(statements):
+            self.index, self.lineno, self.offset, self.toks = index, lineno, offset, toks
+            if _is_assignment(toks):
+                name = toks[0]
+                self._check_target(name)
+                values, _ = self._parse_exprs(2, 1, "assign")
+                self.definitions[name] = self.resolved[name] = values[0]
+                self.def_lines[name] = lineno
                 if index == last:
-                    outputs, texts = values, [name_tok[1]]
+                    outputs, texts = values, [name]
             else:
                 values, bounds = self._parse_exprs(
-                    toks, 0, None, "output" if index == last else "statement")
+                    0, -1, "output" if index == last else "statement")
                 if index != last:
                     raise self.span_error(
                         "only the last statement can be an output expression; "
                         "earlier statements must be assignments like 'name = expr'",
-                        toks[0], toks[-1])
+                        0, len(toks) - 1)
                 outputs = values
-                src = self.lines[toks[0][2] - 1]
-                texts = [src[a[3] - 1:b[3] - 1 + len(b[1])] for a, b in bounds]
+                src = self.lines[lineno - 1]
+                texts = [src[self.col(a) - 1:self.col(b) - 1 + len(toks[b])]
+                         for a, b in bounds]
         return ParsedProgram(outputs, dict(self.definitions), texts)
 
-    def _check_target(self, tok) -> None:
-        """Reject assignments to functions, constants and defined names."""
-        name = tok[1]
+    def _check_target(self, name: str) -> None:
+        """Reject assignments to functions, constants and assigned names."""
         if name in _FUNCTIONS:
-            raise self.error(f"cannot assign to {name!r}: it is a function", tok)
+            raise self.error(f"cannot assign to {name!r}: it is a function", 0)
         if name in _CONSTANTS:
-            raise self.error(f"cannot assign to {name!r}: it is a constant", tok)
+            raise self.error(f"cannot assign to {name!r}: it is a constant", 0)
         if name in self.definitions:
             raise self.error(f"{name!r} is already defined on line "
-                             f"{self.def_lines[name]} (names can be assigned only once)",
-                             tok)
+                             f"{self.def_lines[name]} (names can be assigned only once)", 0)
 
     # -- names --------------------------------------------------------------
 
-    def _name(self, tok) -> Node:
-        """The node a name stands for outside a call."""
-        name = tok[1]
-        node = self.definitions.get(name)
-        if node is not None:
-            return node
+    def _resolve(self, k: int) -> Node:
+        """The node that name token ``k`` stands for outside a call (the
+        slow path; the answer is memoized in ``resolved``)."""
+        name = self.toks[k]
         if name in _CONSTANTS:
-            return const(_CONSTANTS[name])
-        if name in _FUNCTIONS:
+            node = const(_CONSTANTS[name])
+        elif name in _FUNCTIONS:
             raise self.error(f"function {name!r} must be called with arguments, "
-                             f"e.g. {name}(x)", tok)
-        later = self.future.get(name)
-        if later is not None:
-            if later[0] == self.index:
-                raise self.error(f"{name!r} is used in its own definition", tok)
-            raise self.error(f"{name!r} is used before it is defined on line {later[1]}",
-                             tok)
-        return symbol(name)
+                             f"e.g. {name}(x)", k)
+        elif name in self.future:
+            # Assigned later (or in this very statement).  Names are
+            # single-assignment, so reading it as a free symbol here would
+            # give one name two meanings in one program.
+            index, lineno = self.future[name]
+            if index == self.index:
+                raise self.error(f"{name!r} is used in its own definition", k)
+            raise self.error(f"{name!r} is used before it is defined on line {lineno}", k)
+        else:
+            node = symbol(name)
+        self.resolved[name] = node
+        return node
 
-    def _not_callable(self, tok) -> ParseError:
+    def _not_callable(self, k: int) -> ParseError:
         """The error for ``name(`` when ``name`` is not a function."""
-        name = tok[1]
+        name = self.toks[k]
         if name in _CONSTANTS:
             return self.error(f"{name!r} is a constant, not a function "
-                              f"(to multiply, write {name}*(...))", tok)
+                              f"(to multiply, write {name}*(...))", k)
         if name in self.definitions:
             return self.error(f"{name!r} is a variable defined on line "
                               f"{self.def_lines[name]}, not a function "
-                              f"(to multiply, write {name}*(...))", tok)
+                              f"(to multiply, write {name}*(...))", k)
         msg = f"unknown function {name!r} (known functions: {_KNOWN})"
         close = difflib.get_close_matches(name, list(_FUNCTIONS), n=1, cutoff=0.75)
         if close:
@@ -340,138 +328,147 @@ class _Parser:
         elif len(name) <= 2 or name in self.future:
             # Short names are almost always variables: x(2) meant x*(2).
             msg += f"; to multiply, write {name}*(...)"
-        return self.error(msg, tok)
+        return self.error(msg, k)
 
     # -- expressions --------------------------------------------------------
 
-    def _parse_exprs(self, toks, lo, before, role):
-        """Parse ``toks[lo:]`` as one expression, or as comma-separated
-        outputs when ``role`` is "output".
+    def _parse_exprs(self, lo: int, before: int, role: str):
+        """Parse tokens ``lo:`` of the statement as one expression, or as
+        comma-separated outputs when ``role`` is "output".
 
-        ``before`` is the token preceding ``toks[lo]`` (the '=' of an
-        assignment) for messages.  Returns the list of nodes and, per node,
-        the (first, last) tokens of its text.
+        ``before`` is the index of the token preceding ``lo`` (the '=' of an
+        assignment), or -1.  Returns the nodes and, for each, the indices of
+        its first and last tokens.
         """
+        toks = self.toks
+        resolved = self.resolved
         vals: list[Node] = []
-        # Entries: (kind, precedence, op name, token, value-stack base).
+        # Operator stack entries: (kind, precedence (for a call: the
+        # function's arity), op name, token index, height of ``vals`` when a
+        # '(' or call opened).
         stack: list[tuple] = []
-        bounds: list[tuple] = []
+        bounds: list[tuple[int, int]] = []
         expect_operand = True
         prev = before
         first = lo
         i, hi = lo, len(toks)
         while i < hi:
             tok = toks[i]
-            kind = tok[0]
-            if kind == "bad":
-                raise self.error(tok[4], tok)
+            cls = _CLASS.get(tok[0])
             if expect_operand:
-                if kind == "num":
-                    # float() on the matched token only: never eval.
-                    vals.append(const(float(tok[1])))
+                if cls == _NAME:
+                    if i + 1 < hi and toks[i + 1] == "(":
+                        op = _FUNCTIONS.get(tok)
+                        if op is None:
+                            raise self._not_callable(i)
+                        stack.append((_CALL, op.arity, tok, i, len(vals)))
+                        prev = i + 1                    # the '('
+                        i += 2
+                        continue
+                    node = resolved.get(tok)
+                    vals.append(node if node is not None else self._resolve(i))
                     expect_operand = False
-                elif kind == "name":
-                    if i + 1 < hi and toks[i + 1][0] == "(":
-                        if tok[1] not in _FUNCTIONS:
-                            raise self._not_callable(tok)
-                        i += 1
-                        stack.append((_CALL, 0, tok[1], tok, len(vals), toks[i]))
-                        tok = toks[i]
-                    else:
-                        vals.append(self._name(tok))
-                        expect_operand = False
-                elif kind == "(":
-                    stack.append((_OPEN, 0, None, tok, len(vals), tok))
-                elif kind == "-":
-                    stack.append((_NEG, _ops.PREC_NEG, "neg", tok, 0, None))
-                elif kind == "+":
+                elif cls == _NUM:
+                    try:
+                        # float() of the matched token text only: never eval.
+                        value = float(tok)
+                    except ValueError:
+                        raise self._bad_token(i) from None
+                    vals.append(const(value))
+                    expect_operand = False
+                elif tok == "(":
+                    stack.append((_OPEN, 0, None, i, len(vals)))
+                elif tok == "-":
+                    stack.append((_NEG, PREC_NEG, "neg", i, 0))
+                elif tok == "+":
                     pass                                # unary plus: a no-op
-                elif kind == ")" and prev is not None and prev[0] == "(" and stack:
+                elif cls is None:
+                    raise self._bad_token(i)
+                elif tok == ")" and prev >= 0 and toks[prev] == "(":
                     top = stack[-1]
-                    if top[0] == _CALL:                 # f() : zero arguments
-                        self._check_arity(top, 0, tok)
+                    if top[0] == _CALL:                 # f(): zero arguments
+                        self._check_arity(top, 0, i)
                     raise self.span_error("empty parentheses: expected an expression "
-                                          "inside '()'", prev, tok)
+                                          "inside '()'", prev, i)
                 else:
-                    raise self._missing_operand(tok, prev)
+                    raise self._missing_operand(i, prev)
             else:
-                if kind in _BINARY:
-                    name, prec, right = _BINARY[kind]
-                    # Pop operators that bind at least as tightly (strictly
-                    # tighter for the right-associative '^').  A pending
-                    # unary minus (PREC_NEG) stays below an incoming '^', so
-                    # -x^2 is -(x^2) and 2^-x^y is 2^(-(x^y)).
+                binary = _BINARY.get(tok)
+                if binary is not None:
+                    name, prec, right = binary
+                    # Apply pending operators that bind at least as tightly
+                    # (strictly tighter for the right-associative '^').  A
+                    # pending unary minus (PREC_NEG) stays below an incoming
+                    # '^', so -x^2 is -(x^2) and 2^-x^y is 2^(-(x^y)).
                     while stack:
                         top = stack[-1]
                         if top[0] >= _OPEN or top[1] < prec or (top[1] == prec and right):
                             break
                         stack.pop()
-                        self._reduce(top, vals)
-                    stack.append((_BIN, prec, name, tok, 0, None))
+                        if top[0] == _BIN:
+                            rhs = vals.pop()
+                            vals[-1] = apply(top[2], vals[-1], rhs)
+                        else:
+                            vals[-1] = apply("neg", vals[-1])
+                    stack.append((_BIN, prec, name, i, 0))
                     expect_operand = True
-                elif kind == ")":
-                    self._reduce_to_marker(stack, vals)
+                elif tok == ")":
+                    if stack and stack[-1][0] < _OPEN:
+                        _reduce_to_marker(stack, vals)
                     if not stack:
-                        raise self.error("unmatched ')'", tok)
+                        raise self.error("unmatched ')'", i)
                     top = stack.pop()
                     if top[0] == _CALL:
                         base = top[4]
-                        args = vals[base:]
-                        del vals[base:]
-                        self._check_arity(top, len(args), tok)
-                        vals.append(apply(top[2], *args))
-                elif kind == ",":
-                    self._reduce_to_marker(stack, vals)
+                        if top[1] == 1 and len(vals) == base + 1:
+                            # The common one-argument call, without slicing.
+                            vals[-1] = apply(top[2], vals[-1])
+                        else:
+                            args = vals[base:]
+                            del vals[base:]
+                            self._check_arity(top, len(args), i)
+                            vals.append(apply(top[2], *args))
+                elif tok == ",":
+                    _reduce_to_marker(stack, vals)
                     if stack and stack[-1][0] == _OPEN:
                         raise self.error("',' inside parentheses: commas separate "
-                                         "function arguments or outputs only", tok)
-                    if not stack:
+                                         "function arguments or outputs only", i)
+                    if not stack:                       # between top-level outputs
+                        if role == "assign":
+                            raise self.error("an assignment takes a single expression; "
+                                             "',' is not allowed here", i)
                         if role != "output":
-                            raise self.error(
-                                "an assignment takes a single expression; ',' is not "
-                                "allowed here" if role == "assign" else
-                                "several comma-separated outputs are allowed only in "
-                                "the last statement", tok)
-                        bounds.append((toks[first], prev))
+                            raise self.error("several comma-separated outputs are "
+                                             "allowed only in the last statement", i)
+                        bounds.append((first, prev))
                         first = i + 1
                     expect_operand = True
-                elif kind == "=":
-                    raise self._misplaced_equals(tok, prev, role, toks, lo)
+                elif tok == "=":
+                    raise self._misplaced_equals(i, prev, role)
+                elif cls is None:
+                    raise self._bad_token(i)
                 else:
                     # An operand right after an operand: 2x, x y, 2 (x), (x)(y).
-                    raise self.error(f"missing operator before {_describe(tok)} "
-                                     "(implicit multiplication is not supported; "
-                                     "write '*')", tok)
-            prev = tok
+                    raise self.error(f"missing operator before {tok!r} (implicit "
+                                     "multiplication is not supported; write '*')", i)
+            prev = i
             i += 1
         if expect_operand:
-            if prev[0] == "(":
-                # '(' at the end of the line: report it as never closed.
+            if toks[prev] == "(":
+                # A '(' ending the line: report it as never closed.
                 raise self.error("unclosed '(': no matching ')' on this line", prev)
-            raise self.error(f"expected an expression after {_describe(prev)}", prev)
-        self._reduce_to_marker(stack, vals)
+            raise self.error(f"expected an expression after {toks[prev]!r}", prev)
+        _reduce_to_marker(stack, vals)
         if stack:
-            # Innermost unclosed parenthesis: the one nearest the line's end.
-            raise self.error("unclosed '(': no matching ')' on this line", stack[-1][5])
-        bounds.append((toks[first], prev))
+            # The innermost unclosed parenthesis (for a call, its '(').
+            top = stack[-1]
+            raise self.error("unclosed '(': no matching ')' on this line",
+                             top[3] + (top[0] == _CALL))
+        bounds.append((first, prev))
         return vals, bounds
 
-    @staticmethod
-    def _reduce(entry, vals) -> None:
-        """Apply one operator entry to the top of the value stack."""
-        if entry[0] == _BIN:
-            b = vals.pop()
-            vals[-1] = apply(entry[2], vals[-1], b)
-        else:
-            vals[-1] = apply("neg", vals[-1])
-
-    def _reduce_to_marker(self, stack, vals) -> None:
-        """Apply pending operators down to the nearest '(' or call marker."""
-        while stack and stack[-1][0] < _OPEN:
-            self._reduce(stack.pop(), vals)
-
-    def _check_arity(self, entry, n: int, close_tok) -> None:
-        """Raise if the call in ``entry`` cannot take ``n`` arguments."""
+    def _check_arity(self, entry, n: int, close: int) -> None:
+        """Raise unless the call in stack ``entry`` can take ``n`` arguments."""
         name = entry[2]
         op = _FUNCTIONS[name]
         if op.check_arity(n):
@@ -480,28 +477,52 @@ class _Parser:
             need = "2 or more arguments"
         else:
             need = f"{op.arity} argument{'s' if op.arity != 1 else ''}"
-        raise self.span_error(f"{name} takes {need}, got {n}", entry[3], close_tok)
+        raise self.span_error(f"{name} takes {need}, got {n}", entry[3], close)
 
-    def _missing_operand(self, tok, prev) -> ParseError:
-        """The error for a token that cannot start an operand."""
-        if tok[0] == "=":
-            if prev is None:
-                return self.error("missing name before '='", tok)
-            if prev[0] == "=":
-                return self.error("'==' is not supported: '=' only assigns a name", tok)
-        if prev is None:
-            return self.error(f"expected an expression, found {_describe(tok)}", tok)
-        return self.error(f"expected an expression after {_describe(prev)}, "
-                          f"found {_describe(tok)}", tok)
+    def _bad_token(self, k: int) -> ParseError:
+        """The error for a stray character or a malformed number."""
+        tok = self.toks[k]
+        if tok[0] in "0123456789." and tok != ".":
+            return self.error(f"malformed number {tok!r}", k)
+        return self.error(_char_message(tok), k)
 
-    def _misplaced_equals(self, tok, prev, role, toks, lo) -> ParseError:
+    def _missing_operand(self, k: int, prev: int) -> ParseError:
+        """The error for token ``k`` where an operand should start."""
+        tok = self.toks[k]
+        before = self.toks[prev] if prev >= 0 else None
+        if tok == "=":
+            if before is None:
+                return self.error("missing name before '='", k)
+            if before == "=":
+                return self.error("'==' is not supported: '=' only assigns a name", k)
+        if before is None:
+            return self.error(f"expected an expression, found {tok!r}", k)
+        return self.error(f"expected an expression after {before!r}, found {tok!r}", k)
+
+    def _misplaced_equals(self, k: int, prev: int, role: str) -> ParseError:
         """The error for '=' after a complete operand."""
         if role == "assign":
-            return self.error("only one '=' is allowed in a statement", tok)
-        if lo == 0 and toks[0][0] == "num" and prev is toks[0]:
-            return self.error("the left side of '=' must be a name, not a number", tok)
+            return self.error("only one '=' is allowed in a statement", k)
+        if prev == 0 and _CLASS.get(self.toks[0][0]) == _NUM:
+            return self.error("the left side of '=' must be a name, not a number", k)
         return self.error("the left side of '=' must be a single name "
-                          "(assignments look like 'name = expr')", tok)
+                          "(assignments look like 'name = expr')", k)
+
+
+def _is_assignment(toks: list[str]) -> bool:
+    """True for a statement of the form ``name = ...``."""
+    return len(toks) >= 2 and toks[1] == "=" and _CLASS.get(toks[0][0]) == _NAME
+
+
+def _reduce_to_marker(stack: list, vals: list) -> None:
+    """Apply pending operators down to the nearest '(' or call marker."""
+    while stack and stack[-1][0] < _OPEN:
+        top = stack.pop()
+        if top[0] == _BIN:
+            rhs = vals.pop()
+            vals[-1] = apply(top[2], vals[-1], rhs)
+        else:
+            vals[-1] = apply("neg", vals[-1])
 
 
 def parse_program(text: str) -> ParsedProgram:

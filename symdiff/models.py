@@ -1,0 +1,111 @@
+"""Built-in example models, shared by the CLI, benchmarks, examples and tests.
+
+Each builder returns ``(f, params)``: a scalar expression and the ordered
+list of symbols it is differentiated by.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import builders as B
+from .node import Node, symbol
+from .parser import parse
+
+__all__ = ["LECTURE_EXAMPLE", "RUNNING_EXAMPLE", "lecture_example", "running_example",
+           "prod", "rosenbrock", "tanh_chain", "softmax_regression_loss", "mlp_loss",
+           "SCALING_MODELS"]
+
+#: y = e^{xz} + xz/ln x + sin(ln x)/(xz), differentiated at x = 2, z = 3 in
+#: the lectures by finite differences, symbolically and in reverse mode.
+LECTURE_EXAMPLE = "exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)"
+
+#: f(x, y) = log(1 + e^{-(x+y)}) (x + y), the lectures' running example.
+RUNNING_EXAMPLE = "log(1 + exp(-(x + y)))*(x + y)"
+
+
+def lecture_example():
+    """The lectures' y = e^{xz} + xz/ln x + sin(ln x)/(xz) and [x, z]."""
+    f = parse(LECTURE_EXAMPLE)
+    return f, [symbol("x"), symbol("z")]
+
+
+def running_example():
+    """The lectures' f(x, y) = log(1 + e^{-(x+y)})(x + y) and [x, y]."""
+    f = parse(RUNNING_EXAMPLE)
+    return f, [symbol("x"), symbol("y")]
+
+
+def prod(n: int):
+    """x1 * x2 * ... * xn as a left-to-right chain: the example whose naive
+    symbolic gradient costs n(n-1) multiplications."""
+    xs = [symbol(f"x{i}") for i in range(1, n + 1)]
+    p: Node = xs[0]
+    for v in xs[1:]:
+        p = p * v
+    return p, xs
+
+
+def rosenbrock(n: int):
+    """sum_i 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2 over n variables."""
+    xs = [symbol(f"x{i}") for i in range(1, n + 1)]
+    terms = [100 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1 - xs[i]) ** 2 for i in range(n - 1)]
+    return B.sum(terms), xs
+
+
+def tanh_chain(n: int):
+    """tanh(tanh(...tanh(x))) n levels deep: a deep, narrow graph."""
+    x = symbol("x")
+    f: Node = x
+    for _ in range(n):
+        f = B.function("tanh")(f)
+    return f, [x]
+
+
+def _sample(n_features: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0.0, 1.0, n_features).round(3)
+
+
+def softmax_regression_loss(n_classes: int = 10, n_features: int = 64, label: int = 3,
+                            x: np.ndarray | None = None):
+    """Cross-entropy of a linear softmax classifier on one sample:
+    -h_y + log sum_j exp(h_j) with h = W x + b (W: classes x features)."""
+    W = B.matrix("W", n_classes, n_features)
+    b = B.vector("b", n_classes)
+    x = _sample(n_features) if x is None else np.asarray(x, dtype=float)
+    h = B.dot(W, x) + b
+    loss = B.function("log")(B.sum(B.function("exp")(h))) - h[label]
+    return loss, list(W.ravel()) + list(b)
+
+
+def mlp_loss(sizes=(64, 32, 10), label: int = 3, x: np.ndarray | None = None,
+             activation: str = "tanh"):
+    """Cross-entropy of an MLP (tanh hidden layers, softmax output) on one
+    sample.  The default 64-32-10 network has 2,410 parameters."""
+    x = _sample(sizes[0]) if x is None else np.asarray(x, dtype=float)
+    act = B.function(activation)
+    params: list = []
+    a = x
+    for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        W = B.matrix(f"W{layer}_", n_out, n_in)
+        b = B.vector(f"b{layer}_", n_out)
+        params += list(W.ravel()) + list(b)
+        h = B.dot(W, a) + b
+        a = act(h) if layer < len(sizes) - 1 else h
+    loss = B.function("log")(B.sum(B.function("exp")(a))) - a[label]
+    return loss, params
+
+
+def _mlp_by_size(n: int):
+    # Scaling family for `symdiff compare --scaling mlp`: a 1-hidden-layer
+    # network with n inputs, 8 hidden units and 4 classes.
+    return mlp_loss((n, 8, 4), label=1)
+
+
+#: name -> builder(n) for `symdiff compare --scaling`.
+SCALING_MODELS = {
+    "prod": prod,
+    "rosenbrock": rosenbrock,
+    "chain": tanh_chain,
+    "mlp": _mlp_by_size,
+}
