@@ -252,7 +252,7 @@ def _unary(name, fn, vjp, *, latex=None, c_name=None, intrinsic=None, lower=None
            complex_ok=True, smooth=True, domain=("real",), doc=""):
     return OpDef(
         name=name, arity=1, numpy=_scalar_wrap(fn), vjp=vjp,
-        latex=latex or (r"\operatorname{%s}\left({0}\right)" % name),
+        latex=latex or (r"\operatorname{{%s}}\left({0}\right)" % name),
         c_name=c_name if c_name is not None else name, llvm_intrinsic=intrinsic,
         lower=lower, complex_ok=complex_ok, smooth=smooth, domain=domain, doc=doc,
     )
@@ -321,11 +321,11 @@ _TABLE = [
            latex=r"\sigma\left({0}\right)", c_name="", lower=_lower_sigmoid,
            complex_ok=False, doc="1 / (1 + e^-x), evaluated without overflow"),
     _unary("softplus", _softplus, lambda F, i, a, out, g: F.mul(g, F.sigmoid(a[0])),
-           latex=r"\operatorname{softplus}\left({0}\right)", c_name="",
+           latex=r"\operatorname{{softplus}}\left({0}\right)", c_name="",
            lower=_lower_softplus, complex_ok=False,
            doc="log(1 + e^x), evaluated without overflow"),
     _unary("relu", _relu, lambda F, i, a, out, g: F.mul(g, F.step(a[0])),
-           latex=r"\operatorname{relu}\left({0}\right)", c_name="", lower=_lower_relu,
+           latex=r"\operatorname{{relu}}\left({0}\right)", c_name="", lower=_lower_relu,
            complex_ok=False, smooth=False, doc="max(x, 0); relu'(0) = 0"),
     _unary("abs", np.abs, lambda F, i, a, out, g: F.mul(g, F.sign(a[0])),
            latex=r"\left|{0}\right|", c_name="fabs", intrinsic="llvm.fabs",
@@ -342,7 +342,7 @@ _TABLE = [
     _unary("step", _step, _zero, latex=r"\theta\left({0}\right)", c_name="",
            lower=_lower_step, complex_ok=False, smooth=False,
            doc="1 for x > 0, 0 for x <= 0 (the derivative of relu)"),
-    _unary("sign", np.sign, _zero, latex=r"\operatorname{sign}\left({0}\right)",
+    _unary("sign", np.sign, _zero, latex=r"\operatorname{{sign}}\left({0}\right)",
            c_name="", lower=_lower_sign, complex_ok=False, smooth=False,
            doc="-1, 0 or 1 (the derivative of abs)"),
     OpDef("eq", 2, _scalar_wrap(_eq), _zero, latex=r"\left[{0} = {1}\right]",

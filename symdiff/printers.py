@@ -13,9 +13,11 @@ recursion limit.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
-import string
+
+import numpy as np
 
 from .graph import as_outputs, reachable, schedule, toposort
 from .node import Node, symbol
@@ -41,17 +43,16 @@ def _output_names(names, n: int, default: str) -> list[str]:
 
 
 def _temp_prefix(taken) -> str:
-    # Temporaries must not collide with input names (a user symbol t1 would
-    # make "t1 = ..." ambiguous), so pick the first free prefix.
-    pattern_taken = set(taken)
-    for prefix in ("t", "tmp", "_t", "_tmp"):
+    """The first of t, tmp, _t, _t0_, _t1_ ... such that no name in ``taken``
+    looks like a temporary (prefix + digits): a user symbol or output called
+    t1 would otherwise be confused with the temporary t1."""
+    taken = list(taken)
+    candidates = itertools.chain(("t", "tmp", "_t"), (f"_t{k}_" for k in itertools.count()))
+    for prefix in candidates:
         rx = re.compile(re.escape(prefix) + r"\d+$")
-        if not any(rx.match(name) for name in pattern_taken):
+        if not any(rx.match(name) for name in taken):
             return prefix
-    k = 0
-    while any(re.match(rf"_t{k}_\d+$", name) for name in pattern_taken):
-        k += 1
-    return f"_t{k}_"
+    raise AssertionError("unreachable")
 
 
 def _scheduled_nodes(outs: list[Node], inputs):
@@ -88,7 +89,7 @@ def to_program(outputs, names=None, inputs=None) -> str:
             uses[a] += 1
     for o in program.outputs:
         uses[o] += 1
-    prefix = _temp_prefix(program.inputs)
+    prefix = _temp_prefix([*program.inputs, *labels])
     temps: dict[Node, str] = {}
     lines: list[str] = []
     for k, ins in enumerate(program.instrs):
@@ -121,15 +122,16 @@ _INDEXED = re.compile(r"([A-Za-z]+?)(\d+(?:_\d+)*)$")      # x12, W3_4
 _SUBSCRIPTED = re.compile(r"([A-Za-z][A-Za-z0-9]*?)_([A-Za-z0-9_]+)$")  # x_max
 
 
+_LATEX_SPECIAL = str.maketrans({c: "\\" + c for c in "_#$%&{}"})
+
+
 def _latex_word(word: str) -> str:
     if word in _GREEK:
         return "\\" + word
-    if len(word) == 1:
-        return word
-    if word.isdigit():
+    if len(word) == 1 and word.isalnum() or word.isdigit():
         return word
     # Several letters would read as a product of single-letter variables.
-    return r"\mathrm{" + word.replace("_", r"\_") + "}"
+    return r"\mathrm{" + word.translate(_LATEX_SPECIAL) + "}"
 
 
 def latex_symbol(name: str) -> str:
@@ -171,14 +173,35 @@ def _latex_number(value: float) -> str:
 _TOP, _ADD_L, _ADD_R, _SUB_R, _MUL_L, _MUL_R, _NEG, _BASE = range(8)
 
 
+_FIELD = re.compile(r"\{\{|\}\}|\{(\d+)\}")
+
+
 def _split_template(template: str) -> list:
-    """A LaTeX template as a list of literal strings and argument indices."""
+    """A LaTeX template as a list of literal strings and argument indices.
+
+    ``{0}`` is an argument and ``{{``/``}}`` an escaped brace, as in
+    ``str.format``; any other brace is kept literally, so a template written
+    as plain LaTeX (``\\operatorname{relu}\\left({0}\\right)``) works too.
+    """
     parts: list = []
-    for literal, field, _spec, _conv in string.Formatter().parse(template):
+    pos = 0
+    for m in _FIELD.finditer(template):
+        literal = template[pos:m.start()]
+        if m.group(1) is None:
+            literal += m.group(0)[0]
         if literal:
-            parts.append(literal)
-        if field is not None:
-            parts.append(int(field))
+            if parts and isinstance(parts[-1], str):
+                parts[-1] += literal
+            else:
+                parts.append(literal)
+        if m.group(1) is not None:
+            parts.append(int(m.group(1)))
+        pos = m.end()
+    if template[pos:]:
+        if parts and isinstance(parts[-1], str):
+            parts[-1] += template[pos:]
+        else:
+            parts.append(template[pos:])
     return parts
 
 
@@ -293,8 +316,8 @@ def to_latex(expr) -> str:
     unlike in :func:`symdiff.to_string`).  Symbols: ``x12`` -> ``x_{12}``,
     ``W3_4`` -> ``W_{3,4}``, ``alpha`` -> ``\\alpha``.
     """
-    if isinstance(expr, (list, tuple)):
-        return [to_latex(e) for e in expr]
+    if isinstance(expr, (list, tuple, np.ndarray)):
+        return [to_latex(e) for e in as_outputs(expr)]
     if not isinstance(expr, Node):
         from .build import as_node
 
@@ -314,7 +337,6 @@ def to_latex(expr) -> str:
         if pos != _TOP and st.paren(node, pos):
             out.append(r"\left(")
             push(r"\right)")
-            pos = _TOP
         if op == "sym":
             out.append(latex_symbol(node.payload))
         elif op == "const":
@@ -387,7 +409,38 @@ _STYLE_CONST = 'shape=plaintext, fontcolor="#707070"'
 _STYLE_OP = 'shape=box, style="rounded,filled", fillcolor="#f4f4f4", color="#333333"'
 _STYLE_DOP = ('shape=box, style="rounded,filled", fillcolor="#fde3d9", color="#c0392b", '
               'fontcolor="#c0392b"')
+_STYLE_DCONST = 'shape=plaintext, fontcolor="#d98880"'
 _EDGE_DERIV = ' [color="#c0392b"]'
+
+
+def _postorder(outputs: list[Node]) -> list[Node]:
+    """Reachable nodes, each after its arguments, in depth-first order over
+    the outputs and then the arguments in order.  Unlike sorting by creation
+    id, this order depends only on the graph, so the DOT text is the same
+    whatever else the process has built."""
+    order: list[Node] = []
+    expanded: set[Node] = set()
+    done: set[Node] = set()
+    # The stack holds bare nodes (a node is seen twice: once to push its
+    # arguments, once to emit it).  Per-entry tuples or iterators would be
+    # 10^5 live GC-tracked objects on a deep chain, and the collector's
+    # repeated passes over them cost more than the walk itself.
+    stack = list(reversed(outputs))
+    while stack:
+        n = stack[-1]
+        if n in done:
+            stack.pop()
+        elif n in expanded:
+            stack.pop()
+            done.add(n)
+            order.append(n)
+        else:
+            expanded.add(n)
+            args = n.args
+            for i in range(len(args) - 1, -1, -1):
+                if args[i] not in done:
+                    stack.append(args[i])
+    return order
 
 
 def to_dot(outputs, names=None, derivative_outputs=None, derivative_names=None) -> str:
@@ -414,8 +467,8 @@ def to_dot(outputs, names=None, derivative_outputs=None, derivative_names=None) 
     labels = _output_names(names, len(outs), "out")
     dlabels = _output_names(derivative_names, len(douts), "dout")
 
-    function_nodes = reachable(outs)
-    nodes = toposort(outs + douts)
+    function_nodes = reachable(outs) if douts else None
+    nodes = _postorder(outs + douts)
     out_names: dict[Node, list[str]] = {}
     for label, o in zip(labels + dlabels, outs + douts):
         out_names.setdefault(o, []).append(label)
@@ -427,25 +480,33 @@ def to_dot(outputs, names=None, derivative_outputs=None, derivative_names=None) 
         '  edge [arrowsize=0.7, color="#555555"];',
     ]
     ids: dict[Node, str] = {}
+    op_labels: dict[str, str] = {}   # quoted op labels, built once per op
     n_temp = 0
     for k, n in enumerate(nodes):
         nid = f"n{k}"
         ids[n] = nid
-        deriv_only = n not in function_nodes
+        deriv_only = function_nodes is not None and n not in function_nodes
         names_here = out_names.get(n)
         if n.op == "sym":
             attrs = f"label={_q(n.payload)}, {_STYLE_INPUT}"
         elif n.op == "const":
-            attrs = f"label={_q(format_number(n.payload))}, {_STYLE_CONST}"
+            attrs = f"label={_q(format_number(n.payload))}, " \
+                    f"{_STYLE_DCONST if deriv_only else _STYLE_CONST}"
             if names_here:  # plaintext has no border: box it to show the output
                 attrs += ", shape=box"
         else:
-            n_temp += 1
             style = _STYLE_DOP if deriv_only else _STYLE_OP
-            xlabel = ", ".join(names_here) if names_here else f"t{n_temp}"
-            attrs = f"label={_q(_op_label(n))}, xlabel={_q(xlabel)}, {style}"
-        if names_here is not None:
-            if n.op in ("sym", "const"):
+            if names_here:
+                xlabel = ", ".join(names_here)
+            else:
+                n_temp += 1
+                xlabel = f"t{n_temp}"
+            label = op_labels.get(n.op)
+            if label is None:
+                label = op_labels[n.op] = _q(_op_label(n))
+            attrs = f"label={label}, xlabel={_q(xlabel)}, {style}"
+        if names_here:
+            if not n.args:
                 attrs += f", xlabel={_q(', '.join(names_here))}"
             attrs += ", peripheries=2, penwidth=1.5"
         lines.append(f"  {nid} [{attrs}];")

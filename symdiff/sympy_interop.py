@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import sympy
 
 from . import build
 from .builders import _balanced
 from .graph import as_outputs, schedule
-from .node import Node, const, symbol
+from .node import const, symbol
 
 __all__ = ["to_sympy", "from_sympy", "TO_SYMPY", "FROM_SYMPY_FUNCTIONS"]
 
@@ -91,7 +92,7 @@ def _sympy_number(value: float):
     return sympy.Float(value, 17)
 
 
-def to_sympy(expr_or_list):
+def to_sympy(expr_or_list, evaluate: bool = True):
     """Convert an expression (or a list/array of them) to SymPy.
 
     Symbols become ``sympy.Symbol(name, real=True)``, integral constants
@@ -101,11 +102,25 @@ def to_sympy(expr_or_list):
     ``log(1 + exp(x))``, relu -> ``Max(x, 0)``, step -> ``Heaviside(x, 0)``,
     eq -> ``Piecewise((1, Eq(a, b)), (0, True))``).  A single node gives one
     SymPy expression, anything else a list.
+
+    ``evaluate=False`` builds the SymPy tree under ``sympy.evaluate(False)``:
+    no automatic simplification, the structure mirrors ours exactly, and
+    SymPy's recursive assumption queries are not triggered, so very deep
+    expressions convert too.
     """
-    single = isinstance(expr_or_list, Node) or not isinstance(
-        expr_or_list, (list, tuple)) and not hasattr(expr_or_list, "ravel")
+    single = not isinstance(expr_or_list, (list, tuple, np.ndarray))
     outs = as_outputs(expr_or_list)
     program = schedule(outs)
+    if evaluate:
+        vals = _to_sympy_values(program)
+    else:
+        with sympy.evaluate(False):
+            vals = _to_sympy_values(program)
+    result = [vals[o] for o in program.outputs]
+    return result[0] if single else result
+
+
+def _to_sympy_values(program) -> list:
     vals: list = []
     for ins in program.instrs:
         if ins.op == "input":
@@ -117,8 +132,7 @@ def to_sympy(expr_or_list):
             if fn is None:
                 raise ValueError(f"to_sympy: no SymPy translation for op {ins.op!r}")
             vals.append(fn(*(vals[a] for a in ins.args)))
-    result = [vals[o] for o in program.outputs]
-    return result[0] if single else result
+    return vals
 
 
 # ---------------------------------------------------------------------------
@@ -133,13 +147,12 @@ def _is_one(e) -> bool:
 
 
 def _split_one(e):
-    """For ``1 + u`` (a two-term Add) return ``u``, else None."""
-    if isinstance(e, sympy.Add) and len(e.args) == 2:
-        a, b = e.args
-        if _is_one(a):
-            return b
-        if _is_one(b):
-            return a
+    """For an Add containing the term 1, ``1 + u``, return ``u``, else None."""
+    if isinstance(e, sympy.Add):
+        terms = list(e.args)
+        for k, t in enumerate(terms):
+            if t is _S.One:
+                return sympy.Add(*(terms[:k] + terms[k + 1:]))
     return None
 
 
@@ -222,13 +235,18 @@ def _mul_plan(e):
 
 
 def _add_plan(e):
-    terms = e.args
-    if len(terms) == 2:
-        # exp(u) - 1 -> expm1(u)
-        a, b = terms
-        for one, other in ((a, b), (b, a)):
-            if one.is_Number and one == -1 and isinstance(other, sympy.exp):
-                return (other.args[0],), build.expm1
+    terms = list(e.args)
+    # exp(u) - 1 -> expm1(u), also inside a longer sum.
+    expm1_arg = None
+    if _S.NegativeOne in terms:
+        for k, t in enumerate(terms):
+            if isinstance(t, sympy.exp):
+                expm1_arg = t.args[0]
+                del terms[k]
+                terms.remove(_S.NegativeOne)
+                break
+    if expm1_arg is not None and not terms:
+        return (expm1_arg,), build.expm1
     pos, neg = [], []
     for t in terms:
         # Terms with a minus sign are subtracted, so x - y stays a subtraction.
@@ -236,16 +254,20 @@ def _add_plan(e):
             neg.append(-t)
         else:
             pos.append(t)
-    n_pos = len(pos)
+    n_pos, n_neg = len(pos), len(neg)
+    extra = (expm1_arg,) if expm1_arg is not None else ()
 
     def combine(*conv):
-        p = _balanced(list(conv[:n_pos]), build.add)
-        q = _balanced(list(conv[n_pos:]), build.add)
+        plus = list(conv[:n_pos])
+        if extra:
+            plus.append(build.expm1(conv[-1]))
+        p = _balanced(plus, build.add)
+        q = _balanced(list(conv[n_pos:n_pos + n_neg]), build.add)
         if p is None:
             return build.neg(q)
         return p if q is None else build.sub(p, q)
 
-    return tuple(pos) + tuple(neg), combine
+    return tuple(pos) + tuple(neg) + extra, combine
 
 
 def _pow_plan(e):

@@ -1,0 +1,314 @@
+"""to_sympy / from_sympy, and every derivative rule checked against sympy.diff."""
+
+import contextlib
+import math
+import sys
+
+import numpy as np
+import pytest
+import sympy
+from hypothesis import given, settings, strategies as st
+
+import symdiff as sd
+from symdiff.node import const, make
+from symdiff.ops import OPS, VARIADIC
+from symdiff.sympy_interop import TO_SYMPY
+
+x, y, z = sd.symbols("x y z")
+X, Y, Z = sympy.symbols("x y z", real=True)
+
+# Sample intervals per OpDef.domain entry, away from poles and branch points.
+DOMAINS = {
+    "real": (-3.0, 3.0),
+    "positive": (0.1, 3.0),
+    "unit": (-0.9, 0.9),
+    "gt_minus1": (-0.9, 3.0),
+    "nonzero": (0.2, 3.0),      # sign chosen separately
+    "trig": (-1.3, 1.3),
+}
+# Fixed grid values tried first in each domain: zero and negatives included
+# wherever the domain allows them.
+GRID = {
+    "real": [0.0, -1.5, 2.0], "positive": [0.5, 1.0, 2.5], "unit": [0.0, -0.5, 0.7],
+    "gt_minus1": [0.0, -0.5, 1e-8], "nonzero": [-1.5, 0.5, 2.0],
+    "trig": [0.0, -1.0, 1.2],
+}
+
+
+def op_args(name):
+    op = OPS[name]
+    n = 3 if op.arity == VARIADIC else op.arity
+    return (x, y, z)[:n]
+
+
+def op_domains(name):
+    op = OPS[name]
+    n = len(op_args(name))
+    dom = tuple(op.domain)
+    return (dom * n)[:n] if len(dom) < n else dom[:n]
+
+
+def sample_points(name, n_random=4, seed=0):
+    """Grid points then random points inside the op's domain."""
+    doms = op_domains(name)
+    rng = np.random.default_rng(seed + sum(map(ord, name)))
+    # rotate the grid per argument so that multi-argument ops see no ties
+    pts = [tuple(GRID[d][(k + j) % 3] for j, d in enumerate(doms)) for k in range(3)]
+    for _ in range(n_random):
+        p = []
+        for d in doms:
+            lo, hi = DOMAINS[d]
+            v = rng.uniform(lo, hi)
+            if d == "nonzero" and rng.random() < 0.5:
+                v = -v
+            p.append(float(v))
+        pts.append(tuple(p))
+    return pts
+
+
+def at_kink(name, pt):
+    """Non-smooth ops are skipped where their derivative does not exist."""
+    if name in ("relu", "abs", "step", "sign"):
+        return pt[0] == 0.0
+    if name in ("max", "min", "eq"):
+        return len(set(pt)) < len(pt)
+    return False
+
+
+def sympy_value(expr, syms, pt):
+    val = expr.xreplace({s: sympy.Float(v, 30) for s, v in zip(syms, pt)})
+    return float(sympy.N(val, 30))
+
+
+def close(a, b, rtol, atol=0.0):
+    if a == b:                       # also equal infinities
+        return True
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return abs(a - b) <= atol + rtol * max(abs(a), abs(b))
+
+
+@contextlib.contextmanager
+def default_recursion_limit():
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
+# ---------------------------------------------------------------------------
+# the table
+
+
+def test_every_op_has_a_sympy_translation():
+    assert set(TO_SYMPY) == set(OPS)
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_round_trip_rebuilds_the_same_node(name):
+    e = make(name, op_args(name))
+    back = sd.from_sympy(sd.to_sympy(e))
+    assert back is sd.build.apply(name, *op_args(name))
+    # also without SymPy's automatic evaluation
+    assert sd.from_sympy(sd.to_sympy(e, evaluate=False)) is back
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_to_sympy_values_match(name):
+    args = op_args(name)
+    e = sd.build.apply(name, *args)
+    s = sd.to_sympy(e)
+    syms = [sympy.Symbol(a.name, real=True) for a in args]
+    for pt in sample_points(name):
+        want = sd.evaluate(e, dict(zip([a.name for a in args], pt)))
+        got = sympy_value(s, syms, pt)
+        assert close(got, want, 1e-13, 1e-300), (name, pt, got, want)
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_derivative_rule_matches_sympy_diff(name):
+    """Each op's vjp rule, through symdiff.grad, against sympy.diff."""
+    args = op_args(name)
+    e = sd.build.apply(name, *args)
+    s = sd.to_sympy(e)
+    syms = [sympy.Symbol(a.name, real=True) for a in args]
+    grads = sd.grad(e, list(args))
+    sympy_grads = [sympy.diff(s, v) for v in syms]
+    checked = 0
+    for pt in sample_points(name):
+        if at_kink(name, pt):
+            continue
+        point = dict(zip([a.name for a in args], pt))
+        ours = sd.evaluate(grads, point)
+        for i, d in enumerate(sympy_grads):
+            want = sympy_value(d, syms, pt)
+            assert close(ours[i], want, 1e-10, 1e-12), (name, i, pt, ours[i], want, d)
+        checked += 1
+    assert checked >= 5
+
+
+# ---------------------------------------------------------------------------
+# to_sympy details
+
+
+def test_constants_and_symbols():
+    assert sd.to_sympy(const(2.0)) == sympy.Integer(2)
+    assert isinstance(sd.to_sympy(const(2.0)), sympy.Integer)
+    tenth = sd.to_sympy(const(0.1))
+    assert isinstance(tenth, sympy.Float) and float(tenth) == 0.1
+    assert float(sd.to_sympy(const(math.pi))) == math.pi
+    assert sd.to_sympy(const(math.inf)) is sympy.oo
+    assert sd.to_sympy(const(math.nan)) is sympy.nan
+    s = sd.to_sympy(x)
+    assert s == X and s.is_real
+    assert sd.to_sympy([x, y * 2]) == [X, 2 * Y]
+
+
+def test_shared_subexpressions_are_built_once(monkeypatch):
+    calls = []
+
+    def counting_sin(a):
+        calls.append(a)
+        return sympy.sin(a)
+
+    monkeypatch.setitem(TO_SYMPY, "sin", counting_sin)
+    s = sd.sin(x * y)
+    out = sd.to_sympy([s * s + s, sd.cos(s)])
+    assert len(calls) == 1
+    assert out[0] == sympy.sin(X * Y) ** 2 + sympy.sin(X * Y)
+
+
+def test_to_sympy_specific_forms():
+    assert sd.to_sympy(sd.log1p(x)) == sympy.log(1 + X)
+    assert sd.to_sympy(sd.expm1(x)) == sympy.exp(X) - 1
+    assert sd.to_sympy(sd.sigmoid(x)) == 1 / (1 + sympy.exp(-X))
+    assert sd.to_sympy(sd.softplus(x)) == sympy.log(1 + sympy.exp(X))
+    assert sd.to_sympy(sd.relu(x)) == sympy.Max(X, 0)
+    assert sd.to_sympy(sd.step(x)) == sympy.Heaviside(X, 0)
+    assert sd.to_sympy(sd.eq(x, y)) == sympy.Piecewise((1, sympy.Eq(X, Y)), (0, True))
+
+
+# ---------------------------------------------------------------------------
+# from_sympy details
+
+
+def test_from_sympy_numbers():
+    assert sd.from_sympy(sympy.Rational(1, 3)) is const(1 / 3)
+    assert sd.from_sympy(sympy.Integer(7)) is const(7.0)
+    assert sd.from_sympy(sympy.Float(0.1)) is const(0.1)
+    assert sd.from_sympy(sympy.pi) is const(math.pi)
+    assert sd.from_sympy(sympy.E) is const(math.e)
+    assert sd.from_sympy(sympy.exp(1)) is const(math.e)
+    assert sd.from_sympy(sympy.oo) is const(math.inf)
+    assert sd.from_sympy(2.5) is const(2.5)
+
+
+def test_from_sympy_arithmetic_shapes():
+    assert sd.from_sympy(X - Y) is x - y
+    assert sd.from_sympy(X / Y) is x / y
+    assert sd.from_sympy(X / 3) is x / 3                 # not x * 0.333...
+    assert sd.from_sympy(-X) is -x
+    assert sd.from_sympy(X - 1) is x - 1
+    assert sd.from_sympy(2 * X / (Y * Z)) is (2 * x) / (y * z)
+    assert sd.from_sympy(sympy.sqrt(X)) is sd.sqrt(x)
+    assert sd.from_sympy(1 / sympy.sqrt(X)) is 1 / sd.sqrt(x)
+    assert sd.from_sympy(X ** -2) is 1 / x ** 2
+    assert sd.from_sympy(2 ** X) is sd.const(2.0) ** x
+    assert sd.from_sympy(-X - Y) is -(x + y)
+    assert sd.from_sympy(sympy.log(X + Y + 1)) is sd.log1p(x + y)
+    assert sd.from_sympy(sympy.exp(X) - 1 + Y) is y + sd.expm1(x)
+    assert sd.from_sympy(X / (1 + sympy.exp(-Y))) is x * sd.sigmoid(y)
+
+
+def op_depth(node, op):
+    """Longest chain of nested ``op`` nodes starting at ``node``."""
+    best, stack = 0, [(node, 1)]
+    while stack:
+        n, d = stack.pop()
+        if n.op == op:
+            best = max(best, d)
+            stack.extend((a, d + 1) for a in n.args)
+    return best
+
+
+def test_from_sympy_sums_are_balanced():
+    ws = sympy.symbols("w0:8", real=True)
+    vals = {f"w{k}": float(k + 1) for k in range(8)}
+    e = sd.from_sympy(sympy.Add(*ws))
+    assert op_depth(e, "add") == 3                    # a chain would be 7 deep
+    assert sd.evaluate(e, vals) == 36.0
+    p = sd.from_sympy(sympy.Mul(*ws))
+    assert op_depth(p, "mul") == 3
+    assert sd.evaluate(p, vals) == math.factorial(8)
+
+
+def test_from_sympy_heaviside_conventions():
+    for h0, at0 in [(0, 0.0), (sympy.S.Half, 0.5), (1, 1.0)]:
+        e = sd.from_sympy(sympy.Heaviside(X, h0))
+        assert sd.evaluate(e, {"x": 0.0}) == at0
+        assert sd.evaluate(e, {"x": 2.0}) == 1.0
+        assert sd.evaluate(e, {"x": -2.0}) == 0.0
+    assert sd.from_sympy(sympy.Heaviside(X, 0)) is sd.step(x)
+
+
+@pytest.mark.parametrize("bad, word", [
+    (sympy.gamma(X), "gamma"),
+    (sympy.Piecewise((X, X > 0), (0, True)), "Piecewise"),
+    (sympy.I * X, "I"),
+    (sympy.zoo, "zoo"),
+    (sympy.asinh(X), "asinh"),
+    (sympy.DiracDelta(X), "DiracDelta"),
+])
+def test_from_sympy_unsupported_raises_clear_error(bad, word):
+    with pytest.raises(ValueError, match=word):
+        sd.from_sympy(bad)
+
+
+def test_from_sympy_rejects_strings():
+    with pytest.raises(TypeError):
+        sd.from_sympy("x + 1")
+
+
+# ---------------------------------------------------------------------------
+# value-preserving round trips of composite expressions
+
+
+def composite_expressions():
+    f = sd.exp(x * z) + x * z / sd.log(x) + sd.sin(sd.log(x)) / (x * z)
+    return [
+        f, *sd.grad(f, [x, z]),
+        sd.sigmoid(x * y) + sd.softplus(x - y) * sd.tanh(z),
+        sd.log1p(x ** 2) - sd.expm1(-y) / (1 + z ** 2),
+        sd.sqrt(x ** 2 + y ** 2) * sd.atan(z) - sd.abs(x - z),
+        sd.max(x, y, z) - sd.min(x, y) + sd.relu(z) ** 2,
+        sd.cosh(y) / sd.sinh(1 + x ** 2) + sd.asin(sd.tanh(z)) * sd.acos(sd.tanh(y)),
+        sd.pow(x, y) + sd.const(2.5) ** z - 3 * x / 7,
+    ]
+
+
+@pytest.fixture(scope="module")
+def round_trips():
+    """(original, from_sympy(to_sympy(original))) pairs, converted once."""
+    return [(e, sd.from_sympy(sd.to_sympy(e))) for e in composite_expressions()]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0.1, 3.0), st.floats(-3.0, 3.0), st.floats(-3.0, 3.0))
+def test_round_trip_preserves_values(round_trips, xv, yv, zv):
+    values = [xv, yv, zv]
+    for e, back in round_trips:
+        # both sides take x, y, z in that order, used or not
+        a = sd.evaluate(e, values, inputs=[x, y, z])
+        b = sd.evaluate(back, values, inputs=[x, y, z])
+        assert close(a, b, 1e-12, 1e-300), (e, back, values, a, b)
+
+
+def test_deep_from_sympy_does_not_recurse():
+    e = x
+    for _ in range(5000):
+        e = sd.sin(e)
+    with default_recursion_limit():
+        s = sd.to_sympy(e, evaluate=False)
+        assert sd.from_sympy(s) is e
