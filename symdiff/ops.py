@@ -80,15 +80,6 @@ class OpDef:
 # numpy evaluation helpers (IEEE double; never raise on domain errors)
 
 
-def _np(fn):
-    def wrapped(*args):
-        with np.errstate(all="ignore"):
-            return fn(*args)
-
-    wrapped.__name__ = getattr(fn, "__name__", "op")
-    return wrapped
-
-
 def _sigmoid(x):
     # exp(-|x|) never overflows; pick the branch that divides by 1 + small.
     e = np.exp(-np.abs(x))

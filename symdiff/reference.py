@@ -1,0 +1,302 @@
+"""High-precision reference values: f and its symbolic gradient evaluated in
+mpmath (40 significant digits by default).
+
+The reference evaluates exactly the float64 expression that the other
+methods see (every constant is its float64 value, converted exactly), but
+with rounding errors 10^-24 times smaller, so any disagreement beyond a few
+ulps is a bug in a float64 method, not in the reference.  The gradient is
+:func:`symdiff.grad`'s expression; the point of the comparison is the
+*evaluation* of derivatives (forward, reverse, tape, finite differences,
+compiled code) against an oracle.
+
+:data:`MP_OPS` is an mpmath implementation of every op of the table, keyed
+by name (a test checks that none is missing).  Results follow IEEE real
+arithmetic where mpmath would differ: a complex result (log of a negative
+number, asin outside [-1, 1], a negative number to a fractional power) is
+NaN, and x/0 is +-inf or NaN instead of an exception.  The non-smooth ops
+use their exact piecewise definitions (relu(0) = 0, step(0) = 0, sign(0) =
+0, eq exact, max/min ignoring NaN like ``numpy.fmax``).  mpmath has no
+signed zero, so results that depend on the sign of a zero (1/-0) follow +0.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Mapping
+
+import mpmath
+import numpy as np
+from mpmath import mpf
+
+from .graph import as_outputs, schedule
+from .node import Node
+
+__all__ = ["MP_OPS", "mp_evaluate", "reference_gradient", "max_rel_error"]
+
+_nan = mpmath.nan
+_inf = mpmath.inf
+
+
+def _isnan(x) -> bool:
+    return mpmath.isnan(x)
+
+
+def _real(fn):
+    """IEEE-real wrapper: complex results become NaN."""
+    def wrapped(*args):
+        if any(_isnan(a) for a in args):
+            return _nan
+        r = fn(*args)
+        if isinstance(r, mpmath.mpc):
+            return r.real if r.imag == 0 else _nan
+        return r
+
+    wrapped.__name__ = getattr(fn, "__name__", "op")
+    return wrapped
+
+
+def _div(a, b):
+    if b == 0:
+        if a == 0 or _isnan(a):
+            return _nan
+        return _inf if a > 0 else -_inf
+    return a / b
+
+
+def _pow(a, b):
+    if b == 0:                      # IEEE: x^0 = 1, even for NaN
+        return mpf(1)
+    if a == 1:                      # IEEE: 1^y = 1, even for NaN
+        return mpf(1)
+    if _isnan(a) or _isnan(b):
+        return _nan
+    if a == 0:
+        if b < 0:
+            return _inf              # (the sign for odd b would need -0)
+        return mpf(0)
+    if a < 0 and not mpmath.isint(b):
+        return _nan                 # negative base, fractional exponent
+    return mpmath.power(a, b)
+
+
+def _log1p(x):
+    if x == -1:
+        return -_inf
+    return mpmath.log1p(x)
+
+
+def _sigmoid(x):
+    # 1 / (1 + e^-x), written so that exp never overflows mpmath's range
+    # (it has none in practice, but keep the float64-style formulation).
+    if x >= 0:
+        return 1 / (1 + mpmath.exp(-x))
+    e = mpmath.exp(x)
+    return e / (1 + e)
+
+
+def _softplus(x):
+    if x > 0:
+        return x + mpmath.log1p(mpmath.exp(-x))
+    return mpmath.log1p(mpmath.exp(x))
+
+
+def _relu(x):
+    return x if x > 0 else mpf(0)
+
+
+def _step(x):
+    return mpf(1) if x > 0 else mpf(0)
+
+
+def _sign(x):
+    return mpf(1) if x > 0 else (mpf(-1) if x < 0 else mpf(0))
+
+
+def _fmax(*args):
+    nums = [a for a in args if not _isnan(a)]
+    return max(nums) if nums else _nan
+
+
+def _fmin(*args):
+    nums = [a for a in args if not _isnan(a)]
+    return min(nums) if nums else _nan
+
+
+def _eq(a, b):
+    return mpf(1) if a == b else mpf(0)   # NaN == NaN is false, as in IEEE
+
+
+#: mpmath implementation of every op of :data:`symdiff.ops.OPS`.
+MP_OPS = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "div": _div,
+    "neg": operator.neg,
+    "pow": _pow,
+    "exp": _real(mpmath.exp),
+    "log": _real(mpmath.log),
+    "log1p": _real(_log1p),
+    "expm1": _real(mpmath.expm1),
+    "sqrt": _real(mpmath.sqrt),
+    "sin": _real(mpmath.sin),
+    "cos": _real(mpmath.cos),
+    "tan": _real(mpmath.tan),
+    "asin": _real(mpmath.asin),
+    "acos": _real(mpmath.acos),
+    "atan": _real(mpmath.atan),
+    "sinh": _real(mpmath.sinh),
+    "cosh": _real(mpmath.cosh),
+    "tanh": _real(mpmath.tanh),
+    "sigmoid": _real(_sigmoid),
+    "softplus": _real(_softplus),
+    "relu": _real(_relu),
+    "abs": _real(abs),
+    "max": _fmax,
+    "min": _fmin,
+    "step": _real(_step),
+    "sign": _real(_sign),
+    "eq": _eq,
+}
+
+
+def _to_mpf(v):
+    # Floats convert exactly; strings and mpf keep their full precision, so a
+    # point can be given as "0.1" to mean the decimal number.
+    if isinstance(v, (mpf, str)):
+        return mpf(v)
+    return mpf(float(v))
+
+
+def _bind(names, point) -> list:
+    if isinstance(point, Mapping):
+        by_name = {(k.payload if isinstance(k, Node) else str(k)): v for k, v in point.items()}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise ValueError(f"no value given for {', '.join(missing)}")
+        return [_to_mpf(by_name[n]) for n in names]
+    vals = list(point)
+    if len(vals) != len(names):
+        raise ValueError(f"expected {len(names)} values ({', '.join(names)}), got {len(vals)}")
+    return [_to_mpf(v) for v in vals]
+
+
+def _program(outputs, point, inputs):
+    if inputs is None and isinstance(point, Mapping):
+        inputs = list(point)
+    return schedule(outputs, inputs)
+
+
+def mp_evaluate(outputs, point, inputs=None, dps: int = 40) -> list:
+    """Evaluate expressions in mpmath at ``dps`` digits: a loop over the
+    schedule with :data:`MP_OPS`.  ``point`` as in :func:`symdiff.evaluate`
+    (values may also be mpf or decimal strings).  Returns a list of mpf."""
+    outs = as_outputs(outputs)
+    program = _program(outs, point, inputs)
+    with mpmath.workdps(dps):
+        x = _bind(program.inputs, point)
+        vals: list = [None] * len(program.instrs)
+        for k, ins in enumerate(program.instrs):
+            if ins.op == "input":
+                vals[k] = x[ins.payload]
+            elif ins.op == "const":
+                vals[k] = mpf(ins.payload)
+            else:
+                vals[k] = MP_OPS[ins.op](*[vals[j] for j in ins.args])
+        # Unary plus rounds to the working precision before it is left.
+        return [+vals[o] for o in program.outputs]
+
+
+def reference_gradient(f, point, inputs=None, dps: int = 40):
+    """``(value, gradient)`` of the scalar expression ``f`` at ``point`` in
+    mpmath at ``dps`` digits: f and its symbolic gradient
+    (:func:`symdiff.grad`) are scheduled together and evaluated by
+    :func:`mp_evaluate`.  The gradient is a list of mpf in ``inputs`` order
+    (default: the free symbols in natural order, or the keys of a mapping
+    ``point``)."""
+    from .differentiate import grad
+
+    outs = as_outputs(f)
+    if len(outs) != 1:
+        raise ValueError(f"reference_gradient needs one scalar expression, got {len(outs)}")
+    program = _program(outs, point, inputs)
+    names = list(program.inputs)
+    g = grad(outs[0], names)
+    vals = mp_evaluate([outs[0], *g], point, inputs=names, dps=dps)
+    return vals[0], vals[1:]
+
+
+def max_rel_error(grad, ref_grad, tiny: float = 1e-300) -> float:
+    """Normwise relative error ``max_i |grad_i - ref_i| / max(max_i |ref_i|, tiny)``
+    computed in high precision.
+
+    NaN-aware: a component that is NaN in both (or the same infinity in
+    both) agrees; NaN or infinity in only one of them is an infinite error.
+    Normwise rather than componentwise so that a tiny component produced
+    by cancellation does not dominate (the usual measure for gradients).
+    """
+    g = list(np.atleast_1d(np.asarray(grad, dtype=object)).ravel())
+    r = list(np.atleast_1d(np.asarray(ref_grad, dtype=object)).ravel())
+    if len(g) != len(r):
+        raise ValueError(f"length mismatch: {len(g)} vs {len(r)}")
+    with mpmath.workdps(40):
+        diffs = []
+        scale = mpf(0)
+        for a, b in zip(g, r):
+            a = _to_mpf(a)
+            b = _to_mpf(b)
+            if _isnan(a) or _isnan(b):
+                if not (_isnan(a) and _isnan(b)):
+                    return float("inf")
+                continue
+            if mpmath.isinf(a) or mpmath.isinf(b):
+                if a != b:
+                    return float("inf")
+                continue
+            diffs.append(abs(a - b))
+            scale = max(scale, abs(b))
+        if not diffs:
+            return 0.0
+        return float(max(diffs) / max(scale, mpf(tiny)))
+
+
+# ---------------------------------------------------------------------------
+# A shared corpus for comparing differentiation methods
+
+
+def corpus() -> list:
+    """Test and benchmark problems: ``(name, expression, point)`` triples with
+    well-scaled points (every coordinate O(1), away from kinks, ties and
+    domain boundaries), covering every smooth op of the table, shared
+    subexpressions, deep compositions and the lectures' worked examples."""
+    import symdiff as sd
+
+    x, y, z, w = sd.symbols("x y z w")
+    u = x * y + z                        # shared subexpression
+    deep = x
+    for _ in range(25):                  # a 25-level composition
+        deep = sd.sin(deep) * 0.9 + 0.1 * y
+    cases = [
+        ("lecture_y", sd.exp(x * z) + x * z / sd.log(x) + sd.sin(sd.log(x)) / (x * z),
+         {"x": 2.0, "z": 3.0}),
+        ("lecture_f", sd.log(1 + sd.exp(-(x + y))) * (x + y), {"x": 0.5, "y": 1.25}),
+        ("polynomial", x ** 3 * y - 2 * x * y ** 2 + y ** 4, {"x": 1.3, "y": -0.7}),
+        ("rational", (x * y + 1) / (x ** 2 + y ** 2 + 1), {"x": 0.8, "y": -1.1}),
+        ("trig", sd.sin(x) * sd.cos(y) + sd.tan(x * y / 4), {"x": 0.9, "y": 1.2}),
+        ("hyperbolic", sd.tanh(x) * sd.sinh(y) / sd.cosh(x - y), {"x": 0.4, "y": -0.6}),
+        ("inverse_trig", sd.asin(x / 2) + sd.acos(y / 3) + sd.atan(x * y),
+         {"x": 0.7, "y": -1.4}),
+        ("exp_log", sd.log1p(x ** 2) + sd.expm1(y / 2) - sd.sqrt(x ** 2 + y ** 2 + 1),
+         {"x": 1.1, "y": 0.3}),
+        ("logsumexp", sd.log(sd.exp(x) + sd.exp(y) + sd.exp(z)) - y,
+         {"x": 0.2, "y": -0.5, "z": 1.0}),
+        ("general_pow", x ** y + y ** (x / 2), {"x": 1.7, "y": 0.6}),
+        ("shared", u * sd.sin(u) + sd.exp(-u ** 2), {"x": 0.6, "y": 0.7, "z": -0.3}),
+        ("deep", deep, {"x": 0.8, "y": 0.5}),
+        ("product", x * y * z * w * (x + w) * (y - z), {"x": 1.2, "y": 0.9, "z": -0.8, "w": 1.1}),
+        ("logistic", sd.sigmoid(0.3 + 1.5 * x - 2 * y) * sd.softplus(z - x),
+         {"x": 0.4, "y": 0.1, "z": 0.9}),
+        ("nonsmooth", sd.relu(x - y) + sd.abs(y * z) + sd.max(x, y, z) - sd.min(x * y, z),
+         {"x": 1.3, "y": -0.4, "z": 0.7}),
+    ]
+    return cases
