@@ -31,14 +31,14 @@ class UsageError(Exception):
 
 def _read_source(args) -> str:
     if getattr(args, "file", None):
-        if args.expr:
+        if args.expr is not None:
             raise UsageError("give either EXPR or -f FILE, not both")
         try:
             with open(args.file, encoding="utf-8") as fh:
                 return fh.read()
         except OSError as exc:
             raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
-    if not args.expr:
+    if args.expr is None:
         raise UsageError("no expression given (EXPR or -f FILE)")
     return args.expr
 

@@ -1,0 +1,150 @@
+"""``symdiff compile``: JIT-compile f and its gradient (and Hessian), emit
+LLVM IR, assembly, object files, shared libraries or C headers, and run it.
+
+The compiler package is imported only when this command runs, so the
+symbolic core never depends on llvmlite.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from .cli import UsageError, _add_expr_args, load_expression, parse_point, parse_wrt
+
+__all__ = ["register", "cmd_compile", "gradient_outputs"]
+
+
+def gradient_outputs(f, wrt, hessian: bool):
+    """[f, df/dw1, ..., (d2f/dwi dwj for i <= j)] with their labels."""
+    from .differentiate import grad
+    from .differentiate import hessian as hess
+
+    g = grad(f, wrt)
+    names = [s.payload for s in wrt]
+    outs = [f, *g]
+    labels = ["f"] + [f"df/d{n}" for n in names]
+    if hessian:
+        H = hess(f, wrt)
+        for i, ni in enumerate(names):
+            for j in range(i, len(names)):
+                outs.append(H[i][j])
+                labels.append(f"d2f/d{ni}d{names[j]}")
+    return outs, labels
+
+
+def _write_or_print(text: str, path: str | None):
+    if path:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        print(f"wrote {path}", file=sys.stderr)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def cmd_compile(args) -> int:
+    """Compile the gradient program and emit or run it."""
+    import numpy as np
+
+    import compiler
+
+    from .graph import free_symbols, schedule
+
+    if args.name and not (args.name.isidentifier() and args.name.isascii()):
+        raise UsageError(f"--name must be a C identifier, got {args.name!r}")
+    name = args.name or "symdiff_fn"
+    outs, _ = load_expression(args)
+    f = outs[0]
+    wrt = parse_wrt(args.wrt, outs)
+    inputs = free_symbols(outs)
+    inputs += [s for s in wrt if s not in inputs]
+    exprs, labels = gradient_outputs(f, wrt, args.hessian)
+    program = schedule(exprs, inputs)
+    options = dict(opt=args.opt, fast_math=args.fast_math, vector_math=not args.no_vector_math)
+
+    if args.emit in ("obj", "shared"):
+        default = f"{name}.o" if args.emit == "obj" else f"lib{name}.so"
+        path = args.output or default
+        try:
+            if args.emit == "obj":
+                compiler.emit_object(program, path, name, **options)
+            else:
+                compiler.emit_shared(program, path, name, **options)
+        except RuntimeError as exc:
+            raise UsageError(str(exc)) from None
+        header = os.path.splitext(path)[0]
+        if args.emit == "shared" and os.path.basename(header).startswith("lib"):
+            header = os.path.join(os.path.dirname(header), os.path.basename(header)[3:])
+        header += ".h"
+        with open(header, "w", encoding="utf-8") as fh:
+            fh.write(_header_with_labels(compiler.c_header(program, name), labels))
+        print(f"wrote {path} and {header}", file=sys.stderr)
+        return 0
+    if args.emit == "c-header":
+        _write_or_print(_header_with_labels(compiler.c_header(program, name), labels),
+                        args.output)
+        return 0
+
+    t0 = time.perf_counter()
+    fn = compiler.compile(program, name=name, **options)
+    compile_seconds = time.perf_counter() - t0
+    if args.emit == "llvm":
+        _write_or_print(fn.llvm_ir_opt if args.optimized else fn.llvm_ir, args.output)
+        return 0
+    if args.emit == "asm":
+        _write_or_print(fn.asm, args.output)
+        return 0
+
+    print(f"compiled {name}: {len(program.inputs)} inputs ({', '.join(program.inputs)}), "
+          f"{len(program.outputs)} outputs, {program.n_ops} operations, "
+          f"{compile_seconds * 1e3:.1f} ms")
+    if args.at is not None:
+        point = parse_point(args.at, inputs)
+        x = np.array([point[s.payload] for s in inputs], dtype=np.float64)
+        y = fn(x)
+        width = max(len(lb) for lb in labels)
+        at = ", ".join(f"{k}={v!r}" for k, v in point.items())
+        print(f"at {at}:")
+        for lb, v in zip(labels, y):
+            print(f"  {lb.ljust(width)} = {float(v)!r}")
+    else:
+        print("outputs: " + ", ".join(labels))
+        print("(use --at x=...,y=... to evaluate, --emit llvm|asm|obj|shared|c-header "
+              "to see or save the code)")
+    return 0
+
+
+def _header_with_labels(header: str, labels) -> str:
+    # The compiler's header names outputs by slot; the CLI knows what they mean.
+    lines = header.split("\n")
+    out = []
+    k = 0
+    for line in lines:
+        if line.startswith(" *   out[") and k < len(labels):
+            line = f" *   out[{k}] = {labels[k]}"
+            k += 1
+        out.append(line)
+    return "\n".join(out)
+
+
+def register(sub) -> None:
+    """Add the ``compile`` subcommand to the CLI's subparsers."""
+    p = sub.add_parser("compile", help="JIT-compile f and its gradient through LLVM; "
+                       "emit IR, assembly, objects or shared libraries")
+    _add_expr_args(p)
+    p.add_argument("--wrt", help="comma-separated variables (default: all, natural order)")
+    p.add_argument("--emit", choices=["llvm", "asm", "obj", "shared", "c-header"],
+                   help="what to produce (default: compile and report; with --at, run)")
+    p.add_argument("-o", "--output", help="output file (default: stdout for text)")
+    p.add_argument("--opt", type=int, choices=[0, 1, 2, 3], default=2,
+                   help="LLVM optimization level (default 2)")
+    p.add_argument("--optimized", action="store_true",
+                   help="with --emit llvm: print the optimized IR")
+    p.add_argument("--hessian", action="store_true", help="also the Hessian (upper triangle)")
+    p.add_argument("--at", help="run the compiled function at a point, e.g. x=2,z=3")
+    p.add_argument("--name", help="C symbol name of the kernels (default symdiff_fn)")
+    p.add_argument("--fast-math", action="store_true", help="allow fast-math reassociation")
+    p.add_argument("--no-vector-math", action="store_true",
+                   help="use libm/LLVM intrinsics instead of symdiff's vectorizable math")
+    p.set_defaults(func=cmd_compile)
