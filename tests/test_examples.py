@@ -1,0 +1,224 @@
+"""The example scripts in examples/: each runs (small configurations) and
+gets the right answer, not just exit status 0.
+
+The examples need the ``examples`` extra (scikit-learn, scipy); tests of
+those that use them are skipped where the extra is not installed, so the
+core suite still passes without it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SCRIPTS = ["lecture_derivatives", "softmax_regression", "mlp_backprop", "optimize_rosenbrock",
+           "fit_model"]
+LAST_LINE = re.compile(r"^test accuracy: 0\.\d{3}$")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cache_dir(tmp_path_factory):
+    """A private compile cache for the module: no test reads or fills the
+    user's cache, and kernels compiled by one test are reused by the next."""
+    path = tmp_path_factory.mktemp("symdiff-cache")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SYMDIFF_CACHE_DIR", str(path))
+    yield path
+    mp.undo()
+
+
+def load(name: str):
+    """Import examples/<name>.py as a module (the scripts are not a
+    package), leaving sys.path as it was."""
+    saved = list(sys.path)
+    try:
+        spec = importlib.util.spec_from_file_location(f"examples_{name}", EXAMPLES / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = saved
+    return module
+
+
+def last_line(text: str) -> str:
+    """The last non-empty line of ``text``."""
+    return [line for line in text.splitlines() if line.strip()][-1]
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_script_has_header_and_help(name):
+    """Every script starts with a docstring saying what it shows and runs
+    as a program (``--help`` exits 0 and lists --quick)."""
+    source = (EXAMPLES / f"{name}.py").read_text()
+    assert source.startswith('"""'), f"{name}.py has no header docstring"
+    assert 'if __name__ == "__main__":\n    main()' in source
+    proc = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py"), "--help"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "--quick" in proc.stdout
+
+
+def test_lecture_derivatives(tmp_path, capsys):
+    """The three ways agree with the lecture's closed forms; the running
+    example is drawn; the product example shows n(n-2) against ~3n."""
+    mod = load("lecture_derivatives")
+    res = mod.main(["--quick", "--outdir", str(tmp_path)])
+    out = capsys.readouterr().out
+
+    # The lecture's closed forms, by every exact method and approximately
+    # by finite differences.
+    lec = res["lecture"]
+    l2 = math.log(2)
+    exact = [3 * math.exp(6) + 3 / l2 - 3 / l2 ** 2 + math.cos(l2) / 12 - math.sin(l2) / 12,
+             2 * math.exp(6) + 2 / l2 - math.sin(l2) / 18]
+    np.testing.assert_allclose(lec["closed_form"], exact, rtol=1e-15)
+    np.testing.assert_allclose(lec["symbolic"], exact, rtol=1e-13)
+    np.testing.assert_allclose(lec["reverse"], exact, rtol=1e-13)
+    np.testing.assert_allclose(lec["central_difference"], exact, rtol=1e-8)
+    np.testing.assert_allclose(lec["forward_difference"], exact, rtol=1e-6)
+    for row in lec["methods"]:
+        assert row.ok, row.error
+        if row.name in ("symbolic", "compiled", "forward", "reverse", "complex_step"):
+            assert row.max_rel_error < 1e-13, row
+        else:
+            assert row.max_rel_error < 1e-6, row
+    assert "1208.381215126" in out and "809.707479218" in out
+
+    # Running example: symbolic and tape agree with the closed form; the
+    # graph and tape drawings exist.
+    run = res["running"]
+    np.testing.assert_allclose(run["symbolic"], [run["closed_form"]] * 2, rtol=1e-13)
+    np.testing.assert_allclose(run["reverse"], [run["closed_form"]] * 2, rtol=1e-13)
+    dot = (tmp_path / "running_example_graph.dot").read_text()
+    assert dot.startswith("digraph") and "log" in dot and "exp" in dot
+    assert (tmp_path / "running_example_tape.dot").read_text().startswith("digraph")
+    if shutil.which("dot"):
+        png = (tmp_path / "running_example_graph.png").read_bytes()
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        assert (tmp_path / "running_example_tape.svg").exists()
+
+    # The n(n-1) example: naive SymPy needs n(n-2) multiplications (n
+    # products of n-1 factors), symdiff's shared gradient about 3n.
+    ops = {(r.approach, r.n): r.ops for r in res["product"]}
+    assert ops["naive_symbolic", 5] == 5 * 3 and ops["naive_symbolic", 10] == 10 * 8
+    assert ops["symbolic", 10] <= 3 * 10 and ops["symbolic", 10] < ops["naive_symbolic", 10]
+
+
+def test_softmax_regression(capsys, _cache_dir):
+    """Default run: accuracy floor, gradient checks, last line."""
+    pytest.importorskip("sklearn")
+    mod = load("softmax_regression")
+    res = mod.main([])   # the default configuration: 20 epochs, well under a second
+    out = capsys.readouterr().out
+    assert list(_cache_dir.glob("*.sdobj")), "the kernel went to the user's cache"
+    assert res["test_accuracy"] >= 0.95           # measured 0.964 (seed 0)
+    assert res["grad_check_rel_error"] < 1e-6     # measured ~1e-8
+    assert res["closed_form_diff"] < 1e-12        # X^T (Z - I_y) / B
+    assert LAST_LINE.match(last_line(out))
+    assert last_line(out) == f"test accuracy: {res['test_accuracy']:.3f}"
+
+
+def test_softmax_regression_closed_form_on_a_minibatch():
+    """symdiff's compiled gradient equals the lecture's X^T (Z - I_y) / B."""
+    pytest.importorskip("sklearn")
+    mod = load("softmax_regression")
+    from _common import digits_split, one_hot
+
+    Xtr, _, ytr, _ = digits_split()
+    rng = np.random.default_rng(5)
+    theta = rng.normal(0.0, 0.3, mod.N_PARAMS)
+    idx = rng.choice(len(Xtr), 50, replace=False)
+    _, g = mod.FullGradient(mod.compile_full())(theta, Xtr[idx], one_hot(ytr[idx], 10))
+    gT, gb = mod.closed_form_gradient(theta, Xtr[idx], ytr[idx])
+    W_grad, b_grad = mod.unpack(g)
+    np.testing.assert_allclose(W_grad.T, gT, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(b_grad, gb, rtol=1e-12, atol=1e-15)
+
+
+def test_softmax_regression_logits_formulation(capsys):
+    """The dl/dh formulation trains as well and passes the same checks."""
+    pytest.importorskip("sklearn")
+    res = load("softmax_regression").main(["--quick", "--formulation", "logits"])
+    assert res["test_accuracy"] >= 0.93           # measured 0.940 after 5 epochs
+    assert res["grad_check_rel_error"] < 1e-6
+    assert res["closed_form_diff"] < 1e-12
+
+
+def test_mlp_backprop(capsys):
+    """Quick run: accuracy floor; the tape (and PyTorch/JAX if installed)
+    give the compiled gradient."""
+    pytest.importorskip("sklearn")
+    res = load("mlp_backprop").main(["--quick"])
+    out = capsys.readouterr().out
+    assert res["test_accuracy"] >= 0.94           # measured 0.958 after 8 epochs (seed 0)
+    assert res["diffs"]["tape"] < 1e-12           # reverse tape = compiled gradient
+    for name in ("pytorch", "jax"):
+        if res["diffs"][name] is None:
+            assert "skipped" in out
+        else:
+            assert res["diffs"][name] < 1e-12
+    assert last_line(out) == f"test accuracy: {res['test_accuracy']:.3f}"
+
+
+def test_optimize_rosenbrock():
+    """Gradient and Hessian equal SciPy's; the exact-derivative methods
+    reach the minimiser; finite differences cost many more f calls."""
+    pytest.importorskip("scipy")
+    from scipy.optimize import rosen_der, rosen_hess
+
+    mod = load("optimize_rosenbrock")
+    res = mod.main(["--quick"])
+    assert max(res["check"]["f"], res["check"]["grad"], res["check"]["hess"]) < 1e-13
+
+    # Independently of main(): symdiff vs SciPy's hand-written derivatives
+    # at another random point.
+    n = res["n"]
+    rb = mod.Rosenbrock(n)
+    x = np.random.default_rng(42).uniform(-2, 2, n)
+    np.testing.assert_allclose(rb.grad(x), rosen_der(x), rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(rb.hess(x), rosen_hess(x), rtol=1e-12, atol=1e-9)
+
+    by = {r["label"]: r for r in res["results"]}
+    for label, r in by.items():
+        if "symdiff" in label:
+            assert r["f"] < 1e-8, (label, r["f"])
+            np.testing.assert_allclose(r["x"], np.ones(n), atol=1e-4)
+    fd = by["BFGS, finite-difference gradient"]
+    exact = by["BFGS, symdiff gradient"]
+    assert fd["nfev"] > 10 * exact["nfev"]        # n + 1 evaluations per gradient
+
+
+def test_fit_model():
+    """The fit recovers the true parameters within their standard errors
+    and agrees with the finite-difference fit."""
+    pytest.importorskip("scipy")
+    res = load("fit_model").main(["--quick"])
+    p, se, true = res["params"], res["std_errors"], res["true"]
+    assert np.all(np.abs(p - true) < 4 * se), (p, se)
+    np.testing.assert_allclose(p, true, rtol=0.05, atol=0.02)
+    assert res["jacobian_check"] < 1e-6
+    runs = res["runs"]
+    assert runs["symdiff"]["status"] > 0
+    assert math.isclose(runs["symdiff"]["cost"], runs["2-point"]["cost"], rel_tol=1e-6)
+    # One kernel call per point for symdiff; finite differences need 5 more per Jacobian.
+    assert runs["2-point"]["kernel_calls"] > runs["symdiff"]["kernel_calls"]
+
+
+def test_softmax_script_as_a_program(tmp_path):
+    """Run as a script, the example exits 0 and ends with the accuracy line."""
+    pytest.importorskip("sklearn")
+    env = dict(os.environ)
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "softmax_regression.py"), "--quick"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert LAST_LINE.match(last_line(proc.stdout))
