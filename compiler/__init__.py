@@ -1,0 +1,17 @@
+"""compiler: symdiff programs -> LLVM -> native kernels.
+
+Stages, each inspectable: :mod:`compiler.emit` (Program -> LLVM IR text,
+``fn.llvm_ir``), :mod:`compiler.backend` (optimize -> ``fn.llvm_ir_opt``,
+object code -> ``fn.asm``, MCJIT loading), :mod:`compiler.cache` (object
+code on disk), :mod:`compiler.function` (the Python callable) and
+:mod:`compiler.aot` (object files, shared libraries and C headers for the
+CLI).  ``SYMDIFF_DUMP_IR=dir`` writes each compiled module's IR to ``dir``.
+
+symdiff itself never imports llvmlite; ``symdiff.compile`` lazily maps to
+:func:`compile` here.
+"""
+
+from .aot import c_header, emit_object, emit_shared
+from .function import CompiledFunction, compile
+
+__all__ = ["compile", "CompiledFunction", "emit_object", "emit_shared", "c_header"]

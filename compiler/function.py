@@ -1,0 +1,552 @@
+"""``compile()`` and :class:`CompiledFunction`: native kernels as Python callables.
+
+Call paths, fastest first (measured numbers in benchmarks/bench_compiled.py):
+
+``fn.bind(x_buf, out_buf)()``
+    A zero-argument ctypes call of ``N__bound``, whose globals hold the two
+    array objects.  The kernel re-reads the arrays' headers on every call,
+    so a buffer reshaped, retyped or resized after bind() raises ValueError
+    instead of crashing.
+``fn(x, out=buf)``
+    ``N__py(id(x), id(buf))`` through a ``ctypes.PYFUNCTYPE`` (GIL held, so
+    the array headers cannot change under us).  The compiled entry checks
+    type, dtype, ndim, length, flags and overlap by reading numpy's
+    ``PyArrayObject`` fields, runs the kernel and returns 0; anything else
+    returns non-zero and the Python validator below takes over (it converts
+    sequences and int arrays, or raises ValueError with the expectation).
+    Passing ``id()`` ints costs about 0.2 us; the alternatives measured here
+    (``arr.__array_interface__['data'][0]``: ~1.4-3 us per array,
+    ``arr.ctypes.data``: similar, ``py_object`` arguments: slower than ints)
+    would each blow the 1 us budget on their own.
+``fn(x)``
+    The same plus ``numpy.empty(m)``.
+``fn.batch(X)``
+    ``N_batch(X, row_stride, col_stride, Y, nrows)`` through ``CFUNCTYPE``
+    (which releases the GIL), split into contiguous row blocks over a
+    thread pool for large N.  Every row goes through the same sequence of
+    IEEE operations (vector lanes and the scalar remainder loop execute the
+    same instructions; no fast-math by default), so results are bitwise
+    independent of the thread count and of the block boundaries.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import sys
+import threading
+import time
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from symdiff.graph import Program, schedule
+
+from . import backend, cache, emit
+
+__all__ = ["compile", "CompiledFunction", "DEFAULT_THREAD_MIN_ROWS"]
+
+_F64 = np.dtype(np.float64)
+_empty = np.empty
+_id = id
+
+#: Batches with fewer rows than this run on the calling thread.
+DEFAULT_THREAD_MIN_ROWS = 2048
+
+_NAME_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+# ---------------------------------------------------------------------------
+# numpy ABI self-test: the fast entries read PyArrayObject fields directly.
+
+
+def _layout_ok() -> bool:
+    """True if numpy's array header matches emit.NDARRAY_LAYOUT here."""
+    L = emit.NDARRAY_LAYOUT
+    if ctypes.sizeof(ctypes.c_void_p) != 8:
+        return False
+    try:
+        samples = [np.arange(3.0), np.zeros((2, 3))[:, 1], np.ones(5)[::2]]
+        ro = np.arange(4.0)
+        ro.flags.writeable = False
+        samples.append(ro)
+        for a in samples:
+            base = id(a)
+            vp = ctypes.c_void_p.from_address
+            if vp(base + L.ob_type).value != id(type(a)):
+                return False
+            if vp(base + L.data).value != a.__array_interface__["data"][0]:
+                return False
+            if ctypes.c_int.from_address(base + L.nd).value != a.ndim:
+                return False
+            dims = vp(base + L.dimensions).value
+            if ctypes.c_ssize_t.from_address(dims).value != a.shape[0]:
+                return False
+            if vp(base + L.descr).value != id(a.dtype):
+                return False
+            flags = ctypes.c_int.from_address(base + L.flags).value
+            if flags & 0xFFFF != a.flags.num & 0xFFFF:
+                return False
+            expect = (bool(flags & L.c_contiguous), bool(flags & L.aligned),
+                      bool(flags & L.writeable))
+            if expect != (a.flags.c_contiguous, a.flags.aligned, a.flags.writeable):
+                return False
+        return True
+    except Exception:
+        return False
+
+
+_FAST_OK = _layout_ok() and os.environ.get("SYMDIFF_NO_FAST_PATH", "") in ("", "0")
+
+# Python C-API pieces the bound entry uses to raise ValueError.
+_ERR_FN = ctypes.cast(ctypes.pythonapi.PyErr_SetString, ctypes.c_void_p).value
+_ERR_TYPE = id(ValueError)
+
+_PYFAST = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+_PYBOUND = ctypes.PYFUNCTYPE(None)
+_CSCALAR = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+_CBATCH = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
+                           ctypes.c_void_p, ctypes.c_int64)
+
+
+def _always_slow(xid, oid):
+    return 1
+
+
+def _ptr(a: np.ndarray) -> int:
+    return a.__array_interface__["data"][0]
+
+
+def _describe(names, limit=8) -> str:
+    names = list(names)
+    if len(names) > limit:
+        return ", ".join(names[:limit]) + f", ... ({len(names)} in all)"
+    return ", ".join(names)
+
+
+# ---------------------------------------------------------------------------
+# Thread pool for batches (created on first use, shared, daemon threads).
+
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL._max_workers < workers:
+            old = _POOL
+            _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="symdiff-batch")
+            if old is not None:
+                old.shutdown(wait=False)  # running tasks finish; threads then exit
+        return _POOL
+
+
+# ---------------------------------------------------------------------------
+
+
+def _normalize_options(opt, fast_math, vector_math) -> dict:
+    if not isinstance(opt, (int, np.integer)) or not 0 <= int(opt) <= 3:
+        raise ValueError(f"opt must be 0, 1, 2 or 3, got {opt!r}")
+    vm = bool(vector_math) and emit.vecmath_available() is not None
+    return {"opt": int(opt), "fast_math": bool(fast_math), "vector_math": vm}
+
+
+def _symbols(name: str) -> tuple[list[str], list[str]]:
+    funcs = [name, f"{name}_batch", f"{name}__py", f"{name}__bound"]
+    globs = [f"{name}__{g}" for g in ("ndarray_type", "f64_descr", "bound_x", "bound_out",
+                                      "err_fn", "err_type")]
+    return funcs, globs
+
+
+def _ir_text(program: Program, name: str, options: dict) -> str:
+    return emit.module_text(program, name, opt=options["opt"], fast_math=options["fast_math"],
+                            vector_math=options["vector_math"], python_entries=True)
+
+
+def compile(outputs, inputs=None, *, opt: int = 2, cache: bool = True, fast_math: bool = False,
+            vector_math: bool = True, name: str = "symdiff_fn") -> "CompiledFunction":
+    """Compile expressions to native code.
+
+    ``outputs``: a Node, a (nested) list of Nodes, or a
+    :class:`symdiff.graph.Program`.  ``inputs``: ordered symbols or names
+    (default: the free symbols in natural order); must be None for a
+    Program.  ``opt``: LLVM optimization level 0-3.  ``cache``: reuse object
+    code from the in-process and disk caches (also disabled by the
+    environment variable ``SYMDIFF_CACHE=0``).  ``fast_math``: allow LLVM's
+    fast-math rewrites (default: strict IEEE).  ``vector_math``: use the
+    vectorizable exp/log/sin/cos/tanh/log1p/expm1 of :mod:`compiler.vecmath`
+    (if importable) instead of libm, so batch loops vectorize.  ``name``: the
+    kernel's symbol name (a C identifier).
+
+    Returns a :class:`CompiledFunction`: ``f(x)`` maps a length-n vector to
+    a length-m vector.
+    """
+    if isinstance(outputs, Program):
+        if inputs is not None:
+            raise ValueError("inputs must be None when compiling a Program "
+                             "(it already fixes the input order)")
+        program = outputs
+    else:
+        program = schedule(outputs, inputs)
+    if not isinstance(name, str) or not _NAME_OK.match(name):
+        raise ValueError(f"name must be a C identifier, got {name!r}")
+    options = _normalize_options(opt, fast_math, vector_math)
+    return CompiledFunction._build(program, name, options, use_cache=bool(cache))
+
+
+def _rebuild(program: Program, name: str, options: dict, use_cache: bool):
+    """Unpickling: recompile (usually a disk-cache hit)."""
+    opts = dict(options)
+    opts["vector_math"] = opts.get("vector_math", True)
+    return compile(program, opt=opts["opt"], fast_math=opts["fast_math"],
+                   vector_math=opts["vector_math"], cache=use_cache, name=name)
+
+
+class CompiledFunction:
+    """A compiled program: call it like a function of a vector.
+
+    ``f(x)`` / ``f(x, out=buf)``: one point (length n) -> length m.
+    ``f.batch(X)``: many points, rows of X.  ``f.bind(x_buf, out_buf)``: a
+    pre-bound zero-argument callable.  Introspection: ``inputs``,
+    ``n_outputs``, ``program``, ``llvm_ir``, ``llvm_ir_opt``, ``asm``,
+    ``compile_info``.  Picklable (the program and options are stored; the
+    receiving process recompiles or loads from its disk cache).
+    """
+
+    __slots__ = ("_fast", "_m", "_n", "_inst", "_cfunc", "_cbatch", "program", "name",
+                 "options", "_use_cache", "_key", "_obj", "_lazy", "compile_info",
+                 "_bind_instances", "_bind_lock", "__weakref__")
+
+    # -- construction --------------------------------------------------------
+    @classmethod
+    def _build(cls, program: Program, name: str, options: dict, use_cache: bool):
+        t0 = time.perf_counter()
+        self = object.__new__(cls)
+        self.program = program
+        self.name = name
+        self.options = options
+        self._use_cache = use_cache
+        self._n = len(program.inputs)
+        self._m = len(program.outputs)
+        self._lazy = {}
+        self._bind_instances = []
+        self._bind_lock = threading.Lock()
+        info = {"n_ops": program.n_ops, "n_instrs": len(program.instrs)}
+        use_cache = use_cache and cache.cache_enabled()
+        key = cache.make_key(program.structural_hash(), name, options, backend.host_info())
+        self._key = key
+        t1 = time.perf_counter()
+        info["hash_s"] = t1 - t0
+        obj, where = (cache.load(key) if use_cache else (None, "off"))
+        info["cache"] = where
+        pl = emit.plan(program, options["opt"], vector_math=options["vector_math"])
+        info["plan"] = pl
+        dump_dir = os.environ.get("SYMDIFF_DUMP_IR")
+        if obj is None:
+            t2 = time.perf_counter()
+            text = _ir_text(program, name, options)
+            t3 = time.perf_counter()
+            info["emit_s"] = t3 - t2
+            self._lazy["llvm_ir"] = text
+            timings: dict = {}
+            obj, opt_ir = backend.compile_text(
+                text, opt_level=pl.opt_level, codegen_level=pl.codegen_level, slp=pl.slp,
+                want_opt_ir=bool(dump_dir), timings=timings)
+            info.update({k + "_s": v for k, v in timings.items()})
+            if opt_ir is not None:
+                self._lazy["llvm_ir_opt"] = opt_ir
+            if use_cache:
+                cache.store(key, obj)
+        self._obj = obj
+        t4 = time.perf_counter()
+        self._inst = self._load_instance()
+        addr = self._inst.addresses
+        self._cfunc = _CSCALAR(addr[name])
+        self._cbatch = _CBATCH(addr[f"{name}_batch"])
+        self._fast = _PYFAST(addr[f"{name}__py"]) if _FAST_OK else _always_slow
+        t5 = time.perf_counter()
+        info["load_s"] = t5 - t4
+        info["total_s"] = t5 - t0
+        self.compile_info = info
+        if dump_dir:
+            self._dump(dump_dir)
+        return self
+
+    def _load_instance(self) -> backend.Instance:
+        funcs, globs = _symbols(self.name)
+        inst = backend.Instance(self._obj, funcs, globs)
+        inst.set_pointer(f"{self.name}__ndarray_type", id(np.ndarray))
+        inst.set_pointer(f"{self.name}__f64_descr", id(_F64))
+        inst.set_pointer(f"{self.name}__err_fn", _ERR_FN)
+        inst.set_pointer(f"{self.name}__err_type", _ERR_TYPE)
+        return inst
+
+    def _dump(self, d: str) -> None:
+        try:
+            os.makedirs(d, exist_ok=True)
+            stem = os.path.join(d, f"{self.name}-{self._key.hex()[:12]}")
+            with open(stem + ".ll", "w") as f:
+                f.write(self.llvm_ir)
+            with open(stem + ".opt.ll", "w") as f:
+                f.write(self.llvm_ir_opt)
+        except OSError as e:
+            print(f"symdiff: cannot dump IR to {d}: {e}", file=sys.stderr)
+
+    # -- pickling --------------------------------------------------------------
+    def __reduce__(self):
+        return (_rebuild, (self.program, self.name, dict(self.options), self._use_cache))
+
+    # -- introspection ---------------------------------------------------------
+    @property
+    def inputs(self) -> tuple:
+        """Input names, in calling order."""
+        return self.program.inputs
+
+    @property
+    def n_inputs(self) -> int:
+        """Length of the input vector."""
+        return self._n
+
+    @property
+    def n_outputs(self) -> int:
+        """Length of the output vector."""
+        return self._m
+
+    @property
+    def llvm_ir(self) -> str:
+        """The LLVM IR module as emitted (before optimization)."""
+        s = self._lazy.get("llvm_ir")
+        if s is None:
+            s = self._lazy["llvm_ir"] = _ir_text(self.program, self.name, self.options)
+        return s
+
+    @property
+    def llvm_ir_opt(self) -> str:
+        """The LLVM IR after the optimization pipeline (what was codegen'd;
+        the pipeline is skipped for out-of-line bodies, see emit.plan)."""
+        s = self._lazy.get("llvm_ir_opt")
+        if s is None:
+            pl = self.compile_info["plan"]
+            s = self._lazy["llvm_ir_opt"] = backend.optimized_ir(
+                self.llvm_ir, opt_level=pl.opt_level, codegen_level=pl.codegen_level,
+                slp=pl.slp)
+        return s
+
+    @property
+    def asm(self) -> str:
+        """Native assembly of the optimized module."""
+        s = self._lazy.get("asm")
+        if s is None:
+            pl = self.compile_info["plan"]
+            s = self._lazy["asm"] = backend.assembly(self.llvm_ir_opt,
+                                                     codegen_level=pl.codegen_level)
+        return s
+
+    @property
+    def object_code(self) -> bytes:
+        """The ELF object code loaded into the JIT (also what the cache stores)."""
+        return self._obj
+
+    def __repr__(self) -> str:
+        return (f"<CompiledFunction {self.name}: {self._n} inputs ({_describe(self.inputs, 4)})"
+                f" -> {self._m} outputs, {self.program.n_ops} ops>")
+
+    # -- single point ------------------------------------------------------------
+    def __call__(self, x, out=None):
+        """Evaluate at one point: ``x`` is a float64 vector of length
+        ``n_inputs`` (sequences and int arrays are converted).  Returns a new
+        array of length ``n_outputs``, or fills and returns ``out`` (a
+        writeable C-contiguous float64 array of that length)."""
+        if out is None:
+            out = _empty(self._m)
+        if self._fast(_id(x), _id(out)):
+            return self._call_checked(x, out)
+        return out
+
+    def _expect_in(self) -> str:
+        return (f"a float64 array of length {self._n} "
+                f"(inputs {_describe(self.inputs)})")
+
+    def _coerce_input(self, x) -> np.ndarray:
+        if isinstance(x, np.ndarray):
+            if x.dtype != _F64:
+                if x.dtype.kind in "biuf" and np.can_cast(x.dtype, _F64, "safe"):
+                    x = x.astype(_F64)
+                else:
+                    raise ValueError(f"expected {self._expect_in()}, got dtype {x.dtype}")
+        else:
+            try:
+                x = np.asarray(x, dtype=_F64)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"expected {self._expect_in()}, got {type(x).__name__} "
+                                 f"that does not convert to float64 ({e})") from None
+        if x.ndim != 1 or x.shape[0] != self._n:
+            hint = " (use .batch() for many points)" if x.ndim == 2 else ""
+            raise ValueError(f"expected {self._expect_in()}, got shape {x.shape}{hint}")
+        if not (x.flags.c_contiguous and x.flags.aligned):
+            x = x.copy()  # (ascontiguousarray would keep a misaligned buffer)
+        return x
+
+    def _check_out(self, out, shape: tuple, what: str) -> None:
+        if not isinstance(out, np.ndarray):
+            raise ValueError(f"out must be a numpy array ({what}), got {type(out).__name__}")
+        if out.dtype != _F64:
+            raise ValueError(f"out must be a float64 array ({what}), got dtype {out.dtype}")
+        if out.shape != shape:
+            raise ValueError(f"out must have shape {shape} ({what}), got shape {out.shape}")
+        if not out.flags.c_contiguous or not out.flags.aligned:
+            raise ValueError(f"out must be C-contiguous and aligned ({what})")
+        if not out.flags.writeable:
+            raise ValueError(f"out must be writeable ({what})")
+
+    def _out_what(self) -> str:
+        return f"outputs: {self._m}"
+
+    def _call_checked(self, x, out):
+        xa = self._coerce_input(x)
+        if xa is not x and not self._fast(_id(xa), _id(out)):
+            return out  # converted input, then the native entry accepted both
+        self._check_out(out, (self._m,), self._out_what())
+        if self._n and self._m and np.may_share_memory(xa, out):
+            xa = xa.copy()  # the kernel may store outputs before reading all inputs
+        self._cfunc(_ptr(xa), _ptr(out))
+        return out
+
+    # -- pre-bound ---------------------------------------------------------------
+    def bind(self, x_buf: np.ndarray, out_buf: np.ndarray):
+        """A zero-argument callable computing ``out_buf[:] = f(x_buf)``.
+
+        Both must be C-contiguous float64 arrays (lengths ``n_inputs`` and
+        ``n_outputs``, ``out_buf`` writeable, not overlapping).  Write new
+        inputs into ``x_buf`` in place and call; the callable keeps both
+        arrays and this function alive.  If a buffer is later reshaped or
+        retyped in place, the call raises ValueError.
+        """
+        xv = self._bind_view(x_buf, self._n, "x_buf", writeable=False)
+        ov = self._bind_view(out_buf, self._m, "out_buf", writeable=True)
+        if self._n and self._m and np.may_share_memory(xv, ov):
+            raise ValueError("x_buf and out_buf must not overlap")
+        if not _FAST_OK:  # no native header checks available: plain ctypes call
+            xp, op, cf = _ptr(xv), _ptr(ov), self._cfunc
+
+            def bound():
+                cf(xp, op)
+
+            bound._refs = (self, xv, ov)
+            return bound
+        with self._bind_lock:
+            inst = None
+            for i, (cand, user) in enumerate(self._bind_instances):
+                if user() is None:
+                    inst = cand
+                    del self._bind_instances[i]
+                    break
+            if inst is None:
+                # The main instance's bound slot first, then fresh copies of
+                # the object code (each copy has its own pair of globals).
+                used = any(c is self._inst for c, _ in self._bind_instances)
+                inst = self._load_instance() if used else self._inst
+            inst.set_pointer(f"{self.name}__bound_x", id(xv))
+            inst.set_pointer(f"{self.name}__bound_out", id(ov))
+            fn = _PYBOUND(inst.addresses[f"{self.name}__bound"])
+            # The ctypes object carries the references that keep the engine,
+            # this function and both buffers alive while it is reachable.
+            fn._refs = (self, inst, xv, ov)
+            self._bind_instances.append((inst, weakref.ref(fn)))
+        return fn
+
+    def _bind_view(self, a, length: int, what: str, writeable: bool) -> np.ndarray:
+        if not isinstance(a, np.ndarray) or a.dtype != _F64:
+            got = f"dtype {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
+            raise ValueError(f"{what} must be a float64 numpy array of length {length}, "
+                             f"got {got}")
+        if a.shape != (length,):
+            raise ValueError(f"{what} must have shape ({length},), got shape {a.shape}")
+        if not (a.flags.c_contiguous and a.flags.aligned):
+            raise ValueError(f"{what} must be C-contiguous and aligned")
+        if writeable and not a.flags.writeable:
+            raise ValueError(f"{what} must be writeable")
+        if type(a) is not np.ndarray or a.dtype is not _F64:
+            # The native check wants an exact ndarray with the canonical
+            # float64 descriptor; a view shares the memory.
+            a = a.view(dtype=_F64, type=np.ndarray)
+        return a
+
+    # -- batch ---------------------------------------------------------------------
+    def batch(self, X, out=None, threads: int | None = None) -> np.ndarray:
+        """Evaluate at every row of ``X`` (shape ``(N, n_inputs)``, float64,
+        any strides) into a new ``(N, n_outputs)`` array or into ``out``
+        (C-contiguous float64, writeable).  Large batches are split across
+        ``threads`` threads (default: all cores); results do not depend on
+        the number of threads."""
+        n, m = self._n, self._m
+        if not isinstance(X, np.ndarray):
+            try:
+                X = np.asarray(X, dtype=_F64)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"X must be a float64 array of shape (N, {n}): {e}") from None
+        if X.dtype != _F64:
+            raise ValueError(f"X must be a float64 array of shape (N, {n}) "
+                             f"(inputs {_describe(self.inputs)}), got dtype {X.dtype}")
+        if X.ndim != 2 or X.shape[1] != n:
+            raise ValueError(f"X must be a float64 array of shape (N, {n}) "
+                             f"(inputs {_describe(self.inputs)}), got shape {X.shape}")
+        N = X.shape[0]
+        if out is None:
+            out = _empty((N, m))
+        else:
+            self._check_out(out, (N, m), f"N rows by {m} outputs")
+        if N == 0 or m == 0:
+            return out
+        if n and np.may_share_memory(X, out):
+            X = X.copy()  # the kernel assumes X and Y do not overlap
+        rs, cs = self._strides(X)
+        if rs is None:
+            X = X.copy()  # misaligned view: a fresh copy is aligned and contiguous
+            rs, cs = self._strides(X)
+        xp = _ptr(X) if n else 0
+        yp = _ptr(out)
+        self._run_batch(xp, rs, cs, yp, N, threads)
+        return out
+
+    def _strides(self, X):
+        """Row and column strides of X in elements, or (None, None) if X
+        cannot be read as aligned doubles."""
+        N, n = X.shape
+        rs_b, cs_b = X.strides
+        # Strides of length-1 axes are arbitrary in numpy and never used by
+        # the kernel: pick the values that select the contiguous loop.
+        if N == 1:
+            rs_b = 8 * n
+        if n <= 1:
+            cs_b = 8
+        if rs_b % 8 or cs_b % 8 or not X.flags.aligned:
+            return None, None
+        return rs_b // 8, cs_b // 8
+
+    def _run_batch(self, xp: int, rs: int, cs: int, yp: int, N: int, threads) -> None:
+        kernel = self._cbatch
+        if threads is None:
+            threads = os.cpu_count() or 1
+        threads = int(threads)
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        threads = min(threads, max(1, N // (DEFAULT_THREAD_MIN_ROWS // 2)))
+        if N < DEFAULT_THREAD_MIN_ROWS or threads == 1:
+            kernel(xp, rs, cs, yp, N)
+            return
+        m = self._m
+        # Contiguous row blocks; block boundaries at multiples of 64 rows.
+        step = -(-N // threads)
+        step = -(-step // 64) * 64
+        blocks = [(lo, min(N, lo + step)) for lo in range(0, N, step)]
+        pool = _pool(len(blocks) - 1)
+        futs = [pool.submit(kernel, xp + 8 * rs * lo, rs, cs, yp + 8 * m * lo, hi - lo)
+                for lo, hi in blocks[1:]]
+        lo, hi = blocks[0]
+        kernel(xp, rs, cs, yp, hi - lo)  # ctypes drops the GIL during the call
+        for f in futs:
+            f.result()
