@@ -46,10 +46,10 @@ def constant_value(node: Node):
 
 
 def _order_key(node: Node):
-    # Canonical order of commutative operands: constants first (so products
-    # print as 2*x), then by creation order, which is deterministic for a
-    # given construction sequence and makes x*y and y*x the same node.
-    return (node.op != "const", node.id)
+    # Canonical order of commutative operands (see symdiff.node): constants
+    # first (so products print as 2*x), then symbols by natural name, then
+    # compound expressions by structural hash.  It depends on structure only.
+    return node.order
 
 
 # ---------------------------------------------------------------------------
@@ -175,7 +175,7 @@ def _apply2(name: str, op, a, b) -> Node:
         b = as_node(b)
     if a.op == "const" and b.op == "const":     # constants fold
         return const(ops.fold(op, a.payload, b.payload))
-    if op.commutative and (b.op == "const" or (a.op != "const" and b.id < a.id)):
+    if op.commutative and b.order < a.order:
         a, b = b, a
     rule = _RULES.get(name)
     if rule is not None:

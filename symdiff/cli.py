@@ -294,4 +294,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Run through the package module so that exception classes are the ones
+    # the subcommand modules raise (not copies in a __main__ module).
+    from symdiff.cli import main as _main
+
+    sys.exit(_main())

@@ -88,12 +88,31 @@ def reachable(outputs: Iterable[Node]) -> set[Node]:
 
 
 def toposort(outputs: Iterable[Node]) -> list[Node]:
-    """Reachable nodes, arguments before users (sorted by creation id)."""
-    return sorted(reachable(outputs), key=_node_id)
-
-
-def _node_id(n: Node) -> int:
-    return n.id
+    """Reachable nodes, arguments before users: an iterative post-order walk
+    from the outputs, visiting arguments in order.  The order depends only
+    on the graph's structure, so programs (and their cache keys) are the
+    same in every process."""
+    order: list[Node] = []
+    seen: set[Node] = set()
+    add, emit = seen.add, order.append
+    for root in outputs:
+        if root in seen:
+            continue
+        add(root)
+        stack = [(root, iter(root.args))]
+        while stack:
+            node, it = stack[-1]
+            for a in it:
+                if a not in seen:
+                    add(a)
+                    if a.args:
+                        stack.append((a, iter(a.args)))
+                        break
+                    emit(a)
+            else:
+                stack.pop()
+                emit(node)
+    return order
 
 
 _split_digits = re.compile(r"(\d+)")

@@ -7,10 +7,14 @@ value).  Nodes are *interned*: asking for the same ``(op, args, payload)``
 twice returns the very same object, so structural equality is identity,
 hashing is O(1), and common subexpressions are shared by construction.
 
-Each node also carries ``id``, a creation counter.  Because a node can only
-be created after its arguments exist, sorting any set of nodes by ``id``
-gives a valid topological order; :mod:`symdiff.graph` relies on this to stay
-iterative and fast.
+Each node also carries ``id`` (a creation counter: arguments always have
+smaller ids than their users), ``shash`` (a structural hash that is the same
+in every process, independent of construction history) and ``order`` (the
+key that puts the operands of commutative ops in canonical order: constants
+first, then symbols in natural name order, then compound expressions by
+height and structural hash).  Canonical order therefore depends only on structure, so
+``x*y``, ``y*x`` and a pickled-and-reloaded ``x*y`` are the same node and
+print the same way in every process.
 
 This module knows nothing about simplification or the op table; the
 simplifying constructors live in :mod:`symdiff.build`.
@@ -23,6 +27,7 @@ import math
 import re
 import struct
 import weakref
+import zlib
 
 __all__ = ["Node", "symbol", "const", "make", "is_const", "is_symbol"]
 
@@ -51,12 +56,14 @@ def _lookup(key):
 class Node:
     """An interned expression node.  Never construct directly: use :func:`make`."""
 
-    __slots__ = ("op", "args", "payload", "id", "__weakref__")
+    __slots__ = ("op", "args", "payload", "id", "shash", "order", "__weakref__")
 
     op: str
     args: tuple
     payload: object
     id: int
+    shash: int
+    order: tuple
 
     def __setattr__(self, name, value):  # immutability: nodes are shared
         raise AttributeError("symdiff nodes are immutable")
@@ -133,6 +140,19 @@ def make(op: str, args: tuple = (), payload: object = None) -> Node:
     _set(node, "args", args)
     _set(node, "payload", payload)
     _set(node, "id", next(_ids))
+    if args:
+        # Tuples of ints hash the same in every process (only str/bytes
+        # hashing is salted), so this is a stable structural hash.
+        h = hash((_op_code(op), *[a.shash for a in args]))
+        _set(node, "shash", h)
+        # Shallower expressions first (x*y + sin(x*y)), then by hash.
+        height = 1 + max([a.order[1] if a.args else 0 for a in args])
+        _set(node, "order", (2, height, h))
+    else:
+        h = _stable_str_hash(payload) if op == "sym" else int.from_bytes(payload, "little")
+        h = hash((_op_code(op), h))
+        _set(node, "shash", h)
+        _set(node, "order", (1, _natural_key(payload)) if op == "sym" else (0, h))
     r = _ref(node, _forget)
     _interned[key] = r
     _ref_keys[r] = key
@@ -141,6 +161,27 @@ def make(op: str, args: tuple = (), payload: object = None) -> Node:
 
 _new = object.__new__
 _set = object.__setattr__
+_op_codes: dict = {}
+
+
+def _stable_str_hash(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def _op_code(op: str) -> int:
+    code = _op_codes.get(op)
+    if code is None:
+        code = _op_codes[op] = _stable_str_hash(op)
+    return code
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _natural_key(name: str) -> tuple:
+    # x2 before x10; same rule as symdiff.graph.natural_key.
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p)
+                 for p in _DIGITS.split(name) if p != "")
 
 
 def interned_count() -> int:

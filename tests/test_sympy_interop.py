@@ -302,7 +302,9 @@ def test_round_trip_preserves_values(round_trips, xv, yv, zv):
         # both sides take x, y, z in that order, used or not
         a = sd.evaluate(e, values, inputs=[x, y, z])
         b = sd.evaluate(back, values, inputs=[x, y, z])
-        assert close(a, b, 1e-12, 1e-300), (e, back, values, a, b)
+        # SymPy regroups sums, so values that cancel to ~0 may differ by
+        # rounding of the O(1) terms: an absolute tolerance covers that.
+        assert close(a, b, 1e-12, 1e-12), (e, back, values, a, b)
 
 
 def test_deep_from_sympy_does_not_recurse():

@@ -1,0 +1,333 @@
+"""The ``symdiff compare`` and ``symdiff graph`` commands, through
+``symdiff.cli.main``: table and JSON output, scaling and step sweeps,
+plots, graph files, and one-screen errors for bad input."""
+
+import json
+import re
+import shutil
+import sys
+
+import pytest
+
+from symdiff import parse, to_string
+from symdiff.cli import main
+
+LECTURE = "exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)"
+METHOD_NAMES = ["symbolic", "compiled", "forward", "reverse", "forward_difference",
+                "central_difference", "complex_step", "richardson"]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def run(argv):
+    """Exit status of ``symdiff argv`` (argparse errors raise SystemExit)."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def test_table_for_lecture_example(capsys):
+    assert run(["compare", LECTURE, "--at", "x=2,z=3", "--repeat", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    lines = out.splitlines()
+    assert lines[0] == f"f = {to_string(parse(LECTURE))}"
+    assert lines[1] == "at x=2, z=3"
+    assert lines[2] == ("reference (mpmath, 40 digits): f = 412.19145728412116, "
+                        "df/dx = 1208.3812151266097, df/dz = 809.7074792185641")
+    header = next(line for line in lines if line.startswith("method"))
+    assert header.split() == ["method", "df/dx", "df/dz", "rel.", "error", "time/grad",
+                              "ops", "evals"]
+    rows = {line.split()[0]: line for line in lines
+            if line.split() and line.split()[0] in METHOD_NAMES}
+    assert list(rows) == METHOD_NAMES
+    # Exact methods: the same double to the last digit or two, error ~1e-16.
+    for name in ("symbolic", "compiled", "forward", "reverse"):
+        cells = rows[name].split()
+        assert cells[1].startswith("1208.38121512660") and cells[2].startswith("809.70747921856")
+        assert float(cells[3]) < 1e-15
+    assert rows["symbolic"].split()[-2:] == ["21", "-"]
+    assert rows["central_difference"].split()[-2:] == ["-", "4"]
+    assert rows["richardson"].split()[-2:] == ["-", "16"]
+    # Error column in %.1e, times in µs or ms.
+    for line in rows.values():
+        assert re.search(r"\s\d\.\de[+-]\d\d\s", line)
+        assert re.search(r"\d (µs|ms)\s", line)
+
+
+def test_json_contract(capsys):
+    assert run(["compare", LECTURE, "--at", "x=2,z=3", "--repeat", "1",
+                "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert list(doc) == ["inputs", "reference", "methods"]
+    assert doc["inputs"] == ["x", "z"]
+    assert doc["reference"]["value"] == pytest.approx(412.19145728412116, rel=1e-15)
+    assert isinstance(doc["reference"]["value"], float)
+    assert doc["reference"]["gradient"] == pytest.approx(
+        {"x": 1208.3812151266097, "z": 809.7074792185641}, rel=1e-15)
+    assert [m["name"] for m in doc["methods"]] == METHOD_NAMES
+    for m in doc["methods"]:
+        assert list(m) == ["name", "gradient", "max_rel_error", "seconds", "ops",
+                           "evaluations", "error"]
+        assert m["error"] is None
+        assert list(m["gradient"]) == ["x", "z"]
+        assert all(isinstance(v, float) for v in m["gradient"].values())
+        assert isinstance(m["max_rel_error"], float) and m["max_rel_error"] < 1e-5
+        assert isinstance(m["seconds"], float) and m["seconds"] > 0
+        exact = m["name"] in ("symbolic", "compiled", "forward", "reverse")
+        assert isinstance(m["ops"], int) if exact else m["ops"] is None
+        assert m["evaluations"] is None if exact else isinstance(m["evaluations"], int)
+    by_name = {m["name"]: m for m in doc["methods"]}
+    assert by_name["complex_step"]["max_rel_error"] <= 1e-13
+    assert by_name["central_difference"]["evaluations"] == 4
+
+
+def test_json_complex_step_not_applicable(capsys):
+    assert run(["compare", "relu(x)", "--at", "x=1.5", "--format", "json",
+                "--methods", "complex_step,central_difference", "--repeat", "1"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    cs, cd = doc["methods"]
+    assert cs["name"] == "complex_step"
+    assert cs["gradient"] is None and cs["max_rel_error"] is None and cs["seconds"] is None
+    assert cs["error"].startswith("not applicable: ") and "relu" in cs["error"]
+    assert cd["gradient"] == {"x": 1.0} and cd["error"] is None
+
+
+def test_table_complex_step_not_applicable(capsys):
+    assert run(["compare", "relu(x)", "--at", "x=1.5", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("complex_step"))
+    assert "not applicable: operation(s) relu" in line
+
+
+def test_json_non_finite_numbers_are_null(capsys):
+    # d sqrt(x)/dx = 0.5/sqrt(x) is infinite at 0.
+    assert run(["compare", "sqrt(x)", "--at", "x=0", "--format", "json", "--repeat", "1",
+                "--methods", "symbolic,forward_difference"]) == 0
+    out = capsys.readouterr().out
+    assert "Infinity" not in out and "NaN" not in out
+    doc = json.loads(out)
+    assert doc["reference"] == {"value": 0.0, "gradient": {"x": None}}
+    sym, fd = doc["methods"]
+    assert sym["gradient"] == {"x": None} and sym["max_rel_error"] == 0.0  # inf == inf
+    # sqrt(h)/h with h = sqrt(eps) = 2^-26: finite, and infinitely wrong.
+    assert fd["gradient"]["x"] == 2.0 ** 13 and fd["max_rel_error"] is None
+
+
+def test_wrt_and_method_order(capsys):
+    assert run(["compare", LECTURE, "--at", "x=2,z=3", "--wrt", "z", "--format", "json",
+                "--methods", "reverse,symbolic", "--repeat", "1"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [m["name"] for m in doc["methods"]] == ["reverse", "symbolic"]
+    assert list(doc["reference"]["gradient"]) == ["z"]
+    for m in doc["methods"]:
+        assert m["gradient"]["z"] == pytest.approx(809.7074792185641, rel=1e-15)
+
+
+def test_table_truncates_many_inputs(capsys):
+    assert run(["compare", "a*b + c*d + g", "--at", "a=1,b=2,c=3,d=4,g=5",
+                "--methods", "symbolic", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("method"))
+    assert header.split()[:5] == ["method", "df/da", "df/db", "df/dc", "..."]
+    row = next(line for line in out.splitlines() if line.startswith("symbolic"))
+    assert row.split()[1:6] == ["2.0", "1.0", "4.0", "+2", "more"]
+    assert "... (2 more)" in out
+
+
+def test_program_file(tmp_path, capsys):
+    src = tmp_path / "y.sd"
+    src.write_text("u = x*z\ny = exp(u) + u/log(x) + sin(log(x))/u\n")
+    assert run(["compare", "-f", str(src), "--at", "x=2,z=3", "--format", "json",
+                "--methods", "reverse", "--repeat", "1"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["methods"][0]["gradient"] == pytest.approx(
+        {"x": 1208.3812151266097, "z": 809.7074792185641}, rel=1e-14)
+
+
+# ---------------------------------------------------------------------------
+# --fd-sweep
+
+
+def test_fd_sweep_table(capsys):
+    assert run(["compare", LECTURE, "--at", "x=2,z=3", "--fd-sweep", "--wrt", "x"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == "finite-difference error of df/dx at x=2, z=3 (exact 1208.3812151266097)"
+    rows = [line for line in lines if re.match(r"\d\.\d\de-\d\d ", line)]
+    assert len(rows) == 61
+    assert rows[0].split()[0] == "1.00e-16" and "x + h == x" in rows[0]
+    assert rows[-1].split() == ["1.00e-01", "1.7e-01", "1.5e-02"]
+    assert lines[-2] == "default forward step: h = 2.98e-08, relative error 4.5e-08"
+    assert lines[-1] == "default central step: h = 1.21e-05, relative error 2.1e-10"
+
+
+def test_fd_sweep_json(capsys):
+    assert run(["compare", "x^3", "--at", "x=1", "--fd-sweep", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["variable"] == "x" and doc["exact"] == 3.0
+    assert len(doc["steps"]) == 61 and len(doc["relative_errors"]["central"]) == 61
+    assert doc["relative_errors"]["forward"][0] is None          # x + 1e-16 == x
+    # Truncation error of central differences on x^3 is exactly h^2 (relative h^2/3).
+    assert doc["relative_errors"]["central"][-1] == pytest.approx(0.01 / 3, rel=1e-6)
+    assert doc["default_steps"]["forward"] == 2.0 ** -26
+
+
+def test_fd_sweep_plot(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out_png = tmp_path / "sweep.png"
+    assert run(["compare", LECTURE, "--at", "x=2,z=3", "--fd-sweep",
+                "--plot", str(out_png)]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote {out_png}" in out
+    assert "default central step" in out
+    data = out_png.read_bytes()
+    assert data[:8] == PNG_SIGNATURE and len(data) > 10_000
+
+
+# ---------------------------------------------------------------------------
+# --scaling
+
+
+def test_scaling_json_and_plot(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out_png = tmp_path / "scaling.png"
+    assert run(["compare", "--scaling", "prod", "--sizes", "10,20", "--repeat", "1",
+                "--timeout", "10", "--format", "json", "--plot", str(out_png)]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""                     # no progress output when stderr is not a TTY
+    doc = json.loads(out)
+    assert doc["model"] == "prod" and doc["sizes"] == [10, 20] and doc["timeout"] == 10.0
+    results = doc["results"]
+    assert [(r["approach"], r["n"]) for r in results] == [
+        (a, n) for a in ("symbolic", "compiled", "forward", "reverse", "central_difference",
+                         "naive_symbolic") for n in (10, 20)]
+    by = {(r["approach"], r["n"]): r for r in results}
+    for n in (10, 20):
+        assert by["forward", n]["ops"] >= n * (n - 1)
+        assert by["reverse", n]["ops_ratio"] <= 3.0
+        assert by["symbolic", n]["ops"] == 3 * n - 5
+        assert by["central_difference", n]["evaluations"] == 2 * n
+        assert by["naive_symbolic", n]["ops"] == n * (n - 2)
+        assert all(r["status"] == "ok" for r in results)
+    data = out_png.read_bytes()
+    assert data[:8] == PNG_SIGNATURE and len(data) > 10_000
+
+
+def test_scaling_table(capsys):
+    assert run(["compare", "--scaling", "rosenbrock", "--sizes", "4,8", "--repeat", "1",
+                "--timeout", "10"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("gradient cost against n: rosenbrock")
+    rows = [line for line in out.splitlines() if line.startswith("reverse mode")]
+    assert len(rows) == 2
+    assert rows[0].split()[3:6] == ["4", "4", "23"]    # n, inputs, |f| = 8n - 9
+
+
+# ---------------------------------------------------------------------------
+# symdiff graph
+
+
+def _dot_nodes(text):
+    return re.findall(r"^\s*n\d+ \[", text, flags=re.M)
+
+
+def test_graph_dot(tmp_path, capsys):
+    path = tmp_path / "y.dot"
+    assert run(["graph", LECTURE, "-o", str(path)]) == 0
+    assert capsys.readouterr().out == (f"wrote {path}: 10 nodes (2 inputs, 0 constants, "
+                                       "8 operations)\n")
+    text = path.read_text()
+    assert text.startswith("digraph symdiff {")
+    # x, z, x*z, exp, log, x*z/log(x), +, sin, sin(log x)/(x z), + = 10.
+    assert len(_dot_nodes(text)) == 10
+    assert 'xlabel="f"' in text and "#c0392b" not in text
+
+
+def test_graph_with_gradient(tmp_path, capsys):
+    path = tmp_path / "grad.dot"
+    assert run(["graph", LECTURE, "--grad", "-o", str(path)]) == 0
+    assert "24 nodes (2 inputs, 1 constant, 21 operations)" in capsys.readouterr().out
+    text = path.read_text()
+    assert len(_dot_nodes(text)) == 24
+    # The 14 nodes only the gradient needs are drawn in red.
+    red = [line for line in text.splitlines() if re.match(r"\s*n\d+ \[", line)
+           and ("#c0392b" in line or "#d98880" in line)]
+    assert len(red) == 14
+    assert 'xlabel="df/dx"' in text and 'xlabel="df/dz"' in text
+
+
+def test_graph_to_stdout(capsys):
+    assert run(["graph", "y = sin(t)*t"]) == 0
+    out = capsys.readouterr().out
+    assert len(_dot_nodes(out)) == 3 and 'xlabel="y"' in out
+
+
+@pytest.mark.parametrize("ext, magic", [(".svg", b"<svg"), (".png", PNG_SIGNATURE)])
+def test_graph_through_graphviz(tmp_path, capsys, ext, magic):
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed")
+    path = tmp_path / f"y{ext}"
+    assert run(["graph", LECTURE, "--grad", "-o", str(path)]) == 0
+    data = path.read_bytes()
+    assert magic in data[:400]
+
+
+def test_graph_without_graphviz(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert run(["graph", LECTURE, "-o", str(tmp_path / "y.svg")]) == 2
+    err = capsys.readouterr().err
+    assert "Graphviz" in err and "-o FILE.dot works without it" in err
+    assert not (tmp_path / "y.svg").exists()
+
+
+# ---------------------------------------------------------------------------
+# errors: exit status 2, a short message, no traceback
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["compare", "x*y"], "give the point with --at"),
+    (["compare", "x*y +", "--at", "x=1,y=2"], "expected an expression"),
+    (["compare", "x*y", "--at", "x=1"], "no value given for y"),
+    (["compare", "x*y", "--at", "x=1,y=2", "--methods", "newton"], "unknown method newton"),
+    (["compare", "x*y", "--at", "x=1,y=2", "--repeat", "0"], "--repeat must be at least 1"),
+    (["compare", "x*y", "--at", "x=1,y=2", "--plot", "a.png"], "--plot does not apply"),
+    (["compare", "x*y", "--at", "x=1,y=2", "--sizes", "10"], "--sizes does not apply"),
+    (["compare", "x*y", "--at", "x=1,y=2", "--fd-sweep", "--wrt", "x,y"], "one variable"),
+    (["compare", "2 + 3", "--at", "x=1"], "no variables to differentiate by"),
+    (["compare", "x", "--scaling", "prod"], "give no EXPR"),
+    (["compare", "--scaling", "prod", "--sizes", "10,ten"], "not a whole number"),
+    (["compare", "--scaling", "prod", "--sizes", "1"], "at least 2"),
+    (["compare", "--scaling", "prod", "--timeout", "0"], "--timeout must be a positive"),
+    (["compare", "--scaling", "prod", "--fd-sweep"], "not both"),
+    (["compare", "--scaling", "atom"], "invalid choice"),
+    (["compare", "--scaling", "prod", "--plot", "/no/such/dir/a.png"], "does not exist"),
+    (["graph", "x*y", "-o", "y.pdf"], "use FILE.dot, FILE.svg or FILE.png"),
+    (["graph", "x*y", "--wrt", "x"], "--wrt needs --grad"),
+    (["graph", "x, y", "--grad"], "one scalar output"),
+    (["graph", "x*y", "-o", "/no/such/dir/y.dot"], "cannot write"),
+])
+def test_bad_input_exit_2(argv, message, capsys):
+    assert run(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert message in err
+    assert "Traceback" not in err
+    assert 0 < len(err.splitlines()) <= 12
+
+
+def test_plot_needs_matplotlib(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert run(["compare", "x^2", "--at", "x=1", "--fd-sweep",
+                "--plot", str(tmp_path / "a.png")]) == 2
+    err = capsys.readouterr().err
+    assert "needs matplotlib" in err and "pip install matplotlib" in err
+    assert "without --plot" in err or "leave out --plot" in err
+    assert not (tmp_path / "a.png").exists()
+
+
+def test_cli_help_lists_subcommands(capsys):
+    assert run(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "compare" in out and "graph" in out

@@ -1,0 +1,339 @@
+"""symdiff.compare: every gradient method against the reference, op and
+evaluation counts, the scaling measurements, the finite-difference sweep,
+timing and progress helpers, and the plots."""
+
+import io
+import math
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import symdiff as sd
+from symdiff import compare
+from symdiff.compare import (EXACT_METHODS, METHODS, Progress, compare_methods, fd_sweep,
+                             reference, scaling, time_call)
+from symdiff.finite_diff import EPS
+from symdiff.forward import forward_op_count
+from symdiff.reverse import reverse_op_count
+
+x, y, z = sd.symbols("x y z")
+LECTURE = sd.exp(x * z) + x * z / sd.log(x) + sd.sin(sd.log(x)) / (x * z)
+POINT = {"x": 2.0, "z": 3.0}
+L2 = math.log(2)
+# The lectures' closed form of the gradient at x = 2, z = 3.
+EXACT = [3 * math.exp(6) + 3 / L2 - 3 / L2 ** 2 + math.cos(L2) / 12 - math.sin(L2) / 12,
+         2 * math.exp(6) + 2 / L2 - math.sin(L2) / 18]
+
+TOLERANCE = {"symbolic": 1e-12, "compiled": 1e-12, "forward": 1e-12, "reverse": 1e-12,
+             "forward_difference": 1e-5, "central_difference": 1e-6,
+             "complex_step": 1e-13, "richardson": 1e-9}
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def lecture_rows():
+    return compare_methods(LECTURE, POINT, repeat=1)
+
+
+def test_reference_of_lecture_example():
+    ref = reference(LECTURE, POINT)
+    assert ref.names == ["x", "z"]
+    assert float(ref.value) == pytest.approx(412.19145728412116, rel=1e-15)
+    assert [float(v) for v in ref.gradient] == pytest.approx(EXACT, rel=1e-14)
+
+
+def test_every_method_agrees_with_reference(lecture_rows):
+    assert [r.name for r in lecture_rows] == list(METHODS)
+    for r in lecture_rows:
+        assert r.error is None, (r.name, r.error)
+        assert r.gradient.shape == (2,)
+        assert r.max_rel_error <= TOLERANCE[r.name], r.name
+        assert r.gradient == pytest.approx(EXACT, rel=max(TOLERANCE[r.name], 1e-14) * 3)
+        assert 0 < r.seconds < 1.0
+
+
+def test_exact_methods_are_exact_to_rounding(lecture_rows):
+    by_name = {r.name: r for r in lecture_rows}
+    for name in EXACT_METHODS:
+        # A few ulps of the largest component (1208.38...), no more.
+        assert by_name[name].max_rel_error < 1e-15
+    # Finite differences are visibly worse, in the documented order.
+    assert by_name["forward_difference"].max_rel_error > 1e-9
+    assert by_name["central_difference"].max_rel_error > 1e-12
+    assert (by_name["forward_difference"].max_rel_error
+            > by_name["central_difference"].max_rel_error
+            > by_name["richardson"].max_rel_error)
+
+
+def test_ops_and_evaluations(lecture_rows):
+    by_name = {r.name: r for r in lecture_rows}
+    # CSE'd program of (f, df/dx, df/dz): 8 operations of f + 13 more.
+    assert by_name["symbolic"].ops == 21 == sd.count_ops([LECTURE, *sd.grad(LECTURE)])
+    assert by_name["compiled"].ops == 21
+    assert by_name["forward"].ops == forward_op_count(LECTURE, point=[2.0, 3.0])
+    assert by_name["reverse"].ops == reverse_op_count(LECTURE, point=[2.0, 3.0])
+    # Two forward passes re-evaluate f twice: more work than one reverse sweep.
+    assert by_name["forward"].ops > by_name["reverse"].ops > sd.count_ops(LECTURE)
+    evals = {r.name: r.evaluations for r in lecture_rows}
+    assert evals == {"symbolic": None, "compiled": None, "forward": None, "reverse": None,
+                     "forward_difference": 3, "central_difference": 4, "complex_step": 2,
+                     "richardson": 16}
+    for name in ("forward_difference", "central_difference", "complex_step", "richardson"):
+        assert by_name[name].ops is None
+
+
+def test_compiled_row_uses_the_llvm_compiler(lecture_rows):
+    compiled = next(r for r in lecture_rows if r.name == "compiled")
+    assert compiled.error is None
+    # A native call is far cheaper than the interpreter's loop over the program.
+    symbolic = next(r for r in lecture_rows if r.name == "symbolic")
+    assert compiled.seconds < symbolic.seconds
+
+
+def test_compiled_unavailable_is_reported(monkeypatch):
+    monkeypatch.setitem(sys.modules, "compiler", None)   # import compiler -> ImportError
+    (row,) = compare_methods(LECTURE, POINT, methods=["compiled"], repeat=1)
+    assert row.gradient is None and row.seconds is None and row.max_rel_error is None
+    assert row.error.startswith("unavailable: ModuleNotFoundError")
+    assert "compiler" in row.error
+
+
+def test_complex_step_not_applicable_through_relu():
+    rows = compare_methods(sd.relu(x) * y, {"x": 1.5, "y": 2.0}, repeat=1)
+    by_name = {r.name: r for r in rows}
+    cs = by_name["complex_step"]
+    assert cs.gradient is None and cs.max_rel_error is None and cs.ops is None
+    assert cs.error.startswith("not applicable: ")
+    assert "relu" in cs.error and "complex-step safe" in cs.error
+    for name in METHODS:
+        if name != "complex_step":
+            assert by_name[name].gradient == pytest.approx([2.0, 1.5], rel=1e-6)
+
+
+def test_subset_of_variables():
+    rows = compare_methods(LECTURE, POINT, wrt=["z"],
+                           methods=["forward", "reverse", "central_difference", "symbolic"],
+                           repeat=1)
+    assert [r.name for r in rows] == ["forward", "reverse", "central_difference", "symbolic"]
+    for r in rows:
+        assert r.gradient.shape == (1,)
+        assert r.gradient[0] == pytest.approx(EXACT[1], rel=1e-9)
+    fwd = rows[0]
+    # One forward pass (for z), not two.
+    assert fwd.ops == forward_op_count(LECTURE, n_inputs=1, point=[3.0, 2.0], inputs=[z, x])
+    assert rows[2].evaluations == 2
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="unknown method"):
+        compare_methods(LECTURE, POINT, methods=["symbolic", "newton"])
+    with pytest.raises(ValueError, match="no value given for z"):
+        compare_methods(LECTURE, {"x": 2.0})
+    with pytest.raises(ValueError, match="repeat"):
+        compare_methods(LECTURE, POINT, repeat=0)
+
+
+def test_time_call_loops_fast_calls_and_respects_budget():
+    calls = []
+    t = time_call(lambda: calls.append(1), repeat=3, min_run=1e-3)
+    # A call of well under a microsecond is timed in loops of many calls.
+    assert 0 < t < 1e-4
+    assert len(calls) > 100
+    slow = []
+
+    def sleepy():
+        slow.append(1)
+        time.sleep(0.02)
+
+    t = time_call(sleepy, repeat=50, budget=0.01)
+    assert len(slow) == 1             # over budget after the first call
+    assert 0.02 <= t < 1.0
+
+
+# ---------------------------------------------------------------------------
+# scaling
+
+
+@pytest.fixture(scope="module")
+def prod_scaling():
+    # The cap leaves a wide margin for every approach but naive symbolic at
+    # n = 100 (8-16 s here), which may or may not finish.
+    return scaling("prod", [10, 30, 100], timeout=5.0, repeat=1, progress=False)
+
+
+def _rows(rows, approach):
+    return {r.n: r for r in rows if r.approach == approach}
+
+
+def test_scaling_prod_operation_counts(prod_scaling):
+    rows = prod_scaling
+    assert [(r.approach, r.n) for r in rows] == [
+        (a, n) for a in compare.SCALING_APPROACHES for n in (10, 30, 100)]
+    for n in (10, 30, 100):
+        f_ops = n - 1                             # x1*x2*...*xn: n-1 multiplications
+        fwd = _rows(rows, "forward")[n]
+        rev = _rows(rows, "reverse")[n]
+        sym = _rows(rows, "symbolic")[n]
+        comp = _rows(rows, "compiled")[n]
+        cd = _rows(rows, "central_difference")[n]
+        for r in (fwd, rev, sym, comp, cd):
+            assert r.status == "ok", (r.approach, r.note)
+            assert r.f_ops == f_ops and r.n_inputs == n
+            assert r.seconds > 0
+        # Forward mode: n passes, each re-evaluating f: ops ~ n * |f|.
+        assert 1.0 <= fwd.ops / (n * f_ops) <= 2.0
+        # Reverse mode and the symbolic gradient: bounded by 3 |f|.
+        assert 2.5 <= rev.ops_ratio <= 3.0
+        assert 2.5 <= sym.ops_ratio <= 3.0
+        assert comp.ops == sym.ops == 3 * n - 5   # f, the n-2 adjoints, n-1 partials
+        assert comp.setup_seconds > 0             # a real compilation
+        # Central differences: 2n evaluations of f.
+        assert cd.evaluations == 2 * n and cd.ops == 2 * n * f_ops
+    assert _rows(rows, "forward")[100].ops / _rows(rows, "reverse")[100].ops > 40
+
+
+def test_scaling_prod_naive_symbolic_blows_up(prod_scaling):
+    naive = _rows(prod_scaling, "naive_symbolic")
+    # SymPy's d/dxi of x1*...*xn is the product of the other n-1: n-2 ops each.
+    assert naive[10].status == "ok" and naive[10].ops == 10 * 8
+    assert naive[30].status == "ok" and naive[30].ops == 30 * 28
+    assert naive[100].status in ("ok", "timeout")
+    if naive[100].status == "ok":
+        assert naive[100].ops == 100 * 98
+    else:
+        assert naive[100].ops is None and "5 s" in naive[100].note
+
+
+def test_scaling_skips_larger_sizes_after_timeout():
+    rows = scaling("prod", [10, 20, 40], approaches=["naive_symbolic"], timeout=0.005,
+                   progress=False)
+    assert [r.status for r in rows] == ["timeout", "skipped", "skipped"]
+    assert rows[1].note == "timed out at n=10"
+    assert all(r.seconds is None and r.ops is None for r in rows)
+
+
+def test_scaling_reports_failures_without_raising():
+    # SymPy's recursive diff cannot follow a 3000-deep tanh chain.
+    rows = scaling("chain", [3000], approaches=["naive_symbolic", "reverse"], timeout=20,
+                   repeat=1, progress=False)
+    naive, rev = rows
+    assert naive.status in ("failed", "timeout")
+    if naive.status == "failed":
+        assert "Recursion" in naive.note
+    assert rev.status == "ok" and rev.n_inputs == 1 and rev.f_ops == 3000
+
+
+def test_scaling_bad_arguments():
+    with pytest.raises(ValueError, match="unknown model"):
+        scaling("nope", [10])
+    with pytest.raises(ValueError, match="unknown approach"):
+        scaling("prod", [10], approaches=["magic"])
+    with pytest.raises(ValueError, match="at least 2"):
+        scaling("prod", [1])
+
+
+# ---------------------------------------------------------------------------
+# finite-difference sweep
+
+
+def test_fd_sweep_is_v_shaped():
+    s = fd_sweep(LECTURE, POINT, "x")
+    assert s.var == "x" and s.exact == pytest.approx(EXACT[0], rel=1e-15)
+    assert len(s.steps) == 61 and s.steps[0] == pytest.approx(1e-16)
+    assert s.steps[-1] == pytest.approx(1e-1)
+    # Below half an ulp of x = 2 (2.2e-16) no step is taken at all.
+    assert math.isnan(s.forward[0]) and math.isnan(s.central[0])
+    # Right arm: truncation error, O(h) forward, O(h^2) central.
+    assert s.forward[-1] == pytest.approx(0.167, rel=0.02)
+    assert s.central[-1] == pytest.approx(0.0151, rel=0.02)
+    # The bottom of each V, and the left arm rising again (rounding).
+    k_f = int(np.nanargmin(s.forward))
+    k_c = int(np.nanargmin(s.central))
+    assert 1e-10 <= s.steps[k_f] <= 1e-6 and s.forward[k_f] < 1e-8
+    assert 1e-8 <= s.steps[k_c] <= 1e-4 and s.central[k_c] < 1e-11
+    assert s.forward[2] > 1e-3 and s.central[2] > 1e-3
+    # Defaults: sqrt(eps) * |x| and cbrt(eps) * |x| for x = 2.
+    assert s.default_steps["forward"] == 2.0 ** -25
+    assert s.default_steps["central"] == pytest.approx(2 * EPS ** (1 / 3), rel=1e-12)
+    assert 1e-8 < s.default_errors["forward"] < 1e-7
+    assert 1e-10 < s.default_errors["central"] < 1e-9
+
+
+def test_fd_sweep_defaults_to_first_variable_and_checks_input():
+    s = fd_sweep(x * y, {"x": 3.0, "y": 0.5}, steps=[1e-4, 1e-2])
+    assert s.var == "x" and s.exact == 0.5
+    assert list(s.steps) == [1e-4, 1e-2]
+    with pytest.raises(ValueError, match="no value given for w"):
+        fd_sweep(x * y, {"x": 3.0, "y": 0.5}, "w")
+    with pytest.raises(ValueError, match="positive"):
+        fd_sweep(x * y, {"x": 3.0, "y": 0.5}, steps=[0.0])
+
+
+# ---------------------------------------------------------------------------
+# progress display
+
+
+def test_progress_silent_when_not_a_terminal():
+    stream = io.StringIO()
+    bar = Progress(3, "scaling", stream=stream)
+    bar.start("forward n=10")
+    bar.advance()
+    bar.close()
+    assert stream.getvalue() == ""
+
+
+def test_progress_line_without_tqdm(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    stream = io.StringIO()
+    bar = Progress(2, "scaling prod", enabled=True, stream=stream)
+    bar.start("forward n=10")
+    bar.advance()
+    bar.start("reverse n=10")
+    bar.close()
+    out = stream.getvalue()
+    assert "\rscaling prod [0/2] forward n=10" in out
+    assert "\rscaling prod [1/2] reverse n=10" in out
+    assert out.endswith("\r")                 # the line is cleared at the end
+
+
+# ---------------------------------------------------------------------------
+# plots
+
+
+def _check_png(path):
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE
+    assert len(data) > 10_000
+
+
+def test_plot_scaling(prod_scaling, tmp_path):
+    pytest.importorskip("matplotlib")
+    from symdiff.plots import plot_scaling
+
+    out = tmp_path / "scaling.png"
+    plot_scaling(prod_scaling, out, model="prod", timeout=5.0)
+    _check_png(out)
+
+
+def test_plot_fd_sweep(tmp_path):
+    pytest.importorskip("matplotlib")
+    from symdiff.plots import plot_fd_sweep
+
+    out = tmp_path / "sweep.png"
+    plot_fd_sweep(fd_sweep(LECTURE, POINT, "x"), out, expr_label="y")
+    _check_png(out)
+
+
+def test_plots_say_when_matplotlib_is_missing(monkeypatch, tmp_path):
+    from symdiff import plots
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(plots.MatplotlibMissing, match="pip install matplotlib"):
+        plots.require_matplotlib()
+    with pytest.raises(plots.MatplotlibMissing):
+        plots.plot_fd_sweep(fd_sweep(x * y, {"x": 1.0, "y": 2.0}, steps=[1e-3]),
+                            tmp_path / "a.png")
+    assert not (tmp_path / "a.png").exists()
