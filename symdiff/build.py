@@ -89,8 +89,12 @@ def _rules_mul(a, b):
             return apply("neg", b)
         if b.op == "neg":                       # c * -d -> (-c) * d (exact)
             return apply("mul", const(-c), b.args[0])
-    if a.op == "neg" and b.op == "neg":         # -a * -b -> a * b (exact)
-        return apply("mul", a.args[0], b.args[0])
+    if a.op == "neg":
+        if b.op == "neg":                       # -a * -b -> a * b (exact)
+            return apply("mul", a.args[0], b.args[0])
+        return apply("neg", apply("mul", a.args[0], b))   # -a * b -> -(a*b) (exact)
+    if b.op == "neg":                           # a * -b -> -(a*b) (exact)
+        return apply("neg", apply("mul", a, b.args[0]))
     return None
 
 
@@ -100,8 +104,12 @@ def _rules_div(a, b):
             return a
         if b.payload == -1.0:                   # a / -1 -> -a
             return apply("neg", a)
-    if a.op == "neg" and b.op == "neg":         # -a / -b -> a / b (exact)
-        return apply("div", a.args[0], b.args[0])
+    if a.op == "neg":
+        if b.op == "neg":                       # -a / -b -> a / b (exact)
+            return apply("div", a.args[0], b.args[0])
+        return apply("neg", apply("div", a.args[0], b))   # -a / b -> -(a/b) (exact)
+    if b.op == "neg":                           # a / -b -> -(a/b) (exact)
+        return apply("neg", apply("div", a, b.args[0]))
     return None
 
 

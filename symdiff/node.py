@@ -12,7 +12,7 @@ smaller ids than their users), ``shash`` (a structural hash that is the same
 in every process, independent of construction history) and ``order`` (the
 key that puts the operands of commutative ops in canonical order: constants
 first, then symbols in natural name order, then compound expressions by
-height and structural hash).  Canonical order therefore depends only on structure, so
+height, kind and structural hash).  Canonical order therefore depends only on structure, so
 ``x*y``, ``y*x`` and a pickled-and-reloaded ``x*y`` are the same node and
 print the same way in every process.
 
@@ -145,9 +145,10 @@ def make(op: str, args: tuple = (), payload: object = None) -> Node:
         # hashing is salted), so this is a stable structural hash.
         h = hash((_op_code(op), *[a.shash for a in args]))
         _set(node, "shash", h)
-        # Shallower expressions first (x*y + sin(x*y)), then by hash.
+        # Shallower expressions first (x*y + sin(x*y)), then products and
+        # powers before function calls (2*x*sin(x), x^2*cos(x)), then hash.
         height = 1 + max([a.order[1] if a.args else 0 for a in args])
-        _set(node, "order", (2, height, h))
+        _set(node, "order", (2, height, _OP_RANK.get(op, 9), h))
     else:
         h = _stable_str_hash(payload) if op == "sym" else int.from_bytes(payload, "little")
         h = hash((_op_code(op), h))
@@ -162,6 +163,7 @@ def make(op: str, args: tuple = (), payload: object = None) -> Node:
 _new = object.__new__
 _set = object.__setattr__
 _op_codes: dict = {}
+_OP_RANK = {"mul": 0, "div": 1, "pow": 2, "neg": 3, "add": 4, "sub": 5}
 
 
 def _stable_str_hash(text: str) -> int:

@@ -165,8 +165,13 @@ def _vjp_pow(F, i, a, out, g):
     if i == 0:
         c = F.constant_value(expo)
         if c is not None:
-            # c*g*u^(c-1); for c = 2 the pow folds away (u^1 -> u): 2*g*u.
-            return F.mul(F.mul(expo, g), F.pow(base, F.const(c - 1.0)))
+            # c*u^(c-1)*g; for c = 2 the pow folds away (u^1 -> u).  A
+            # constant adjoint is folded into c first (6*x, not 3*(2*x));
+            # otherwise (c*u)*g prints as 2*x*sin(x).
+            p = F.pow(base, F.const(c - 1.0))
+            if F.constant_value(g) is not None:
+                return F.mul(F.mul(expo, g), p)
+            return F.mul(F.mul(expo, p), g)
         return F.mul(g, F.mul(expo, F.pow(base, F.sub(expo, F.const(1.0)))))
     return F.mul(g, F.mul(F.log(base), out))
 
