@@ -136,24 +136,39 @@ def make(op: str, args: tuple = (), payload: object = None) -> Node:
         if node is not None:
             return node
     node = _new(Node)
-    _set(node, "op", op)
-    _set(node, "args", args)
-    _set(node, "payload", payload)
-    _set(node, "id", next(_ids))
-    if args:
-        # Tuples of ints hash the same in every process (only str/bytes
-        # hashing is salted), so this is a stable structural hash.
+    _set_op(node, op)
+    _set_args(node, args)
+    _set_payload(node, payload)
+    _set_id(node, next(_ids))
+    # Tuples of ints hash the same in every process (only str/bytes hashing
+    # is salted), so shash is a stable structural hash.  order[1] is the
+    # height (0 for leaves): shallower expressions sort first
+    # (x*y + sin(x*y)), then products and powers before function calls
+    # (2*x*sin(x), x^2*cos(x)), then by hash.
+    n = len(args)
+    if n == 2:
+        a, b = args
+        h = hash((_op_code(op), a.shash, b.shash))
+        ha, hb = a.order[1], b.order[1]
+        _set_shash(node, h)
+        _set_order(node, (2, 1 + (ha if ha > hb else hb), _OP_RANK.get(op, 9), h))
+    elif n == 1:
+        a = args[0]
+        h = hash((_op_code(op), a.shash))
+        _set_shash(node, h)
+        _set_order(node, (2, 1 + a.order[1], _OP_RANK.get(op, 9), h))
+    elif n:
         h = hash((_op_code(op), *[a.shash for a in args]))
         _set(node, "shash", h)
-        # Shallower expressions first (x*y + sin(x*y)), then products and
-        # powers before function calls (2*x*sin(x), x^2*cos(x)), then hash.
-        height = 1 + max([a.order[1] if a.args else 0 for a in args])
-        _set(node, "order", (2, height, _OP_RANK.get(op, 9), h))
-    else:
-        h = _stable_str_hash(payload) if op == "sym" else int.from_bytes(payload, "little")
-        h = hash((_op_code(op), h))
+        _set(node, "order", (2, 1 + max([a.order[1] for a in args]), _OP_RANK.get(op, 9), h))
+    elif op == "sym":
+        h = hash((_op_code(op), _stable_str_hash(payload)))
         _set(node, "shash", h)
-        _set(node, "order", (1, _natural_key(payload)) if op == "sym" else (0, h))
+        _set(node, "order", (1, 0, _natural_key(payload)))
+    else:
+        h = hash((_op_code(op), int.from_bytes(payload, "little")))
+        _set(node, "shash", h)
+        _set(node, "order", (0, 0, h))
     r = _ref(node, _forget)
     _interned[key] = r
     _ref_keys[r] = key
@@ -162,6 +177,10 @@ def make(op: str, args: tuple = (), payload: object = None) -> Node:
 
 _new = object.__new__
 _set = object.__setattr__
+# The slots' own descriptors: about twice as fast as object.__setattr__,
+# which matters on the hot path of differentiation (millions of nodes).
+_set_op, _set_args, _set_payload, _set_id, _set_shash, _set_order = (
+    getattr(Node, f).__set__ for f in ("op", "args", "payload", "id", "shash", "order"))
 _op_codes: dict = {}
 _OP_RANK = {"mul": 0, "div": 1, "pow": 2, "neg": 3, "add": 4, "sub": 5}
 
