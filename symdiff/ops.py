@@ -183,10 +183,11 @@ def _vjp_pow(F, i, a, out, g):
         c = F.constant_value(expo)
         if c is not None:
             # c*u^(c-1)*g; for c = 2 the pow folds away (u^1 -> u).  A
-            # constant adjoint is folded into c first (6*x, not 3*(2*x));
+            # constant or negated adjoint is combined with c first, where it
+            # folds (6*x, not 3*(2*x); c*-g -> (-c)*g saves the negation);
             # otherwise (c*u)*g prints as 2*x*sin(x).
             p = F.pow(base, F.const(c - 1.0))
-            if F.constant_value(g) is not None:
+            if F.constant_value(g) is not None or getattr(g, "op", None) == "neg":
                 return F.mul(F.mul(expo, g), p)
             return F.mul(F.mul(expo, p), g)
         return F.mul(g, F.mul(expo, F.pow(base, F.sub(expo, F.const(1.0)))))
