@@ -1,22 +1,47 @@
-"""Benchmarks of the LLVM-compiled kernels (not a test).
+"""Benchmarks of the LLVM-compiled kernels against peers (not a test).
 
-    python benchmarks/bench_compiled.py [--quick]
+    python benchmarks/bench_compiled.py [--quick] [--json FILE]
 
-Prints tables of medians (time.perf_counter, median of repeats) for:
+One run measures, each number a median of repeats (time.perf_counter), every
+peer in the same process and run as symdiff (each row's contenders are timed
+in two rounds and keep the better median: this machine's speed drifts):
 
-1. per-call latency of the lecture example's gradient: ``fn(x, out=buf)``,
-   ``fn(x)``, the pre-bound call, the symdiff numpy interpreter and peers;
-2. batch evaluation at N = 100,000 points of three gradients (lecture
-   example, ``log(1+exp(-(x+y)))*(x+y)``, Rosenbrock n = 10) against the
-   interpreter (vectorized numpy) and peers;
-3. compile time against program size (Rosenbrock gradients, 1,000 to
-   100,000 ops), cold (no cache);
-4. a cached recompile in a new process.
+1. per-call latency of two gradients: the lecture example
+   ``exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)`` (2 -> 2) and the 64-32-10
+   tanh MLP loss of :func:`symdiff.models.mlp_loss` (2,410 -> 2,410):
+   symdiff ``fn(x, out=buf)``, ``fn(x)`` and the pre-bound call;
+2. batches: gradients at N = 100,000 points of the lecture example,
+   ``log(1+exp(-(x+y)))*(x+y)`` and Rosenbrock n = 10, and per-sample
+   gradients of the softmax-regression loss (W 10x64, b) and of the MLP over
+   the 1,797 rows of scikit-learn's digits; symdiff with threads=1 and with
+   the default (all cores);
+3. compile time: Rosenbrock gradients of 1,000 to 100,000 ops (cold), the
+   lecture and MLP gradients (cold) against the peers' build/JIT times, and
+   a cached recompile in a new process.
 
-Peers, when importable: sympy.lambdify on the cse'd sympy gradient (numpy
-backend), symengine Lambdify(backend='llvm'), CasADi, JAX (jit).  Missing
-ones are reported as "not installed".  The machine's load matters: the
-numbers are medians, and the report header prints the load average.
+Peers (each marked "not installed" when missing, "failed: ..." when it
+breaks, "skipped: ..." when building it takes minutes):
+
+* CasADi SX ``Function`` called through ``Function.buffer()`` (the
+  low-overhead call), batches through ``map(..., "thread", cores)``;
+* CasADi with ``jit=True`` (its C code compiled by gcc -O3, "shell" compiler);
+  batches: the thread map over the compiled kernel and the map itself
+  compiled by gcc (row loop in C), whichever is faster (named in the cell);
+* JAX ``jit(grad(f))`` and ``jit(vmap(grad(f)))`` (float64);
+* PyTorch ``torch.autograd.grad`` per call and ``torch.func.vmap(grad)`` for
+  batches (eager, float64);
+* sympy ``lambdify(cse=True)`` (numpy) of ``sympy.diff``;
+* symengine ``Lambdify(backend='llvm', cse=True)`` of ``symengine.diff``.
+
+CasADi, sympy and symengine get the very function symdiff compiles (its
+flattened program rebuilt op by op in their expression types) and
+differentiate it themselves; JAX and PyTorch get the same model written in
+their array style.  Every peer's result is checked against symdiff's
+(``allclose``, rtol 1e-9, atol 1e-12 times the largest entry): a cell reads
+``1.23 us ✓`` or ``✗`` if the values differ.  "symdiff / best peer" divides
+by the fastest peer whose check passed.  Per-sample rows: symdiff reads the
+parameters from every row of its input (its batch convention; filling those
+rows is timed separately below the table); the peers receive them once.
 """
 
 from __future__ import annotations
@@ -38,15 +63,32 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import symdiff as sd  # noqa: E402
+from symdiff import models  # noqa: E402
 
 import compiler  # noqa: E402
 
-NOT_INSTALLED = "not installed"
+CORES = os.cpu_count() or 1
+RTOL = 1e-9
+
+# Peers whose build takes minutes on these models (measured on the 2-core
+# development machine): reported as skipped instead of being built.
+SLOW = {
+    ("sympy", "mlp"): "sympy.diff of the 2,410-parameter loss alone takes ~530 s",
+    ("sympy", "mlp_ps"): "sympy.diff of the 2,410-parameter loss alone takes ~530 s",
+}
 
 
-def median_time(f, *, number: int, repeat: int) -> float:
-    """Median over ``repeat`` runs of the mean time of ``number`` calls."""
+# ---------------------------------------------------------------------------
+# Measurement and formatting
+
+
+def median_time(f, *, target: float, repeat: int) -> float:
+    """Median over ``repeat`` runs of the mean time of one call; each run
+    makes enough calls to last about ``target`` seconds."""
+    t = time.perf_counter()
     f()  # warm up (first-call effects, lazy imports)
+    once = max(time.perf_counter() - t, 1e-7)
+    number = max(1, min(200_000, int(target / once)))
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
@@ -58,8 +100,8 @@ def median_time(f, *, number: int, repeat: int) -> float:
 
 def fmt(t) -> str:
     """Seconds as a short human string."""
-    if isinstance(t, str):
-        return t
+    if t is None:
+        return "-"
     if t < 1e-6:
         return f"{t * 1e9:.0f} ns"
     if t < 1e-3:
@@ -69,252 +111,677 @@ def fmt(t) -> str:
     return f"{t:.2f} s"
 
 
-def table(title: str, rows: list[tuple[str, object]], ref_label: str) -> None:
-    """Print name / median / ratio-to-reference rows."""
-    ref = dict(rows).get(ref_label)
-    print(f"\n{title}")
-    print(f"  {'':44s} {'median':>12s} {'vs ' + ref_label[:18]:>24s}")
-    for name, t in rows:
-        ratio = "" if isinstance(t, str) or not isinstance(ref, float) else f"{t / ref:.2f}x"
-        print(f"  {name:44s} {fmt(t):>12s} {ratio:>24s}")
+class Cell:
+    """One measurement: a time, or a status saying why there is none."""
+
+    def __init__(self, t=None, status="ok", check=None, err=None, note=None):
+        self.t, self.status, self.check, self.err, self.note = t, status, check, err, note
+
+    def ok(self) -> bool:
+        return self.t is not None and self.check is not False
+
+    def __str__(self) -> str:
+        if self.t is None:
+            return self.status
+        mark = {True: " ✓", False: " ✗", None: ""}[self.check]
+        return fmt(self.t) + mark + (f" ({self.note})" if self.note else "")
+
+    def as_json(self) -> dict:
+        return {"seconds": self.t, "status": self.status, "check": self.check,
+                "max_rel_err": self.err, "note": self.note,
+                "round_medians": getattr(self, "rounds", None),
+                "variants": getattr(self, "variants", None)}
+
+
+def timed(call, target, repeat) -> Cell:
+    """A Cell timing ``call``; keeps ``call`` for :func:`second_round`."""
+    t = median_time(call, target=target, repeat=repeat)
+    c = Cell(t)
+    c.call, c.rounds = call, [t]
+    return c
+
+
+def second_round(cells, target, repeat) -> None:
+    """Time every cell of a row again, in the same order, and keep the
+    better median of the two rounds (this machine's speed drifts; every
+    contender gets the same treatment)."""
+    for c in cells:
+        if getattr(c, "call", None) is not None:
+            c.rounds.append(median_time(c.call, target=target, repeat=repeat))
+            c.t = min(c.rounds)
+            c.call = None
+
+
+def short_reason(e: BaseException) -> str:
+    msg = " ".join(str(e).split())
+    return f"failed: {type(e).__name__}" + (f": {msg[:70]}" if msg else "")
+
+
+def check(got, ref) -> tuple[bool, float]:
+    """Same values?  (allclose with rtol RTOL and a tiny scale-relative atol
+    for entries that are zero in one result and ~1e-17 in the other.)"""
+    got = np.asarray(got, dtype=float).reshape(np.shape(ref))
+    scale = float(np.max(np.abs(ref))) or 1.0
+    err = float(np.max(np.abs(got - ref)) / scale)
+    return bool(np.allclose(got, ref, rtol=RTOL, atol=1e-12 * scale)), err
+
+
+def md_table(title: str, header: list[str], rows: list[list]) -> str:
+    lines = [f"\n### {title}\n", "| " + " | ".join(header) + " |",
+             "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def ratio(num: Cell, peers: list[Cell]) -> str:
+    good = [c for c in peers if c.ok()]
+    if num.t is None or not good:
+        return "-"
+    best = min(good, key=lambda c: c.t)
+    return f"{num.t / best.t:.2f}x"
 
 
 # ---------------------------------------------------------------------------
-# The benchmark functions, in symdiff and in sympy.
+# The benchmark functions.  Each case: the symdiff loss and the symbols it
+# is differentiated by, the model in array style for JAX/PyTorch, and data.
+
+N_MLP = 32 * 64 + 32 + 10 * 32 + 10      # 2,410 parameters
+N_SMAX = 10 * 64 + 10                     # 650 parameters
 
 
-def lecture_sd():
-    x, z = sd.symbol("x"), sd.symbol("z")
-    f = sd.exp(x * z) + x * z / sd.log(x) + sd.sin(sd.log(x)) / (x * z)
-    return f, [x, z]
+def m_lecture(m, v):
+    x, z = v[0], v[1]
+    return m.exp(x * z) + x * z / m.log(x) + m.sin(m.log(x)) / (x * z)
 
 
-def softplus_sd():
-    x, y = sd.symbol("x"), sd.symbol("y")
-    return sd.log(1 + sd.exp(-(x + y))) * (x + y), [x, y]
+def m_softplus(m, v):
+    s = v[0] + v[1]
+    return m.log(1 + m.exp(-s)) * s
 
 
-def rosen_sd(n):
-    xs = [sd.symbol(f"x{i}") for i in range(n)]
-    f = sd.sum([100 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1 - xs[i]) ** 2 for i in range(n - 1)])
-    return f, xs
+def m_rosen(m, v):
+    a, b = v[:-1], v[1:]
+    return m.sum(100 * (b - a ** 2) ** 2 + (1 - a) ** 2)
 
 
-def sympy_versions():
-    import sympy
-
-    x, z, y = sympy.symbols("x z y")
-    out = {"lecture": (sympy.exp(x * z) + x * z / sympy.log(x) + sympy.sin(sympy.log(x)) / (x * z),
-                       [x, z]),
-           "softplus": (sympy.log(1 + sympy.exp(-(x + y))) * (x + y), [x, y])}
-    xs = sympy.symbols("x0:10")
-    out["rosen10"] = (sum(100 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1 - xs[i]) ** 2
-                          for i in range(9)), list(xs))
-    return out
+def m_mlp(m, p, x, y):
+    """Per-sample MLP loss, parameters in symdiff's order (W1 row-major,
+    b1, W2 row-major, b2)."""
+    W1, b1 = p[:2048].reshape(32, 64), p[2048:2080]
+    W2, b2 = p[2080:2400].reshape(10, 32), p[2400:]
+    h = W2 @ m.tanh(W1 @ x + b1) + b2
+    return m.log(m.sum(m.exp(h))) - m.sum(y * h)
 
 
-def points(name, n_vars, N, rng):
-    """Inputs inside the functions' domains (x > 0, x != 1 for log(x))."""
-    if name == "lecture":
-        return np.column_stack([rng.uniform(1.1, 3.0, N), rng.uniform(0.2, 2.0, N)])
-    return rng.uniform(-2.0, 2.0, (N, n_vars))
+def m_softmax(m, p, x, y):
+    h = p[:640].reshape(10, 64) @ x + p[640:]
+    return m.log(m.sum(m.exp(h))) - m.sum(y * h)
+
+
+def sd_per_sample(kind: str):
+    """symdiff per-sample loss with inputs [params, x (64), y one-hot (10)]."""
+    x, y = sd.vector("x", 64), sd.vector("y", 10)
+    if kind == "softmax":
+        W, b = sd.matrix("W", 10, 64), sd.vector("b", 10)
+        h = sd.dot(W, x) + b
+        params = list(W.ravel()) + list(b)
+    else:
+        W1, b1 = sd.matrix("W1_", 32, 64), sd.vector("b1_", 32)
+        W2, b2 = sd.matrix("W2_", 10, 32), sd.vector("b2_", 10)
+        h = sd.dot(W2, sd.tanh(sd.dot(W1, x) + b1)) + b2
+        params = list(W1.ravel()) + list(b1) + list(W2.ravel()) + list(b2)
+    loss = sd.log(sd.sum(sd.exp(h))) - sd.dot(y, h)
+    return loss, params, list(x) + list(y)
+
+
+class Case:
+    """A gradient to benchmark.
+
+    kind "point": f(v), differentiated by all of v; ``model(m, v)``.
+    kind "sample": loss(p, x, y), differentiated by p, one row per sample;
+    ``model(m, p, x, y)``.
+    """
+
+    def __init__(self, name, label, kind, loss, params, data_syms, model):
+        self.name, self.label, self.kind = name, label, kind
+        self.loss, self.params, self.data_syms, self.model = loss, params, data_syms, model
+        self.inputs = params + data_syms
+
+
+def point_case(name, label, built, model):
+    f, xs = built
+    return Case(name, label, "point", f, xs, [], model)
+
+
+def case_mlp_point() -> Case:
+    """models.mlp_loss: x (a fixed sample) and the label 3 are constants."""
+    f, params = models.mlp_loss()
+    x = models._sample(64)
+    y = np.eye(10)[3]
+    return Case("mlp", "MLP 64-32-10 (2,410 params)", "point", f, params, [],
+                lambda m, v: m_mlp(m, v, m.asarray(x), m.asarray(y)))
+
+
+def case_sample(kind: str) -> Case:
+    loss, params, data = sd_per_sample(kind)
+    model = m_softmax if kind == "softmax" else m_mlp
+    label = ("softmax regression per-sample (650 params)" if kind == "softmax"
+             else "MLP 64-32-10 per-sample (2,410 params)")
+    return Case("smax_ps" if kind == "softmax" else "mlp_ps", label, "sample", loss, params,
+                data, model)
+
+
+def digits_rows(rng):
+    """(X, Y one-hot): the 1,797 digits scaled to [0, 1], or random rows."""
+    try:
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        X, labels, src = d.data / 16.0, d.target, "sklearn load_digits"
+    except ImportError:
+        X = rng.uniform(0, 1, (1797, 64))
+        labels, src = rng.integers(0, 10, 1797), "random rows (sklearn missing)"
+    return np.ascontiguousarray(X), np.eye(10)[labels], src
 
 
 # ---------------------------------------------------------------------------
-# Peers: each returns (single-point callable factory, batch callable factory)
-# or raises ImportError.
+# Peers.  A peer factory takes a Case and returns an object with
+# ``build_s``, ``single(x, out) -> (call, result)`` (point cases) and
+# ``batch(X) -> (call, result)`` / ``batch_sample(P, X, Y) -> (call,
+# result)``; ``call()`` runs once, ``result()`` gives the numbers to check.
 
 
-def peer_sympy(expr, syms):
-    import sympy
-
-    grad = [sympy.diff(expr, s) for s in syms]
-    # cse=True: lambdify emits the common subexpressions as temporaries.
-    f = sympy.lambdify(syms, grad, modules="numpy", cse=True)
-
-    def single(x):
-        return lambda: f(*x)
-
-    def batch(X):
-        cols = [X[:, j] for j in range(X.shape[1])]
-        return lambda: np.broadcast_arrays(*f(*cols))
-
-    return single, batch
+def from_program(case: Case, ns: dict, symbol, const):
+    """Rebuild the case's loss op by op in another library's expression type."""
+    prog = sd.schedule(case.loss, case.inputs)
+    vals = []
+    for ins in prog.instrs:
+        if ins.op == "input":
+            vals.append(symbol(ins.payload))
+        elif ins.op == "const":
+            v = ins.payload
+            vals.append(const(int(v) if float(v).is_integer() else v))
+        else:
+            vals.append(ns[ins.op](*(vals[a] for a in ins.args)))
+    return vals[prog.outputs[0]]
 
 
-def peer_symengine(expr, syms):
-    import symengine
-    import sympy
-
-    grad = [sympy.diff(expr, s) for s in syms]
-
-    sym_se = [symengine.sympify(s) for s in syms]
-    L = symengine.Lambdify(sym_se, [symengine.sympify(g) for g in grad], backend="llvm",
-                           cse=True)
-
-    def single(x):
-        xa = np.asarray(x, dtype=np.float64)
-        return lambda: L(xa)
-
-    def batch(X):
-        return lambda: L(X)
-
-    return single, batch
+def _arith(ns: dict) -> dict:
+    ops = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+           "div": lambda a, b: a / b, "neg": lambda a: -a, "pow": lambda a, b: a ** b}
+    ops.update(ns)
+    return ops
 
 
-def peer_casadi(expr, syms):
+class Peer:
+    build_s = None
+    first_call_s = None
+
+
+def peer_casadi(case: Case, jit: bool):
     import casadi
-    import sympy
 
-    n = len(syms)
-    v = casadi.SX.sym("v", n)
-    env = {s.name: v[i] for i, s in enumerate(syms)}
-    f = sympy.lambdify(syms, expr, modules=[{"exp": casadi.exp, "log": casadi.log,
-                                               "sin": casadi.sin}, "math"])
-    fx = f(*[env[s.name] for s in syms])
-    g = casadi.Function("g", [v], [casadi.gradient(fx, v)])
+    t0 = time.perf_counter()
+    p = casadi.SX.sym("p", len(case.params))
+    ins = [p] if case.kind == "point" else [p, casadi.SX.sym("x", 64), casadi.SX.sym("y", 10)]
+    leaves = [v[i] for v in ins for i in range(v.numel())]
+    ns = _arith({k: getattr(casadi, k) for k in ("exp", "log", "sin", "tanh")})
+    loss = from_program(case, ns, lambda k: leaves[k], float)
+    opts = {}
+    if jit:
+        opts = {"jit": True, "compiler": "shell",
+                "jit_options": {"flags": ["-O3"], "verbose": False}}
+    g = casadi.Function("g", ins, [casadi.gradient(loss, p)], opts)
+    peer = Peer()
+    peer.build_s = time.perf_counter() - t0
 
-    def single(x):
-        xa = np.asarray(x, dtype=np.float64)
-        return lambda: g(xa)
+    def single(x, out):
+        buf, trigger = g.buffer()
+        buf.set_arg(0, memoryview(x))
+        buf.set_res(0, memoryview(out))
+        trigger._keep = (buf, x, out)  # CasADi holds raw pointers only
+        return trigger, lambda: out
+
+    def run(F, args, N):
+        # (N, n) C-order is CasADi's column-major (n, N): no copies.
+        out = np.empty((N, len(case.params)))
+        buf, trigger = F.buffer()
+        for i, a in enumerate(args):
+            buf.set_arg(i, memoryview(a))
+        buf.set_res(0, memoryview(out))
+        trigger._keep = (buf, F, args, out)  # CasADi holds raw pointers only
+        return trigger, lambda: out
+
+    def variants(N, args, shapes):
+        """A thread map over g and, for the JIT, also the map itself
+        compiled by gcc (the row loop in C): the faster one is reported."""
+        syms = [casadi.MX.sym(f"a{i}", *sh) for i, sh in enumerate(shapes)]
+        par = "thread" if CORES > 1 else "serial"
+        # map(N, "thread", k): k threads of N/k rows.  (The named form
+        # map(name, "thread", N, reduce_in, ...) starts one thread per row
+        # and aborts the process at N = 100,000.)  Per-sample cases: the
+        # parameters (one column) are broadcast to the rows by the MX call.
+        gm = g.map(N, par, CORES) if CORES > 1 else g.map(N, par)
+        if case.kind == "sample":
+            gm = casadi.Function("gm", syms, [gm(*syms)])
+        out = {f"{par} map": run(gm, args, N)}
+        if jit:
+            reduce_in = [0] if case.kind == "sample" else []
+            sm = g.map("sm", "serial", N, reduce_in, [])
+            F = casadi.Function("F", syms, [sm(*syms)], opts)
+            out["map compiled by gcc"] = run(F, args, N)
+        return out
 
     def batch(X):
-        gm = g.map(X.shape[0])
-        XT = np.ascontiguousarray(X.T)
-        return lambda: gm(XT)
+        return variants(X.shape[0], [X], [(X.shape[1], X.shape[0])])
 
-    return single, batch
+    def batch_sample(P, X, Y):
+        # reduce_in=[0]: the parameters are one input shared by all rows.
+        N = X.shape[0]
+        return variants(N, [P, X, Y], [(P.size, 1), (64, N), (10, N)])
+
+    peer.single, peer.batch, peer.batch_sample = single, batch, batch_sample
+    return peer
 
 
-def peer_jax(expr, syms):
+def peer_jax(case: Case):
     import jax
     import jax.numpy as jnp
-    import sympy
 
     jax.config.update("jax_enable_x64", True)
-    f = sympy.lambdify([syms], expr, modules=jnp)
-    g = jax.jit(jax.grad(lambda v: f(v)))
-    gb = jax.jit(jax.vmap(jax.grad(lambda v: f(v))))
+    peer = Peer()
+    t0 = time.perf_counter()
+    if case.kind == "point":
+        g = jax.jit(jax.grad(lambda v: case.model(jnp, v)))
+        gb = jax.jit(jax.vmap(jax.grad(lambda v: case.model(jnp, v))))
+    else:
+        g = None
+        gb = jax.jit(jax.vmap(jax.grad(lambda p, x, y: case.model(jnp, p, x, y)),
+                              in_axes=(None, 0, 0)))
+    peer.build_s = time.perf_counter() - t0
 
-    def single(x):
-        xa = jnp.asarray(np.asarray(x, dtype=np.float64))
-        return lambda: g(xa).block_until_ready()
+    def first(call):
+        t = time.perf_counter()
+        call()
+        peer.first_call_s = time.perf_counter() - t
+
+    def single(x, out):
+        xj = jnp.asarray(x)
+        res = {}
+
+        def call():
+            res["r"] = g(xj).block_until_ready()
+        first(call)
+        return call, lambda: np.asarray(res["r"])
 
     def batch(X):
         Xj = jnp.asarray(X)
-        return lambda: gb(Xj).block_until_ready()
+        res = {}
 
-    return single, batch
+        def call():
+            res["r"] = gb(Xj).block_until_ready()
+        first(call)
+        return call, lambda: np.asarray(res["r"])
+
+    def batch_sample(P, X, Y):
+        Pj, Xj, Yj = jnp.asarray(P), jnp.asarray(X), jnp.asarray(Y)
+        res = {}
+
+        def call():
+            res["r"] = gb(Pj, Xj, Yj).block_until_ready()
+        first(call)
+        return call, lambda: np.asarray(res["r"])
+
+    peer.single, peer.batch, peer.batch_sample = single, batch, batch_sample
+    return peer
 
 
-PEERS = [("sympy.lambdify(cse, numpy)", peer_sympy),
-         ("symengine Lambdify(llvm)", peer_symengine),
-         ("casadi", peer_casadi),
-         ("jax.jit", peer_jax)]
+def peer_torch(case: Case):
+    import torch
+    from torch.func import grad, vmap
+
+    class M:  # the namespace the models use
+        exp, log, sin, tanh, sum = torch.exp, torch.log, torch.sin, torch.tanh, torch.sum
+
+        @staticmethod
+        def asarray(a):
+            return torch.as_tensor(a, dtype=torch.float64)
+
+    peer = Peer()
+    t0 = time.perf_counter()
+    if case.kind == "point":
+        g = grad(lambda v: case.model(M, v))
+        gb = vmap(g)
+    else:
+        gb = vmap(grad(lambda p, x, y: case.model(M, p, x, y)), in_dims=(None, 0, 0))
+    peer.build_s = time.perf_counter() - t0
+
+    def single(x, out):
+        # Plain autograd: faster per call here than torch.func.grad (~2.5x).
+        xt = torch.from_numpy(x)
+        res = {}
+
+        def call():
+            xr = xt.detach().requires_grad_(True)
+            res["r"] = torch.autograd.grad(case.model(M, xr), xr)[0]
+        return call, lambda: res["r"].numpy()
+
+    def batch(X):
+        Xt = torch.from_numpy(X)
+        res = {}
+
+        def call():
+            res["r"] = gb(Xt)
+        return call, lambda: res["r"].numpy()
+
+    def batch_sample(P, X, Y):
+        Pt, Xt, Yt = (torch.from_numpy(a) for a in (P, X, Y))
+        res = {}
+
+        def call():
+            res["r"] = gb(Pt, Xt, Yt)
+        return call, lambda: res["r"].numpy()
+
+    peer.single, peer.batch, peer.batch_sample = single, batch, batch_sample
+    return peer
 
 
-def try_peer(factory, expr, syms):
+def peer_sympy(case: Case):
+    import sympy
+
+    if ("sympy", case.name) in SLOW:
+        raise SkipPeer(SLOW[("sympy", case.name)])
+    t0 = time.perf_counter()
+    f = sd.to_sympy(case.loss)
+    by_name = {s.name: s for s in f.free_symbols}
+    syms = [by_name.get(s.name) or sympy.Symbol(s.name, real=True) for s in case.inputs]
+    grad = [sympy.diff(f, s) for s in syms[:len(case.params)]]
+    # cse=True: lambdify emits the common subexpressions as temporaries.
+    L = sympy.lambdify(syms, grad, modules="numpy", cse=True)
+    peer = Peer()
+    peer.build_s = time.perf_counter() - t0
+
+    def single(x, out):
+        xs = [float(v) for v in x]
+        res = {}
+
+        def call():
+            res["r"] = L(*xs)
+        return call, lambda: np.array(res["r"], dtype=float)
+
+    def batch(X):
+        cols = [X[:, j] for j in range(X.shape[1])]
+        res = {}
+
+        def call():  # a list of columns, broadcast (not copied) to length N
+            res["r"] = np.broadcast_arrays(*L(*cols))
+        return call, lambda: np.column_stack(res["r"])
+
+    def batch_sample(P, X, Y):
+        args = [float(v) for v in P] + [X[:, j] for j in range(X.shape[1])] + \
+            [Y[:, j] for j in range(Y.shape[1])]
+        res = {}
+
+        def call():
+            res["r"] = np.broadcast_arrays(*L(*args))
+        return call, lambda: np.column_stack(res["r"])
+
+    peer.single, peer.batch, peer.batch_sample = single, batch, batch_sample
+    return peer
+
+
+def peer_symengine(case: Case):
+    import symengine as se
+
+    t0 = time.perf_counter()
+    syms = [se.Symbol(s.name) for s in case.inputs]
+    ns = _arith({k: getattr(se, k) for k in ("exp", "log", "sin", "tanh")})
+    f = from_program(case, ns, lambda k: syms[k],
+                     lambda v: se.Integer(v) if isinstance(v, int) else se.RealDouble(v))
+    grad = [f.diff(s) for s in syms[:len(case.params)]]
+    # LLVM's optimizer takes ~6 minutes on the 2,410-output MLP gradient
+    # (opt_level 1 to 3): those are built with opt_level=0 (27 s).
+    big = len(case.params) > 1000
+    L = se.Lambdify(syms, grad, backend="llvm", cse=True, **({"opt_level": 0} if big else {}))
+    peer = Peer()
+    peer.build_s = time.perf_counter() - t0
+    peer.note = "opt_level=0" if big else None
+
+    def single(x, out):
+        return (lambda: L(x, out=out)), lambda: out
+
+    def batch(X):
+        out = np.empty((X.shape[0], len(case.params)))
+        return (lambda: L(X, out=out)), lambda: out
+
+    def batch_sample(P, X, Y):
+        rows = np.hstack([np.broadcast_to(P, (X.shape[0], P.size)), X, Y])
+        return batch(rows)
+
+    peer.single, peer.batch, peer.batch_sample = single, batch, batch_sample
+    return peer
+
+
+class SkipPeer(Exception):
+    pass
+
+
+PEERS = [("CasADi SX", lambda c: peer_casadi(c, jit=False)),
+         ("CasADi gcc -O3", lambda c: peer_casadi(c, jit=True)),
+         ("JAX jit", peer_jax),
+         ("PyTorch", peer_torch),
+         ("sympy lambdify", peer_sympy),
+         ("symengine llvm", peer_symengine)]
+
+
+def build_peer(label, factory, case, quick):
+    """(peer or None, Cell with the status if None)."""
+    if quick and ((label.startswith("sympy") and case.name in QUICK_SKIP) or
+                  (label.startswith("symengine") or "gcc" in label)
+                  and len(case.params) > 1000):
+        return None, Cell(status="skipped (--quick)")
     try:
-        return factory(expr, syms)
+        return factory(case), None
     except ImportError:
-        return None
-    except Exception as e:  # a peer that breaks should not stop the benchmark
-        return e
+        return None, Cell(status="not installed")
+    except SkipPeer as e:
+        return None, Cell(status=f"skipped: {e}")
+    except Exception as e:  # a peer that breaks must not stop the benchmark
+        return None, Cell(status=short_reason(e))
+
+
+QUICK_SKIP = {"smax_ps"}  # sympy: ~45 s
+
+
+def measure(make, ref, target, repeat) -> Cell:
+    """Time ``call`` from ``make() -> (call, result)`` and check its result;
+    ``make()`` may also return {variant: (call, result)}: the fastest
+    variant is kept (and named in the cell)."""
+    try:
+        made = make()
+        if not isinstance(made, dict):
+            made = {None: made}
+        best = None
+        for name, (call, result) in made.items():
+            call()
+            ok, err = check(result(), ref)
+            c = timed(call, target, repeat)
+            c.check, c.err, c.note = ok, err, name
+            c.variants = {name: c.t}
+            if best is None or c.t < best.t:
+                c.variants.update(best.variants if best else {})
+                best = c
+            else:
+                best.variants[name] = c.t
+        return best
+    except Exception as e:
+        return Cell(status=short_reason(e))
 
 
 # ---------------------------------------------------------------------------
+# 1. per-call latency
 
 
-def bench_latency(quick: bool) -> None:
-    f, syms = lecture_sd()
-    g = sd.grad(f, syms)
-    fn = compiler.compile(g, name="lecture_grad")
-    fn_scalar = compiler.compile(g, name="lecture_grad_libm", vector_math=False)
-    x = np.array([2.0, 3.0])
-    buf = np.empty(2)
-    xb, ob = x.copy(), np.empty(2)
-    bound = fn.bind(xb, ob)
-    interp = sd.Interpreter(fn.program)
-    number, repeat = (2000, 7) if quick else (20000, 15)
-    rows = [
-        ("symdiff bound()", median_time(bound, number=number, repeat=repeat)),
-        ("symdiff fn(x, out=buf)", median_time(lambda: fn(x, out=buf), number=number,
-                                               repeat=repeat)),
-        ("symdiff fn(x)", median_time(lambda: fn(x), number=number, repeat=repeat)),
-        ("symdiff fn(x, out=buf), vector_math=False",
-         median_time(lambda: fn_scalar(x, out=buf), number=number, repeat=repeat)),
-        ("symdiff fn([2.0, 3.0]) (list: converted)",
-         median_time(lambda: fn([2.0, 3.0]), number=number // 4, repeat=repeat)),
-        ("symdiff interpreter (numpy, one point)",
-         median_time(lambda: interp([2.0, 3.0]), number=number // 10, repeat=repeat)),
-    ]
-    sp = sympy_versions()
-    for label, factory in PEERS:
-        p = try_peer(factory, *sp["lecture"])
-        if p is None:
-            rows.append((label, NOT_INSTALLED))
-        elif isinstance(p, Exception):
-            rows.append((label, f"failed: {type(p).__name__}"))
+def bench_latency(quick, results, out):
+    target, repeat = (0.005, 5) if quick else (0.02, 15)
+    header = ["case", "symdiff fn(x, out=buf)", "symdiff fn(x)", "symdiff bound()"] + \
+        [lab for lab, _ in PEERS] + ["fn(x, out=buf) / best peer", "bound / best peer"]
+    rows, details = [], []
+    for case, x in ((point_case("lecture", "lecture example (2 -> 2)",
+                                models.lecture_example(), m_lecture), np.array([2.0, 3.0])),
+                    (case_mlp_point(), np.random.default_rng(1).normal(0, 0.1, N_MLP))):
+        g = sd.grad(case.loss, case.params)
+        fn = compiler.compile(g, case.params, name=f"{case.name}_grad")
+        buf = np.empty(fn.n_outputs)
+        ref = fn(x).copy()
+        xb, ob = x.copy(), np.empty(fn.n_outputs)
+        bound = fn.bind(xb, ob)
+        sdc = {"fn(x, out=buf)": timed(lambda: fn(x, out=buf), target, repeat),
+               "fn(x)": timed(lambda: fn(x), target, repeat),
+               "bound()": timed(bound, target, repeat)}
+        bound()
+        assert np.array_equal(ob, ref) and np.array_equal(buf, ref)
+        peers = {}
+        for label, factory in PEERS:
+            peer, cell = build_peer(label, factory, case, quick)
+            if peer is not None:
+                pout = np.empty_like(ref)
+                cell = measure(lambda: peer.single(x.copy(), pout), ref, target, repeat)
+                cell.note = getattr(peer, "note", None) or cell.note
+                cell.build_s = peer.build_s
+                cell.first_call_s = peer.first_call_s
+            peers[label] = cell
+        second_round([*sdc.values(), *peers.values()], target, repeat)
+        results["latency"][case.name] = {
+            "symdiff": {k: c.as_json() for k, c in sdc.items()},
+            "peers": {k: dict(c.as_json(), build_s=getattr(c, "build_s", None),
+                              first_call_s=getattr(c, "first_call_s", None))
+                      for k, c in peers.items()}}
+        results["_peer_cells"][case.name] = peers
+        pc = list(peers.values())
+        rows.append([case.label, sdc["fn(x, out=buf)"], sdc["fn(x)"], sdc["bound()"],
+                     *pc, ratio(sdc["fn(x, out=buf)"], pc), ratio(sdc["bound()"], pc)])
+        # symdiff details
+        interp = sd.Interpreter(fn.program)
+        xl = x.tolist()
+        d = [case.label,
+             Cell(median_time(lambda: fn(xl), target=target, repeat=repeat)),
+             Cell(median_time(lambda: interp(xl), target=target, repeat=max(3, repeat // 3)))]
+        if case.name == "lecture":
+            fl = compiler.compile(g, case.params, name="lecture_grad_libm", vector_math=False)
+            d.append(Cell(median_time(lambda: fl(x, out=buf), target=target, repeat=repeat)))
         else:
-            rows.append((label, median_time(p[0]([2.0, 3.0]), number=number // 10,
-                                            repeat=repeat)))
-    table("Per-call latency, gradient of the lecture example (2 inputs, 2 outputs)", rows,
-          "symdiff fn(x, out=buf)")
+            d.append("-")
+        details.append(d)
+    print(md_table("1. Per-call latency of a gradient (median per call)", header, rows), file=out)
+    print(md_table("1b. symdiff per-call details",
+                   ["case", "fn(list) (converted)", "numpy interpreter",
+                    "fn(x, out=buf), vector_math=False"], details), file=out)
 
 
-def bench_batch(quick: bool) -> None:
+# ---------------------------------------------------------------------------
+# 2. batches
+
+
+def bench_batch(quick, results, out):
     N = 100_000
     rng = np.random.default_rng(0)
-    sp = sympy_versions()
-    cases = [("lecture", lecture_sd()), ("softplus", softplus_sd()), ("rosen10", rosen_sd(10))]
-    repeat = 5 if quick else 11
-    for name, (f, syms) in cases:
-        g = sd.grad(f, syms)
-        fn = compiler.compile(g, name=f"{name}_grad")
-        fn_libm = compiler.compile(g, name=f"{name}_grad_libm", vector_math=False)
-        X = points(name, len(syms), N, rng)
-        out = np.empty((N, len(syms)))
-        interp = sd.Interpreter(fn.program)
-        cols = [X[:, j] for j in range(X.shape[1])]
-        rows = [
-            ("symdiff batch, all threads", median_time(lambda: fn.batch(X, out=out), number=3,
-                                                        repeat=repeat)),
-            ("symdiff batch, threads=1",
-             median_time(lambda: fn.batch(X, out=out, threads=1), number=3, repeat=repeat)),
-            ("symdiff batch, threads=1, vector_math=False",
-             median_time(lambda: fn_libm.batch(X, out=out, threads=1), number=3,
-                         repeat=repeat)),
-            ("symdiff batch, Fortran-order X (strided)",
-             median_time(lambda: fn.batch(np.asfortranarray(X), out=out, threads=1),
-                         number=3, repeat=repeat)),
-            ("symdiff interpreter (numpy arrays)",
-             median_time(lambda: interp(cols), number=1, repeat=repeat)),
-        ]
+    target, repeat = (0.02, 3) if quick else (0.1, 9)
+    Xd, Yd, src = digits_rows(rng)
+    theta = {"smax_ps": rng.normal(0, 0.1, N_SMAX), "mlp_ps": rng.normal(0, 0.1, N_MLP)}
+    cases = [
+        (point_case("lecture", f"lecture example, N = {N:,}", models.lecture_example(),
+                    m_lecture),
+         np.column_stack([rng.uniform(1.1, 3.0, N), rng.uniform(0.2, 2.0, N)])),
+        (point_case("softplus", f"log(1+exp(-(x+y)))*(x+y), N = {N:,}",
+                    models.running_example(), m_softplus), rng.uniform(-2, 2, (N, 2))),
+        (point_case("rosen10", f"Rosenbrock n=10, N = {N:,}", models.rosenbrock(10), m_rosen),
+         rng.uniform(-2, 2, (N, 10))),
+        (case_sample("softmax"), None),
+        (case_sample("mlp"), None),
+    ]
+    header = ["case", "symdiff threads=1", f"symdiff threads={CORES} (default)"] + \
+        [lab for lab, _ in PEERS] + ["default / best peer", "threads=1 / best peer"]
+    rows, details = [], []
+    for case, X in cases:
+        g = sd.grad(case.loss, case.params)
+        fn = compiler.compile(g, case.inputs, name=f"{case.name}_batch_grad")
+        if case.kind == "sample":
+            P = theta[case.name]
+            rows_in = np.empty((len(Xd), fn.n_inputs))
+
+            def assemble(P=P, rows_in=rows_in):
+                rows_in[:, :P.size] = P
+                rows_in[:, P.size:P.size + 64] = Xd
+                rows_in[:, P.size + 64:] = Yd
+            assemble()
+            Xin = rows_in
+        else:
+            Xin = X
+        res = np.empty((Xin.shape[0], fn.n_outputs))
+        ref = fn.batch(Xin).copy()
+        sdc = {"threads=1": timed(lambda: fn.batch(Xin, out=res, threads=1), target, repeat),
+               "default": timed(lambda: fn.batch(Xin, out=res), target, repeat)}
+        assert np.array_equal(res, ref)
+        peers = {}
         for label, factory in PEERS:
-            p = try_peer(factory, *sp[name])
-            if p is None:
-                rows.append((label, NOT_INSTALLED))
-            elif isinstance(p, Exception):
-                rows.append((label, f"failed: {type(p).__name__}"))
-            else:
-                rows.append((label, median_time(p[1](X), number=1, repeat=repeat)))
+            peer, cell = build_peer(label, factory, case, quick)
+            if peer is not None:
+                if case.kind == "sample":
+                    cell = measure(lambda: peer.batch_sample(P, Xd, Yd), ref, target, repeat)
+                else:
+                    cell = measure(lambda: peer.batch(X), ref, target, repeat)
+                cell.note = getattr(peer, "note", None) or cell.note
+                cell.build_s = peer.build_s
+            peers[label] = cell
+        second_round([*sdc.values(), *peers.values()], target, repeat)
+        pc = list(peers.values())
+        name = case.label + (f" ({src})" if case.kind == "sample" else "")
+        rows.append([name, sdc["threads=1"], sdc["default"], *pc,
+                     ratio(sdc["default"], pc), ratio(sdc["threads=1"], pc)])
         vec = "yes" if ("<4 x double>" in fn.llvm_ir_opt or "<8 x double>" in fn.llvm_ir_opt) \
             else "no"
-        table(f"Batch, N = {N:,} points: gradient of {name} "
-              f"({fn.program.n_ops} ops, row loop vectorized: {vec})", rows,
-              "symdiff batch, threads=1")
+        d = [case.label, fn.program.n_ops, vec]
+        if case.kind == "sample":
+            d += [Cell(median_time(assemble, target=target, repeat=repeat)), "-", "-"]
+        else:
+            fl = compiler.compile(g, case.inputs, name=f"{case.name}_batch_libm",
+                                  vector_math=False)
+            XF = np.asfortranarray(X)
+            d += ["-", Cell(median_time(lambda: fl.batch(X, out=res, threads=1),
+                                        target=target, repeat=repeat)),
+                  Cell(median_time(lambda: fn.batch(XF, out=res, threads=1),
+                                   target=target, repeat=repeat))]
+        details.append(d)
+        results["batch"][case.name] = {
+            "rows": int(Xin.shape[0]),
+            "symdiff": {k: c.as_json() for k, c in sdc.items()},
+            "peers": {k: dict(c.as_json(), build_s=getattr(c, "build_s", None))
+                      for k, c in peers.items()},
+            "details": {"n_ops": fn.program.n_ops, "vectorized": vec,
+                        "assemble_s": d[3].t if isinstance(d[3], Cell) else None,
+                        "libm_threads1_s": d[4].t if isinstance(d[4], Cell) else None,
+                        "fortran_threads1_s": d[5].t if isinstance(d[5], Cell) else None}}
+    print(md_table("2. Batch gradients (median per batch)", header, rows), file=out)
+    print(f"\nCasADi SX maps run with \"thread\" and {CORES} threads; JAX/XLA and PyTorch use "
+          "their default thread pools; sympy's numpy result is a list of broadcast columns "
+          "(not stacked); per-sample rows: the peers get the parameters once, symdiff reads "
+          "them from every row of its (1,797 x n_inputs) input.", file=out)
+    print(md_table("2b. symdiff batch details",
+                   ["case", "ops", "row loop vectorized", "fill parameter rows (numpy)",
+                    "threads=1, vector_math=False", "threads=1, Fortran-order X"],
+                   details), file=out)
 
 
-def bench_compile(quick: bool) -> None:
-    sizes = [1_000, 3_000, 10_000, 30_000] if quick else [1_000, 3_000, 10_000, 30_000,
-                                                          100_000]
-    print("\nCompile time vs program size (Rosenbrock gradients, cold: cache=False)")
-    print(f"  {'ops':>8s} {'instrs':>8s} {'chunks':>6s} {'levels':>7s} {'emit':>8s} "
-          f"{'parse':>8s} {'optimize':>9s} {'codegen':>8s} {'load':>8s} {'total':>8s} "
-          f"{'us/op':>6s} {'1 call':>9s}")
+# ---------------------------------------------------------------------------
+# 3. compile time
+
+
+def bench_compile_sizes(quick, results, out):
+    sizes = [1_000, 3_000, 10_000] if quick else [1_000, 3_000, 10_000, 30_000, 100_000]
+    rows = []
     for target in sizes:
-        n = max(3, target // 9)
-        f, xs = rosen_sd(n)
+        f, xs = models.rosenbrock(max(3, target // 9))
         program = sd.schedule(sd.grad(f, xs), xs)
         t = time.perf_counter()
         fn = compiler.compile(program, cache=False, name="rosen")
@@ -322,63 +789,163 @@ def bench_compile(quick: bool) -> None:
         ci = fn.compile_info
         pl = ci["plan"]
         x = np.random.default_rng(1).uniform(-2, 2, len(xs))
-        out = np.empty(fn.n_outputs)
-        call = median_time(lambda: fn(x, out=out), number=20, repeat=5)
+        res = np.empty(fn.n_outputs)
+        call = median_time(lambda: fn(x, out=res), target=0.01, repeat=5)
         lv = f"{pl.opt_level if pl.opt_level is not None else '-'}/{pl.codegen_level}"
-        print(f"  {program.n_ops:8d} {len(program.instrs):8d} "
-              f"{len(pl.chunks) if pl.chunks else 0:6d} {lv:>7s} "
-              f"{fmt(ci.get('emit_s', 0)):>8s} {fmt(ci.get('parse_s', 0)):>8s} "
-              f"{fmt(ci.get('optimize_s', 0)):>9s} {fmt(ci.get('codegen_s', 0)):>8s} "
-              f"{fmt(ci['load_s']):>8s} {fmt(total):>8s} {total / program.n_ops * 1e6:6.1f} "
-              f"{fmt(call):>9s}")
+        rows.append([f"{program.n_ops:,}", f"{len(program.instrs):,}",
+                     len(pl.chunks) if pl.chunks else 0, lv, fmt(ci.get("emit_s", 0)),
+                     fmt(ci.get("parse_s", 0)), fmt(ci.get("optimize_s", 0)),
+                     fmt(ci.get("codegen_s", 0)), fmt(ci["load_s"]), fmt(total),
+                     f"{total / program.n_ops * 1e6:.1f}", fmt(call)])
+        results["compile_sizes"].append({
+            "ops": program.n_ops, "instrs": len(program.instrs), "total_s": total,
+            "call_s": call, **{k: v for k, v in ci.items() if k.endswith("_s")}})
+    print(md_table("3. Compile time vs program size (Rosenbrock gradients, cold: cache=False)",
+                   ["ops", "instrs", "chunks", "opt/codegen level", "emit", "parse",
+                    "optimize", "codegen", "load", "total", "us/op", "1 call"], rows),
+          file=out)
 
 
-def bench_cached_recompile() -> None:
-    code = textwrap.dedent("""
-        import json, sys, time
+def bench_compile_models(results, out):
+    """symdiff cold compile of the lecture and MLP gradients against the
+    peers' build times measured in section 1 (JAX: first call minus a
+    steady call, i.e. trace + grad + XLA compile)."""
+    header = ["case", "symdiff model", "symdiff grad+schedule", "symdiff compile (cold)",
+              "symdiff total"] + [lab for lab, _ in PEERS] + \
+        ["total / best peer", "total / best compiling peer"]
+    compiling = {"CasADi gcc -O3", "JAX jit", "symengine llvm"}
+    rows = []
+    for name, build in (("lecture", models.lecture_example), ("mlp", models.mlp_loss)):
         t0 = time.perf_counter()
-        sys.path.insert(0, %r)
-        import symdiff as sd, compiler
+        f, params = build()
         t1 = time.perf_counter()
-        x, z = sd.symbol("x"), sd.symbol("z")
-        f = sd.exp(x * z) + x * z / sd.log(x) + sd.sin(sd.log(x)) / (x * z)
-        g = sd.grad(f, [x, z])
+        prog = sd.schedule(sd.grad(f, params), params)
         t2 = time.perf_counter()
-        fn = compiler.compile(g)
+        compiler.compile(prog, cache=False, name=f"{name}_cold")
         t3 = time.perf_counter()
-        fn([2.0, 3.0])
-        print(json.dumps({"import": t1 - t0, "graph": t2 - t1, "compile": t3 - t2,
-                          "cache": fn.compile_info["cache"],
-                          "load": fn.compile_info["load_s"]}))
-    """ % str(ROOT))
-    with tempfile.TemporaryDirectory() as d:
-        env = dict(os.environ, SYMDIFF_CACHE_DIR=d)
-        runs = []
-        for _ in range(6):
-            res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                 env=env, check=True)
-            runs.append(json.loads(res.stdout))
-    cold, warm = runs[0], runs[1:]
-    print("\nCompile of the lecture gradient in a fresh process")
-    print(f"  cold (empty disk cache):  compile {fmt(cold['compile'])}  [{cold['cache']}]")
-    print(f"  warm (disk cache hit):    compile "
-          f"{fmt(statistics.median(r['compile'] for r in warm))} median of {len(warm)}  "
-          f"[{warm[0]['cache']}; engine+load {fmt(statistics.median(r['load'] for r in warm))}]"
-          f"  (import symdiff+compiler: {fmt(statistics.median(r['import'] for r in warm))})")
+        sdc = [Cell(t1 - t0), Cell(t2 - t1), Cell(t3 - t2), Cell(t3 - t0)]
+        peers = []
+        res = {}
+        for label, _ in PEERS:
+            lat = results["_peer_cells"].get(name, {}).get(label)
+            if lat is None or lat.t is None:
+                c = Cell(status=lat.status if lat is not None else "-")
+            elif label == "PyTorch":
+                c = Cell(status="n/a (eager)")
+            elif label == "JAX jit":
+                c = Cell(lat.build_s + lat.first_call_s - lat.t)
+            else:
+                c = Cell(lat.build_s, note=lat.note)
+            peers.append(c)
+            res[label] = c.as_json()
+        results["compile_models"][name] = {
+            "symdiff": {"model_s": t1 - t0, "grad_schedule_s": t2 - t1, "compile_s": t3 - t2,
+                        "total_s": t3 - t0, "n_ops": prog.n_ops},
+            "peers": res}
+        label = "lecture gradient" if name == "lecture" else "MLP gradient (2,410 params)"
+        comp = [c for (lab, _), c in zip(PEERS, peers) if lab in compiling]
+        rows.append([f"{label}, {prog.n_ops:,} ops", *sdc, *peers, ratio(sdc[3], peers),
+                     ratio(sdc[3], comp)])
+    print(md_table("3b. Compile (cold) vs peers' build time (differentiation included)",
+                   header, rows), file=out)
+    print("\nPeers: CasADi = SX Function construction incl. casadi.gradient (+ gcc for the "
+          "gcc column); JAX = first call minus steady call (trace + grad + XLA compile); "
+          "sympy = sympy.diff + lambdify(cse); symengine = diff + Lambdify(llvm, cse). "
+          "Compiling peers: CasADi gcc, JAX, symengine (CasADi SX and sympy/numpy "
+          "interpret).",
+          file=out)
 
 
-def main() -> None:
+_CHILD = """
+import json, sys, time
+t0 = time.perf_counter()
+sys.path.insert(0, %r)
+import symdiff as sd, compiler
+from symdiff import models
+t1 = time.perf_counter()
+f, params = models.lecture_example() if sys.argv[1] == "lecture" else models.mlp_loss()
+g = sd.grad(f, params)
+t2 = time.perf_counter()
+fn = compiler.compile(g, params, name=sys.argv[1] + "_grad")
+t3 = time.perf_counter()
+fn([0.5] * fn.n_inputs)
+print(json.dumps({"import": t1 - t0, "graph": t2 - t1, "compile": t3 - t2,
+                  "cache": fn.compile_info["cache"], "load": fn.compile_info["load_s"]}))
+"""
+
+
+def bench_cached_recompile(quick, results, out):
+    code = textwrap.dedent(_CHILD % str(ROOT))
+    rows = []
+    for name, label in (("lecture", "lecture gradient"), ("mlp", "MLP gradient")):
+        with tempfile.TemporaryDirectory() as d:
+            env = dict(os.environ, SYMDIFF_CACHE_DIR=d)
+            runs = []
+            for _ in range(3 if quick else 6):
+                r = subprocess.run([sys.executable, "-c", code, name], capture_output=True,
+                                   text=True, env=env, check=True)
+                runs.append(json.loads(r.stdout))
+        cold, warm = runs[0], runs[1:]
+        med = {k: statistics.median(r[k] for r in warm) for k in ("compile", "load", "import",
+                                                                   "graph")}
+        rows.append([label, f"{fmt(cold['compile'])} [{cold['cache']}]",
+                     f"{fmt(med['compile'])} [{warm[0]['cache']}]", fmt(med["load"]),
+                     fmt(med["graph"]), fmt(med["import"])])
+        results["cached_recompile"][name] = {"cold": cold, "warm": warm}
+    print(md_table("3c. compile() in a fresh process (disk cache empty, then hit; median of "
+                   "the hits)",
+                   ["case", "cold compile", "cached compile", "engine + load",
+                    "model + grad (not cached)", "import symdiff+compiler"], rows), file=out)
+
+
+# ---------------------------------------------------------------------------
+
+
+def versions() -> str:
+    import importlib
+
+    parts = []
+    for mod in ("llvmlite", "numpy", "casadi", "jax", "torch", "sympy", "symengine"):
+        try:
+            parts.append(f"{mod} {importlib.import_module(mod).__version__}")
+        except ImportError:
+            parts.append(f"{mod} not installed")
+        except Exception as e:
+            parts.append(f"{mod} {short_reason(e)}")
+    return ", ".join(parts)
+
+
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="fewer repeats, smaller sizes")
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke check: fewer repeats and sizes, slow peer builds skipped")
+    ap.add_argument("--json", metavar="FILE", help="also write the raw numbers to FILE")
+    args = ap.parse_args(argv)
+    out = sys.stdout
+    results = {"latency": {}, "batch": {}, "compile_sizes": [], "compile_models": {},
+               "cached_recompile": {}, "_peer_cells": {}}
     with tempfile.TemporaryDirectory() as d:
         os.environ["SYMDIFF_CACHE_DIR"] = d
-        print(f"symdiff compiled-kernel benchmarks; {os.cpu_count()} cores; load average "
-              f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-        bench_latency(args.quick)
-        bench_batch(args.quick)
-        bench_compile(args.quick)
-        bench_cached_recompile()
+        t0 = time.perf_counter()
+        head = (f"symdiff compiled-kernel benchmarks ({'quick' if args.quick else 'full'}); "
+                f"{CORES} cores; load average "
+                f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}; {versions()}")
+        print(head, file=out)
+        results["header"] = head
+        print("\nEach cell: median time per call; every contender of a row is timed twice "
+              "(two rounds over the row) and the better median is shown.  ✓ = same gradient "
+              "as symdiff (allclose rtol 1e-9), ✗ = different.", file=out)
+        bench_latency(args.quick, results, out)
+        bench_batch(args.quick, results, out)
+        bench_compile_sizes(args.quick, results, out)
+        bench_compile_models(results, out)
+        bench_cached_recompile(args.quick, results, out)
+        print(f"\nwall time {time.perf_counter() - t0:.0f} s; load average at the end "
+              f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}", file=out)
+    if args.json:
+        del results["_peer_cells"]
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1, default=str)
 
 
 if __name__ == "__main__":

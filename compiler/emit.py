@@ -224,7 +224,8 @@ class Plan:
 #    140-160 ns/row either way) while compiling 3-5x longer.
 #  * Up to CHUNK_MAX ops: one out-of-line body function.
 #  * Beyond: chunks of CHUNK_SIZE ops, values crossing chunks in scratch.
-#  * Beyond HUGE_OPS ops (opt 1 or 2): codegen level 0 (fast instruction
+#  * Beyond HUGE_OPS ops (opt 1 or 2; 500, since a 989-op out-of-line body
+#    took 150 ms at level 2 against 81 ms for 2,987 ops at level 0): codegen level 0 (fast instruction
 #    selection and register allocation): 8-25x faster code generation.
 #    Measured on gradients: prod_1000 (2,995 ops) compiles in 0.09 s
 #    instead of 2.6 s and runs at the same speed (6.7 us a call); the
@@ -236,7 +237,7 @@ INLINE_MAX_IO = 32
 VEC_WEIGHT = 40
 CHUNK_MAX = 3000
 CHUNK_SIZE = 2000
-HUGE_OPS = 1000
+HUGE_OPS = 500
 
 # Ops whose lowering calls a vecmath function when vector_math is on.
 _VEC_OPS = frozenset({"exp", "log", "sin", "cos", "tanh", "log1p", "expm1", "sigmoid",

@@ -216,7 +216,7 @@ class CompiledFunction:
     receiving process recompiles or loads from its disk cache).
     """
 
-    __slots__ = ("_fast", "_m", "_n", "_inst", "_cfunc", "_cbatch", "program", "name",
+    __slots__ = ("_fast", "_m", "_n", "_n_ops", "_inst", "_cfunc", "_cbatch", "program", "name",
                  "options", "_use_cache", "_key", "_obj", "_lazy", "compile_info",
                  "_bind_instances", "_bind_lock", "__weakref__")
 
@@ -231,6 +231,7 @@ class CompiledFunction:
         self._use_cache = use_cache
         self._n = len(program.inputs)
         self._m = len(program.outputs)
+        self._n_ops = program.n_ops
         self._lazy = {}
         self._bind_instances = []
         self._bind_lock = threading.Lock()
@@ -534,8 +535,14 @@ class CompiledFunction:
         threads = int(threads)
         if threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
-        threads = min(threads, max(1, N // (DEFAULT_THREAD_MIN_ROWS // 2)))
-        if N < DEFAULT_THREAD_MIN_ROWS or threads == 1:
+        # Threads pay off once a block holds enough work, not enough rows:
+        # scale the minimum rows per thread by the program's size (measured:
+        # 1,797-row per-sample softmax/MLP gradients, ~2,000-8,000 ops a
+        # row, ran 1.6-1.9x faster on 2 threads; tiny kernels need
+        # thousands of rows to amortize the hand-off).
+        min_rows = max(64, min(DEFAULT_THREAD_MIN_ROWS, 400_000 // max(1, self._n_ops)))
+        threads = min(threads, max(1, N // (min_rows // 2)))
+        if N < min_rows or threads == 1:
             kernel(xp, rs, cs, yp, N)
             return
         m = self._m
