@@ -125,7 +125,7 @@ def c_header(program, name: str = "symdiff_fn") -> str:
         "",
         f"void {name}(const double *in, double *out);",
         f"void {name}_batch(const double *X, long long row_stride, long long col_stride,",
-        f"    double *Y, long long n);",
+        "    double *Y, long long n);",
         "",
         "#ifdef __cplusplus",
         "}",

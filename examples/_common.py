@@ -14,6 +14,8 @@ import os
 import sys
 import time
 
+import numpy as np
+
 
 def ensure_symdiff() -> None:
     """Put the checkout's root on ``sys.path`` if ``symdiff`` is not importable.
@@ -112,3 +114,21 @@ class Stopwatch:
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self._t0
         return False
+
+
+def per_sample_rows(cache: dict, n_cols: int, *blocks):
+    """The (B, n_cols) input matrix of a per-sample kernel: ``blocks`` laid
+    side by side (a 1-D block, such as the parameters, is repeated on every
+    row; a 2-D block gives each row its own values).  Buffers are reused per
+    batch size through ``cache`` so training allocates nothing per step."""
+    B = next(len(b) for b in blocks if np.ndim(b) == 2)
+    buf = cache.get(B)
+    if buf is None:
+        buf = cache[B] = np.empty((B, n_cols))
+    col = 0
+    for b in blocks:
+        width = np.shape(b)[-1]
+        buf[:, col:col + width] = b
+        col += width
+    return buf
+

@@ -33,7 +33,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import digits_split, ensure_symdiff, one_hot, progress, table  # noqa: E402
+from _common import (digits_split, ensure_symdiff, one_hot, per_sample_rows,  # noqa: E402
+                     progress, table)
 
 ensure_symdiff()
 
@@ -86,13 +87,7 @@ class BatchGradient:
 
     def __call__(self, theta, Xb, Yb):
         """(mean loss, mean gradient of length N_PARAMS) over Xb's rows."""
-        B = len(Xb)
-        buf = self._buf.get(B)
-        if buf is None:
-            buf = self._buf[B] = np.empty((B, self.fn.n_inputs))
-        buf[:, :N_PARAMS] = theta
-        buf[:, N_PARAMS:N_PARAMS + D] = Xb
-        buf[:, N_PARAMS + D:] = Yb
+        buf = per_sample_rows(self._buf, self.fn.n_inputs, theta, Xb, Yb)
         out = self.fn.batch(buf)
         return out[:, 0].mean(), out[:, 1:].mean(axis=0)
 

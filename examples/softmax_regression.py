@@ -40,7 +40,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import digits_split, ensure_symdiff, one_hot, progress  # noqa: E402
+from _common import (digits_split, ensure_symdiff, one_hot, per_sample_rows,  # noqa: E402
+                     progress)
 
 ensure_symdiff()
 
@@ -100,13 +101,7 @@ class FullGradient:
     def __call__(self, theta, Xb, Yb):
         """Mean loss and mean gradient (length 650) over the rows of Xb."""
         t0 = time.perf_counter()
-        B = len(Xb)
-        buf = self._buf.get(B)
-        if buf is None:
-            buf = self._buf[B] = np.empty((B, self.fn.n_inputs))
-        buf[:, :N_PARAMS] = theta
-        buf[:, N_PARAMS:N_PARAMS + N_FEATURES] = Xb
-        buf[:, N_PARAMS + N_FEATURES:] = Yb
+        buf = per_sample_rows(self._buf, self.fn.n_inputs, theta, Xb, Yb)
         t1 = time.perf_counter()
         out = self.fn.batch(buf)
         t2 = time.perf_counter()

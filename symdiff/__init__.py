@@ -9,7 +9,7 @@ instruction list that the interpreter, printers and the LLVM compiler
 
 from __future__ import annotations
 
-from . import build as _build
+from . import build as _build  # noqa: F401 - installs the Node operator overloads
 from .builders import dot, function, matrix, prod, symbols, vector
 from .builders import sum  # noqa: A004 - mirrors numpy.sum
 from .differentiate import adjoints, diff, grad, hessian, jacobian

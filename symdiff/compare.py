@@ -36,8 +36,9 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from .differentiate import as_symbols
 from .graph import as_outputs, count_ops, free_symbols, schedule, sort_symbols
-from .node import Node, symbol
+from .node import Node
 
 __all__ = ["METHODS", "EXACT_METHODS", "SCALING_APPROACHES", "APPROACH_LABELS",
            "MethodResult", "Reference", "reference", "compare_methods", "time_call",
@@ -164,12 +165,7 @@ def _names(syms) -> list[str]:
 
 
 def _as_symbols(wrt) -> list[Node]:
-    syms = []
-    for w in wrt:
-        s = symbol(w) if isinstance(w, str) else w
-        if not isinstance(s, Node) or s.op != "sym":
-            raise TypeError(f"can only differentiate with respect to symbols, got {w!r}")
-        syms.append(s)
+    syms = as_symbols(wrt)
     if len(set(syms)) != len(syms):
         raise ValueError("wrt lists a variable twice")
     return syms

@@ -21,7 +21,7 @@ from .graph import as_outputs, free_symbols, paused_gc, toposort
 from .node import Node, const, symbol
 from .ops import OPS
 
-__all__ = ["adjoints", "grad", "jacobian", "hessian", "diff"]
+__all__ = ["adjoints", "grad", "jacobian", "hessian", "diff", "as_symbols"]
 
 _ZERO = const(0.0)
 _ONE = const(1.0)
@@ -41,13 +41,19 @@ def _as_wrt(wrt, outputs) -> tuple[list[Node], object]:
         shape = ()
     else:
         items = list(wrt)
+    return as_symbols(items), shape
+
+
+def as_symbols(items) -> list[Node]:
+    """Symbols (or their names) as a list of symbol nodes; ``TypeError`` for
+    anything that is not a symbol."""
     syms = []
     for w in items:
         s = symbol(w) if isinstance(w, str) else w
         if not isinstance(s, Node) or s.op != "sym":
             raise TypeError(f"can only differentiate with respect to symbols, got {w!r}")
         syms.append(s)
-    return syms, shape
+    return syms
 
 
 def adjoints(f: Node, wrt) -> dict[Node, Node]:

@@ -96,6 +96,19 @@ def _sweep(steps, values, tangents, F):
     return vals, tans
 
 
+def _counting_setup(f, point, inputs, who: str):
+    """Program and point for the op-count functions: one scalar expression,
+    evaluated at ``point`` or at 0.5 for every input (counts do not depend
+    on the point)."""
+    outs = as_outputs(f)
+    if len(outs) != 1:
+        raise ValueError(f"{who} needs one scalar expression")
+    if point is None:
+        program = schedule(outs, inputs)
+        return program, [0.5] * len(program.inputs)
+    return _program_and_point(outs, point, inputs)
+
+
 def _program_and_point(outputs, point, inputs):
     outs = as_outputs(outputs)
     if inputs is None and isinstance(point, Mapping):
@@ -224,14 +237,7 @@ def forward_op_count(f, n_inputs=None, point=None, inputs=None,
     For n-pass forward mode the count is about n * |f| (each pass
     re-evaluates f); compare :func:`symdiff.reverse.reverse_op_count`.
     """
-    outs = as_outputs(f)
-    if len(outs) != 1:
-        raise ValueError("forward_op_count needs one scalar expression")
-    if point is None:
-        program = schedule(outs, inputs)
-        x = [0.5] * len(program.inputs)
-    else:
-        program, x = _program_and_point(outs, point, inputs)
+    program, x = _counting_setup(f, point, inputs, "forward_op_count")
     n = len(program.inputs)
     if n_inputs is None:
         n_inputs = n

@@ -14,13 +14,12 @@ is a valid order.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 import contextlib
 import gc
 from typing import Iterable, NamedTuple, Sequence
 
-from .node import Node, const, symbol
+from .node import Node, _natural_key, const, symbol
 
 __all__ = ["reachable", "toposort", "free_symbols", "natural_key", "sort_symbols",
            "use_counts", "substitute", "Program", "Instr", "schedule", "count_ops",
@@ -114,13 +113,9 @@ def toposort(outputs: Iterable[Node]) -> list[Node]:
     return order
 
 
-_split_digits = re.compile(r"(\d+)")
-
-
 def natural_key(name: str):
     """Sort key putting ``x2`` before ``x10`` (natural name order)."""
-    parts = _split_digits.split(name)
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p != "")
+    return _natural_key(name)
 
 
 def sort_symbols(symbols: Iterable[Node]) -> list[Node]:

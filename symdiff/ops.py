@@ -120,13 +120,6 @@ def _fmin(*args):
     return out
 
 
-def _scalar_wrap(fn):
-    # The raw numpy function is used as is: the interpreter sets
-    # np.errstate once around a whole program, and wrapping every call in
-    # its own errstate would cost several microseconds per operation.
-    return fn
-
-
 _PY_ARITH = {
     "add": lambda a, b: a + b,
     "sub": lambda a, b: a - b,
@@ -265,7 +258,7 @@ def _lower_maxmin(name):
 def _unary(name, fn, vjp, *, latex=None, c_name=None, intrinsic=None, lower=None,
            complex_ok=True, smooth=True, domain=("real",), doc=""):
     return OpDef(
-        name=name, arity=1, numpy=_scalar_wrap(fn), vjp=vjp,
+        name=name, arity=1, numpy=fn, vjp=vjp,
         latex=latex or (r"\operatorname{{%s}}\left({0}\right)" % name),
         c_name=c_name if c_name is not None else name, llvm_intrinsic=intrinsic,
         lower=lower, complex_ok=complex_ok, smooth=smooth, domain=domain, doc=doc,
@@ -274,19 +267,19 @@ def _unary(name, fn, vjp, *, latex=None, c_name=None, intrinsic=None, lower=None
 
 _TABLE = [
     # --- arithmetic -------------------------------------------------------
-    OpDef("add", 2, _scalar_wrap(np.add), _vjp_add, infix="+", precedence=PREC_ADD,
+    OpDef("add", 2, np.add, _vjp_add, infix="+", precedence=PREC_ADD,
           latex="{0} + {1}", commutative=True, complex_ok=True, parseable=False, c_name=None,
           domain=("real", "real"), doc="a + b"),
-    OpDef("sub", 2, _scalar_wrap(np.subtract), _vjp_sub, infix="-", precedence=PREC_ADD,
+    OpDef("sub", 2, np.subtract, _vjp_sub, infix="-", precedence=PREC_ADD,
           latex="{0} - {1}", complex_ok=True, parseable=False, domain=("real", "real"), doc="a - b"),
-    OpDef("mul", 2, _scalar_wrap(np.multiply), _vjp_mul, infix="*", precedence=PREC_MUL,
+    OpDef("mul", 2, np.multiply, _vjp_mul, infix="*", precedence=PREC_MUL,
           latex=r"{0} \cdot {1}", commutative=True, complex_ok=True, parseable=False,
           domain=("real", "real"), doc="a * b"),
-    OpDef("div", 2, _scalar_wrap(np.divide), _vjp_div, infix="/", precedence=PREC_MUL,
+    OpDef("div", 2, np.divide, _vjp_div, infix="/", precedence=PREC_MUL,
           latex=r"\frac{{{0}}}{{{1}}}", complex_ok=True, parseable=False, domain=("real", "nonzero"), doc="a / b"),
-    OpDef("neg", 1, _scalar_wrap(np.negative), _vjp_neg, infix="-", precedence=PREC_NEG,
+    OpDef("neg", 1, np.negative, _vjp_neg, infix="-", precedence=PREC_NEG,
           latex="-{0}", complex_ok=True, parseable=False, doc="-a"),
-    OpDef("pow", 2, _scalar_wrap(np.power), _vjp_pow, infix="^", precedence=PREC_POW,
+    OpDef("pow", 2, np.power, _vjp_pow, infix="^", precedence=PREC_POW,
           latex="{0}^{{{1}}}", c_name="pow", llvm_intrinsic="llvm.pow", complex_ok=True, parseable=True,
           domain=("positive", "real"), doc="a ^ b (IEEE pow)"),
     # --- exponentials and logarithms --------------------------------------
@@ -344,11 +337,11 @@ _TABLE = [
     _unary("abs", np.abs, lambda F, i, a, out, g: F.mul(g, F.sign(a[0])),
            latex=r"\left|{0}\right|", c_name="fabs", intrinsic="llvm.fabs",
            complex_ok=False, smooth=False, doc="|x|; |x|'(0) = 0"),
-    OpDef("max", VARIADIC, _scalar_wrap(_fmax), _vjp_maxmin, latex=r"\max\left({0}\right)",
+    OpDef("max", VARIADIC, _fmax, _vjp_maxmin, latex=r"\max\left({0}\right)",
           c_name="fmax", llvm_intrinsic="llvm.maxnum", lower=_lower_maxmin("maxnum"),
           commutative=True, smooth=False, domain=("real", "real"),
           doc="largest argument (NaN-ignoring); ties split the gradient equally"),
-    OpDef("min", VARIADIC, _scalar_wrap(_fmin), _vjp_maxmin, latex=r"\min\left({0}\right)",
+    OpDef("min", VARIADIC, _fmin, _vjp_maxmin, latex=r"\min\left({0}\right)",
           c_name="fmin", llvm_intrinsic="llvm.minnum", lower=_lower_maxmin("minnum"),
           commutative=True, smooth=False, domain=("real", "real"),
           doc="smallest argument (NaN-ignoring); ties split the gradient equally"),
@@ -359,7 +352,7 @@ _TABLE = [
     _unary("sign", np.sign, _zero, latex=r"\operatorname{{sign}}\left({0}\right)",
            c_name="", lower=_lower_sign, complex_ok=False, smooth=False,
            doc="-1, 0 or 1 (the derivative of abs)"),
-    OpDef("eq", 2, _scalar_wrap(_eq), _zero, latex=r"\left[{0} = {1}\right]",
+    OpDef("eq", 2, _eq, _zero, latex=r"\left[{0} = {1}\right]",
           lower=_lower_eq, commutative=True, smooth=False, domain=("real", "real"),
           doc="1 if a == b else 0 (splits max/min gradients at ties)"),
 ]

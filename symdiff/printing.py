@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from .node import Node
-from .ops import OPS, PREC_ADD, PREC_ATOM, PREC_MUL, PREC_NEG, PREC_POW
+from .ops import OPS, PREC_ATOM, PREC_NEG, PREC_POW
 
 __all__ = ["to_string", "format_number"]
 

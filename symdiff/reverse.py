@@ -32,8 +32,8 @@ from typing import Mapping
 
 import numpy as np
 
-from .forward import _program_and_point
-from .graph import Program, as_outputs, schedule
+from .forward import _counting_setup, _program_and_point
+from .graph import Program, as_outputs
 from .numeric import FLOAT, QUIET_OPS, CountingNamespace, Namespace
 from .ops import OPS
 
@@ -461,14 +461,7 @@ def reverse_op_count(f, point=None, inputs=None) -> int:
     arithmetic and the additions accumulating adjoints).  Stays within a
     constant times |f| whatever the number of inputs.  ``point`` defaults to
     0.5 for every input; counts do not depend on it."""
-    outs = as_outputs(f)
-    if len(outs) != 1:
-        raise ValueError("reverse_op_count needs one scalar expression")
-    if point is None:
-        program = schedule(outs, inputs)
-        x = [0.5] * len(program.inputs)
-    else:
-        program, x = _program_and_point(outs, point, inputs)
+    program, x = _counting_setup(f, point, inputs, "reverse_op_count")
     F = CountingNamespace(FLOAT)
     vals, dep = _primal(program, x, F)
     o = program.outputs[0]
