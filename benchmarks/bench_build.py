@@ -33,7 +33,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import symdiff as sd  # noqa: E402
-from symdiff import models  # noqa: E402
+from symdiff.lab import models  # noqa: E402
 
 
 # ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ in two rounds and keep the better median: this machine's speed drifts):
 
 1. per-call latency of two gradients: the lecture example
    ``exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)`` (2 -> 2) and the 64-32-10
-   tanh MLP loss of :func:`symdiff.models.mlp_loss` (2,410 -> 2,410):
+   tanh MLP loss of :func:`symdiff.lab.models.mlp_loss` (2,410 -> 2,410):
    symdiff ``fn(x, out=buf)``, ``fn(x)`` and the pre-bound call;
 2. batches: gradients at N = 100,000 points of the lecture example,
    ``log(1+exp(-(x+y)))*(x+y)`` and Rosenbrock n = 10, and per-sample
@@ -63,7 +63,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import symdiff as sd  # noqa: E402
-from symdiff import models  # noqa: E402
+from symdiff.lab import models  # noqa: E402
 
 import compiler  # noqa: E402
 
@@ -861,7 +861,7 @@ import json, sys, time
 t0 = time.perf_counter()
 sys.path.insert(0, %r)
 import symdiff as sd, compiler
-from symdiff import models
+from symdiff.lab import models
 t1 = time.perf_counter()
 f, params = models.lecture_example() if sys.argv[1] == "lecture" else models.mlp_loss()
 g = sd.grad(f, params)

@@ -14,7 +14,7 @@ so the error of a compiled primitive is the error of the code it lowers to:
   the exact value, sin/cos only for ``|x| <= 2**22``), and so do the exp and
   log1p inside sigmoid and softplus.
 
-:data:`ULP_BOUNDS` states, for every op of :data:`symdiff.ops.OPS` and both
+:data:`ULP_BOUNDS` states, for every op of :data:`symdiff.core.ops.OPS` and both
 paths, the largest distance in ulps between the compiled result and the
 correctly rounded result seen over the domain in :data:`DOMAINS` (0 means
 correctly rounded on every point tried; 1 means off by at most one ulp, i.e.
@@ -30,7 +30,7 @@ vecmath's are within 1 ulp; the composites sigmoid and softplus within 2.
 integer ``n``, which the compiler lowers to repeated multiplication instead
 of ``pow`` (up to |n| ulp).
 
-The reference is :data:`symdiff.reference.MP_OPS` evaluated in mpmath at 50
+The reference is :data:`symdiff.numeric.reference.MP_OPS` evaluated in mpmath at 50
 significant digits (exact arithmetic for add, sub, mul and the piecewise
 ops) and rounded once to the nearest double by :func:`to_double`.  NaN
 agrees with NaN, an infinity with the same infinity; an infinity sits one
@@ -53,7 +53,7 @@ import numpy as np
 from mpmath import mpf
 from mpmath.libmp import normalize, round_nearest
 
-from symdiff.ops import OPS
+from symdiff.core.ops import OPS
 
 __all__ = ["PATHS", "ULP_BOUNDS", "NOTES", "DOMAINS", "HARD_CASES", "POW_INT_BOUNDS",
            "POW_CONST_EXPONENTS", "Domain", "to_double", "ulp_errors", "sample", "reference",
@@ -477,7 +477,7 @@ def _mp_values(op_name: str, X: np.ndarray) -> list:
 
 
 def _mp_op(op_name: str):
-    from symdiff.reference import MP_OPS
+    from symdiff.numeric.reference import MP_OPS
 
     return MP_OPS[op_name]
 
@@ -513,7 +513,8 @@ def _compiled(expr, inputs, path: str):
 
 def _op_function(op_name: str, path: str):
     # f = op(x) or op(x, y): one output, one or two inputs.
-    from symdiff import build, symbol
+    from symdiff.core import symbolic as build
+    from symdiff import symbol
 
     op = OPS[op_name]
     n = 1 if op.arity == 1 else 2
@@ -589,7 +590,8 @@ def measure_pow(c: float, n_points: int = 20000, seed: int = 0, *, exact: bool =
     glibc's pow), over ``x`` with ``|x|^c`` in the normal range.  Same
     metric and ``exact`` option as :func:`measure`; the ``libm`` path (no
     vecmath function is involved on either path)."""
-    from symdiff import build, symbol
+    from symdiff.core import symbolic as build
+    from symdiff import symbol
 
     X, ref, ex = _pow_reference(float(c), n_points, seed)
     got = _compiled(build.pow(symbol("x"), float(c)), ["x"], "libm").batch(X)[:, 0]

@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import tempfile
 
-from symdiff.graph import Program
+from symdiff.core.graph import Program
 
 from . import backend, emit
 
@@ -38,7 +38,7 @@ def _program_and_options(fn_or_program, name, opt, fast_math, vector_math):
         program = fn_or_program
         options = _normalize_options(opt, fast_math, vector_math)
     else:
-        raise TypeError("expected a CompiledFunction or a symdiff.graph.Program, got "
+        raise TypeError("expected a CompiledFunction or a symdiff.core.graph.Program, got "
                         f"{type(fn_or_program).__name__}")
     name = name or "symdiff_fn"
     if not _NAME_OK.match(name):

@@ -1,7 +1,7 @@
 """Program -> LLVM IR text.
 
 This module is the only place that turns a scheduled
-:class:`symdiff.graph.Program` into LLVM IR.  It loops over
+:class:`symdiff.core.graph.Program` into LLVM IR.  It loops over
 ``Program.instrs`` (never over expression trees) and asks the op table how to
 lower each instruction:
 
@@ -47,8 +47,8 @@ import math
 import struct
 from dataclasses import dataclass
 
-from symdiff.graph import Program
-from symdiff.ops import OPS
+from symdiff.core.graph import Program
+from symdiff.core.ops import OPS
 
 __all__ = ["MATH", "VECMATH_OPS", "Layout", "module_text", "plan", "Plan",
            "NDARRAY_LAYOUT", "vecmath_available"]

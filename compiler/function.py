@@ -42,7 +42,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from symdiff.graph import Program, schedule
+from symdiff.core.graph import Program, schedule
 
 from . import backend, cache, emit
 
@@ -171,7 +171,7 @@ def compile(outputs, inputs=None, *, opt: int = 2, cache: bool = True, fast_math
     """Compile expressions to native code.
 
     ``outputs``: a Node, a (nested) list of Nodes, or a
-    :class:`symdiff.graph.Program`.  ``inputs``: ordered symbols or names
+    :class:`symdiff.core.graph.Program`.  ``inputs``: ordered symbols or names
     (default: the free symbols in natural order); must be None for a
     Program.  ``opt``: LLVM optimization level 0-3.  ``cache``: reuse object
     code from the in-process and disk caches (also disabled by the

@@ -5,7 +5,7 @@
    reverse mode (the tape a = xz, b = ln x, c = sin b, d = e^a, e = a/b,
    f = c/a, y = d + e + f with its adjoints g_a ... g_f), next to the
    lecture's closed forms and a table of every method from
-   :func:`symdiff.compare.compare_methods` (error against a 40-digit
+   :func:`symdiff.lab.compare.compare_methods` (error against a 40-digit
    reference, time, cost).
 2. The running example f(x, y) = log(1 + e^{-(x+y)})(x + y): its
    computation graph (DOT from :func:`symdiff.to_dot`, plus PNG and SVG when
@@ -14,7 +14,7 @@
 3. The n(n-1) example: the gradient of x1 x2 ... xn.  Differentiating each
    variable separately (SymPy, no common subexpressions) builds about
    n(n-1) multiplications; symdiff's gradient shares one graph and grows
-   linearly (:func:`symdiff.compare.scaling`).
+   linearly (:func:`symdiff.lab.compare.scaling`).
 
 Run: ``python examples/lecture_derivatives.py [--outdir DIR] [--quick]``.
 """
@@ -36,8 +36,9 @@ from _common import ensure_symdiff, table  # noqa: E402
 ensure_symdiff()
 
 import symdiff as sd  # noqa: E402
-from symdiff import compare, models  # noqa: E402
-from symdiff.finite_diff import central_difference, forward_difference, graph_function  # noqa: E402
+from symdiff.lab import compare  # noqa: E402
+from symdiff.lab import models
+from symdiff.numeric.finite_diff import central_difference, forward_difference, graph_function  # noqa: E402
 
 X0, Z0 = 2.0, 3.0
 LN2 = math.log(2.0)
@@ -162,7 +163,7 @@ def three_ways() -> dict:
     rev = [t["x"].grad, t["z"].grad]
     print(f"  dy/dx = g_x = {rev[0]!r}, dy/dz = g_z = {rev[1]!r}")
 
-    print("\nEvery method against the 40-digit mpmath reference (symdiff.compare):")
+    print("\nEvery method against the 40-digit mpmath reference (symdiff.lab.compare):")
     results = compare.compare_methods(f, {"x": X0, "z": Z0}, repeat=3)
     body = []
     for r in results:

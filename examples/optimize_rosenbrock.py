@@ -3,7 +3,7 @@ using symdiff's compiled gradient and Hessian.
 
     f(x) = sum_{i<n} 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2,  minimum f(1,...,1) = 0
 
-symdiff builds f symbolically (:func:`symdiff.models.rosenbrock`), derives
+symdiff builds f symbolically (:func:`symdiff.lab.models.rosenbrock`), derives
 its gradient and Hessian, and compiles three kernels: f alone, [f, grad f]
 and the n x n Hessian.  The gradient and Hessian are first checked against
 SciPy's hand-written ``rosen_der`` and ``rosen_hess`` at a random point;
@@ -37,7 +37,7 @@ from _common import ensure_symdiff, table  # noqa: E402
 ensure_symdiff()
 
 import symdiff as sd  # noqa: E402
-from symdiff import models  # noqa: E402
+from symdiff.lab import models  # noqa: E402
 
 
 class Rosenbrock:

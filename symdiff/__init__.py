@@ -9,16 +9,16 @@ instruction list that the interpreter, printers and the LLVM compiler
 
 from __future__ import annotations
 
-from . import build as _build  # noqa: F401 - installs the Node operator overloads
-from .builders import dot, function, matrix, prod, symbols, vector
-from .builders import sum  # noqa: A004 - mirrors numpy.sum
-from .differentiate import adjoints, diff, grad, hessian, jacobian
-from .evaluate import Interpreter, evaluate
-from .graph import (Instr, Program, count_ops, free_symbols, program_to_nodes,
+from symdiff.core import symbolic as _build  # noqa: F401 - installs the Node operator overloads
+from symdiff.core.builders import dot, function, matrix, prod, symbols, vector
+from symdiff.core.builders import sum  # noqa: A004 - mirrors numpy.sum
+from symdiff.core.differentiate import adjoints, diff, grad, hessian, jacobian
+from symdiff.numeric.interpreter import Interpreter, evaluate
+from symdiff.core.graph import (Instr, Program, count_ops, free_symbols, program_to_nodes,
                     schedule, substitute, toposort)
-from .node import Node, const, symbol
-from .ops import CONSTANTS, OPS, OpDef
-from .printing import to_string
+from symdiff.core.node import Node, const, symbol
+from symdiff.core.ops import CONSTANTS, OPS, OpDef
+from symdiff.text.infix import to_string
 
 __version__ = "0.1.0"
 
@@ -34,17 +34,17 @@ e = const(CONSTANTS["e"])
 # Optional pieces: imported lazily so that a missing optional module never
 # breaks the core.
 _LAZY = {
-    "parse": (".parser", "parse"),
-    "parse_program": (".parser", "parse_program"),
-    "ParseError": (".parser", "ParseError"),
-    "to_program": (".printers", "to_program"),
-    "to_latex": (".printers", "to_latex"),
-    "to_dot": (".printers", "to_dot"),
-    "to_sympy": (".sympy_interop", "to_sympy"),
-    "from_sympy": (".sympy_interop", "from_sympy"),
+    "parse": ("symdiff.text.parser", "parse"),
+    "parse_program": ("symdiff.text.parser", "parse_program"),
+    "ParseError": ("symdiff.text.parser", "ParseError"),
+    "to_program": ("symdiff.text.printers", "to_program"),
+    "to_latex": ("symdiff.text.printers", "to_latex"),
+    "to_dot": ("symdiff.text.printers", "to_dot"),
+    "to_sympy": ("symdiff.text.sympy_interop", "to_sympy"),
+    "from_sympy": ("symdiff.text.sympy_interop", "from_sympy"),
     "compile": ("compiler", "compile"),
-    "Scalar": (".reverse", "Scalar"),
-    "Value": (".reverse", "Scalar"),
+    "Scalar": ("symdiff.numeric.reverse", "Scalar"),
+    "Value": ("symdiff.numeric.reverse", "Scalar"),
 }
 
 
@@ -55,8 +55,7 @@ def __getattr__(name):
     import importlib
 
     mod_name, attr = spec
-    mod = importlib.import_module(mod_name, __name__) if mod_name.startswith(".") \
-        else importlib.import_module(mod_name)
+    mod = importlib.import_module(mod_name)
     value = getattr(mod, attr)
     globals()[name] = value
     return value

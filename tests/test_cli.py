@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from symdiff.cli import main
+from symdiff.cli.main import main
 
 LECTURE = "exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)"
 LN2 = math.log(2)

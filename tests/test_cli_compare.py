@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from symdiff import parse, to_string
-from symdiff.cli import main
+from symdiff.cli.main import main
 
 LECTURE = "exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)"
 METHOD_NAMES = ["symbolic", "compiled", "forward", "reverse", "forward_difference",

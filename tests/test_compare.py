@@ -1,4 +1,4 @@
-"""symdiff.compare: every gradient method against the reference, op and
+"""symdiff.lab.compare: every gradient method against the reference, op and
 evaluation counts, the scaling measurements, the finite-difference sweep,
 timing and progress helpers, and the plots."""
 
@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 import symdiff as sd
-from symdiff import compare
-from symdiff.compare import (EXACT_METHODS, METHODS, Progress, compare_methods, fd_sweep,
+from symdiff.lab import compare
+from symdiff.lab.compare import (EXACT_METHODS, METHODS, Progress, compare_methods, fd_sweep,
                              reference, scaling, time_call)
-from symdiff.finite_diff import EPS
-from symdiff.forward import forward_op_count
-from symdiff.reverse import reverse_op_count
+from symdiff.numeric.finite_diff import EPS
+from symdiff.numeric.forward import forward_op_count
+from symdiff.numeric.reverse import reverse_op_count
 
 x, y, z = sd.symbols("x y z")
 LECTURE = sd.exp(x * z) + x * z / sd.log(x) + sd.sin(sd.log(x)) / (x * z)
@@ -311,7 +311,7 @@ def _check_png(path):
 
 def test_plot_scaling(prod_scaling, tmp_path):
     pytest.importorskip("matplotlib")
-    from symdiff.plots import plot_scaling
+    from symdiff.lab.plots import plot_scaling
 
     out = tmp_path / "scaling.png"
     plot_scaling(prod_scaling, out, model="prod", timeout=5.0)
@@ -320,7 +320,7 @@ def test_plot_scaling(prod_scaling, tmp_path):
 
 def test_plot_fd_sweep(tmp_path):
     pytest.importorskip("matplotlib")
-    from symdiff.plots import plot_fd_sweep
+    from symdiff.lab.plots import plot_fd_sweep
 
     out = tmp_path / "sweep.png"
     plot_fd_sweep(fd_sweep(LECTURE, POINT, "x"), out, expr_label="y")
@@ -328,7 +328,7 @@ def test_plot_fd_sweep(tmp_path):
 
 
 def test_plots_say_when_matplotlib_is_missing(monkeypatch, tmp_path):
-    from symdiff import plots
+    from symdiff.lab import plots
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(plots.MatplotlibMissing, match="pip install matplotlib"):

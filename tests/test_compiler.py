@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import symdiff as sd
-from symdiff.graph import Instr, Program
-from symdiff.ops import OPS, VARIADIC
+from symdiff.core.graph import Instr, Program
+from symdiff.core.ops import OPS, VARIADIC
 
 import compiler
 from compiler import emit

@@ -18,8 +18,8 @@ import compiler
 import symdiff as sd
 from compiler import accuracy as A
 from compiler import emit
-from symdiff.build import apply
-from symdiff.ops import OPS
+from symdiff.core.symbolic import apply
+from symdiff.core.ops import OPS
 
 # Random points per op (plus special values and hard cases).  Seed 1 with
 # 3,000 points draws a different sample from the table's (seed 0, 20,000

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import symdiff as sd
-from symdiff.node import interned_count
+from symdiff.core.node import interned_count
 
 
 x, y, z = sd.symbols("x y z")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import symdiff as sd
-from symdiff.ops import OPS, VARIADIC
+from symdiff.core.ops import OPS, VARIADIC
 
 x, y, z = sd.symbols("x y z")
 LN2 = math.log(2)

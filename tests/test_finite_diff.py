@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import symdiff as sd
-from symdiff.finite_diff import (EPS, central_difference, complex_function, complex_step,
+from symdiff.numeric.finite_diff import (EPS, central_difference, complex_function, complex_step,
                                  fd_error_sweep, forward_difference, graph_function,
                                  richardson)
-from symdiff.numeric import FLOAT, NUMPY, partials, sample_domain
-from symdiff.ops import OPS, VARIADIC
-from symdiff.reference import corpus, max_rel_error, reference_gradient
+from symdiff.numeric.namespaces import FLOAT, NUMPY, partials, sample_domain
+from symdiff.core.ops import OPS, VARIADIC
+from symdiff.numeric.reference import corpus, max_rel_error, reference_gradient
 
 x, y, z = sd.symbols("x y z")
 CORPUS = corpus()

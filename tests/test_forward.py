@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import symdiff as sd
-from symdiff.forward import (forward_gradient, forward_gradient_vectorized, forward_jacobian,
+from symdiff.numeric.forward import (forward_gradient, forward_gradient_vectorized, forward_jacobian,
                              forward_op_count, jvp)
-from symdiff.reference import corpus, max_rel_error, reference_gradient
-from symdiff.reverse import reverse_op_count, vjp
+from symdiff.numeric.reference import corpus, max_rel_error, reference_gradient
+from symdiff.numeric.reverse import reverse_op_count, vjp
 
 x, y, z = sd.symbols("x y z")
 CORPUS = corpus()

@@ -1,4 +1,4 @@
-"""Tests for symdiff.parser: grammar, numbers, programs, errors, depth, and
+"""Tests for symdiff.text.parser: grammar, numbers, programs, errors, depth, and
 the printer round trip (parse(to_string(e)) is e)."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 import symdiff as sd
 from symdiff import ParseError, parse, parse_program, to_string
-from symdiff.build import apply
-from symdiff.node import const, symbol
-from symdiff.ops import FUNCTIONS, OPS, VARIADIC
+from symdiff.core.symbolic import apply
+from symdiff.core.node import const, symbol
+from symdiff.core.ops import FUNCTIONS, OPS, VARIADIC
 
 x, y, z, a, b, c = (symbol(n) for n in ("x", "y", "z", "a", "b", "c"))
 

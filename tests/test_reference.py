@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import symdiff as sd
-from symdiff.numeric import sample_domain
-from symdiff.ops import OPS
-from symdiff.reference import (MP_OPS, corpus, max_rel_error, mp_evaluate,
+from symdiff.numeric.namespaces import sample_domain
+from symdiff.core.ops import OPS
+from symdiff.numeric.reference import (MP_OPS, corpus, max_rel_error, mp_evaluate,
                                reference_gradient)
 
 x, y, z = sd.symbols("x y z")

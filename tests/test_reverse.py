@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import symdiff as sd
-from symdiff.ops import OPS
-from symdiff.reference import corpus, max_rel_error, reference_gradient
-from symdiff.reverse import (Scalar, Value, build_tape, reverse_gradient, reverse_op_count,
+from symdiff.core.ops import OPS
+from symdiff.numeric.reference import corpus, max_rel_error, reference_gradient
+from symdiff.numeric.reverse import (Scalar, Value, build_tape, reverse_gradient, reverse_op_count,
                              vjp, zero_grad)
 
 x, y, z = sd.symbols("x y z")

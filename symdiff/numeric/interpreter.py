@@ -1,6 +1,6 @@
 """A float64 interpreter over the scheduled program.
 
-The interpreter is a loop over :class:`~symdiff.graph.Program` instructions
+The interpreter is a loop over :class:`~symdiff.core.graph.Program` instructions
 calling each op's numpy evaluation, so it evaluates one point or, with array
 inputs, many points at once (inputs broadcast against each other).  Slots
 are released after their last use to bound memory on long programs.
@@ -12,9 +12,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .graph import Program, as_outputs, paused_gc, schedule
-from .node import Node
-from .ops import OPS
+from symdiff.core.graph import Program, as_outputs, paused_gc, schedule
+from symdiff.core.node import Node
+from symdiff.core.ops import OPS
 
 __all__ = ["Interpreter", "evaluate", "bind_point"]
 
@@ -107,7 +107,7 @@ def evaluate(outputs, point, inputs=None):
         names = []
         for k in point:
             names.append(k.payload if isinstance(k, Node) else str(k))
-        from .node import symbol
+        from symdiff.core.node import symbol
 
         program = schedule(outs, [symbol(n) for n in names])
     else:

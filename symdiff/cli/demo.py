@@ -27,9 +27,15 @@ def run() -> int:
     """Print the demo; returns the exit status."""
     import numpy as np
 
-    from . import count_ops, grad, parse, symbol
-    from .cli import main as cli_main
-    from .printers import to_program
+    from symdiff import count_ops
+
+    from symdiff import grad
+
+    from symdiff import parse
+
+    from symdiff import symbol
+    from symdiff.cli.main import main as cli_main
+    from symdiff.text.printers import to_program
 
     print("symdiff demo: the lectures' worked example")
     print(f"  y = {LECTURE}    at x = 2, z = 3")
@@ -42,7 +48,7 @@ def run() -> int:
     print(f"operations: y alone {count_ops([f])}, y with its gradient {count_ops([f, *g])}")
 
     _section("2. Values against the lectures' closed forms")
-    from .evaluate import evaluate
+    from symdiff.numeric.interpreter import evaluate
 
     vx, vz = evaluate(g, {"x": 2.0, "z": 3.0})
     ln2 = math.log(2.0)

@@ -12,7 +12,7 @@
 
 ``graph`` writes the computation graph as Graphviz DOT, or as SVG/PNG
 through Graphviz's ``dot`` program.  The measurements live in
-:mod:`symdiff.compare`, the drawing in :mod:`symdiff.plots`.
+:mod:`symdiff.lab.compare`, the drawing in :mod:`symdiff.lab.plots`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import shutil
 import subprocess
 import sys
 
-from .cli import UsageError, load_expression, parse_point, parse_wrt
+from symdiff.cli.main import UsageError, load_expression, parse_point, parse_wrt
 
 __all__ = ["register", "cmd_compare", "cmd_graph"]
 
@@ -43,8 +43,8 @@ MODEL_DESCRIPTIONS = {
 def register(sub) -> None:
     """Add the ``compare`` and ``graph`` subcommands to the ``symdiff``
     subparsers ``sub``."""
-    from .compare import METHODS
-    from .models import SCALING_MODELS
+    from symdiff.lab.compare import METHODS
+    from symdiff.lab.models import SCALING_MODELS
 
     p = sub.add_parser(
         "compare", help="compare differentiation methods (accuracy, time, operations)",
@@ -108,7 +108,7 @@ def _fmt_value(v) -> str:
 
 
 def _fmt_point(point) -> str:
-    from .printing import format_number
+    from symdiff.text.infix import format_number
 
     return ", ".join(f"{k}={format_number(float(v))}" for k, v in point.items())
 
@@ -171,8 +171,8 @@ def _expr_text(f, limit: int = 90) -> str:
     first over the DAG (saturating at a small bound) and only small trees
     are printed.
     """
-    from .graph import count_ops, toposort
-    from .printing import to_string
+    from symdiff.core.graph import count_ops, toposort
+    from symdiff.text.infix import to_string
 
     bound = 4 * limit
     size: dict = {}
@@ -223,7 +223,7 @@ def cmd_compare(args) -> int:
 
 def _expression_and_point(args):
     """The scalar expression, the wrt symbols, every input and the point."""
-    from .graph import free_symbols
+    from symdiff.core.graph import free_symbols
 
     outs, _ = load_expression(args)
     if args.at is None:
@@ -238,7 +238,7 @@ def _expression_and_point(args):
 
 
 def _cmd_methods(args) -> int:
-    from .compare import METHODS, compare_methods, reference
+    from symdiff.lab.compare import METHODS, compare_methods, reference
 
     f, wrt, inputs, point = _expression_and_point(args)
     methods = None
@@ -325,7 +325,7 @@ def _parse_sizes(spec: str) -> list[int]:
 
 
 def _cmd_scaling(args) -> int:
-    from .compare import APPROACH_LABELS, scaling
+    from symdiff.lab.compare import APPROACH_LABELS, scaling
 
     if args.expr or args.file:
         raise UsageError("--scaling measures a built-in model: give no EXPR or -f FILE")
@@ -338,7 +338,7 @@ def _cmd_scaling(args) -> int:
     repeat = 3 if args.repeat is None else args.repeat
     rows = scaling(args.scaling, sizes, timeout=timeout, repeat=repeat)
     if args.plot:
-        from .plots import plot_scaling
+        from symdiff.lab.plots import plot_scaling
 
         _draw(plot_scaling, rows, args.plot, model=args.scaling, timeout=timeout)
 
@@ -388,7 +388,7 @@ def _cmd_scaling(args) -> int:
 
 
 def _cmd_fd_sweep(args) -> int:
-    from .compare import fd_sweep
+    from symdiff.lab.compare import fd_sweep
 
     f, wrt, inputs, point = _expression_and_point(args)
     if args.wrt is not None and len(wrt) != 1:
@@ -398,7 +398,7 @@ def _cmd_fd_sweep(args) -> int:
         _check_plot_target(args.plot)
     sweep = fd_sweep(f, point, var)
     if args.plot:
-        from .plots import plot_fd_sweep
+        from symdiff.lab.plots import plot_fd_sweep
 
         _draw(plot_fd_sweep, sweep, args.plot, expr_label=_expr_text(f, 60))
 
@@ -438,7 +438,7 @@ def _cmd_fd_sweep(args) -> int:
 
 def _check_plot_target(path: str) -> None:
     """Fail before a long measurement if the plot cannot be drawn."""
-    from .plots import MatplotlibMissing, require_matplotlib
+    from symdiff.lab.plots import MatplotlibMissing, require_matplotlib
 
     try:
         require_matplotlib()
@@ -466,7 +466,7 @@ _GRAPHVIZ_FORMATS = {".svg": "svg", ".png": "png"}
 def _output_names(text: str, outs) -> list[str]:
     """Labels for the outputs: the assigned name of ``y = ...``, else f
     (f0, f1, ... for several outputs)."""
-    from .parser import parse_program
+    from symdiff.text.parser import parse_program
 
     texts = parse_program(text).output_texts
     names = []
@@ -481,9 +481,9 @@ def _output_names(text: str, outs) -> list[str]:
 def cmd_graph(args) -> int:
     """``symdiff graph``: write the computation graph (with ``--grad``, the
     gradient too) as DOT, SVG or PNG."""
-    from .differentiate import grad
-    from .graph import reachable
-    from .printers import to_dot
+    from symdiff.core.differentiate import grad
+    from symdiff.core.graph import reachable
+    from symdiff.text.printers import to_dot
 
     outs, text = load_expression(args, single=False)
     names = _output_names(text, outs)

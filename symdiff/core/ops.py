@@ -9,7 +9,7 @@ needs to know about it:
 * ``vjp``: the derivative rule, written once against a namespace ``F`` of
   arithmetic functions.  ``vjp(F, i, args, out, g)`` returns ``g`` times the
   partial derivative of the op with respect to argument ``i`` (or ``None``
-  when that partial is identically zero).  With ``F`` = :mod:`symdiff.build`
+  when that partial is identically zero).  With ``F`` = :mod:`symdiff.core.symbolic`
   it builds expression nodes (symbolic differentiation); with a numeric
   namespace it computes numbers (the forward- and reverse-mode evaluators).
   Because every primitive is scalar, ``vjp`` with ``g`` set to a tangent is

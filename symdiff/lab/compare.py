@@ -9,7 +9,7 @@ Three questions from the lectures, answered with measurements:
   gradient take, and how much arithmetic (or how many evaluations of f)
   does it cost?
 * :func:`scaling`: how do those costs grow with the number of inputs n on
-  the built-in models (:data:`symdiff.models.SCALING_MODELS`), including the
+  the built-in models (:data:`symdiff.lab.models.SCALING_MODELS`), including the
   naive symbolic approach (SymPy differentiating each variable separately,
   without CSE), whose n(n-1) blow-up motivates the whole project?
 * :func:`fd_sweep`: the V-shaped error of forward and central differences
@@ -18,8 +18,8 @@ Three questions from the lectures, answered with measurements:
 Every number here is measured on this machine in this process (or, for the
 scaling runs, in a child process with a time cap); nothing is extrapolated.
 An approach that exceeds the cap is reported as timed out and skipped for
-larger n.  Drawing lives in :mod:`symdiff.plots`, the command line in
-:mod:`symdiff.cli_compare`.
+larger n.  Drawing lives in :mod:`symdiff.lab.plots`, the command line in
+:mod:`symdiff.cli.compare`.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from .differentiate import as_symbols
-from .graph import as_outputs, count_ops, free_symbols, schedule, sort_symbols
-from .node import Node
+from symdiff.core.differentiate import as_symbols
+from symdiff.core.graph import as_outputs, count_ops, free_symbols, schedule, sort_symbols
+from symdiff.core.node import Node
 
 __all__ = ["METHODS", "EXACT_METHODS", "SCALING_APPROACHES", "APPROACH_LABELS",
            "MethodResult", "Reference", "reference", "compare_methods", "time_call",
@@ -127,7 +127,7 @@ class MethodResult:
 
     ``gradient``: float64 array in ``wrt`` order (None if the method could
     not run); ``max_rel_error``: normwise relative error against the mpmath
-    reference (:func:`symdiff.reference.max_rel_error`); ``seconds``: median
+    reference (:func:`symdiff.numeric.reference.max_rel_error`); ``seconds``: median
     time per gradient; ``ops``: arithmetic operations per gradient where
     meaningful (CSE'd program size for symbolic/compiled, counted operations
     for forward/reverse), else None; ``evaluations``: calls of f for the
@@ -200,8 +200,8 @@ def _setup(f, point, wrt):
 def reference(f, point, wrt=None, dps: int = 40) -> Reference:
     """f and its gradient with respect to ``wrt`` (default: all free
     symbols) at ``point``, evaluated in mpmath at ``dps`` digits by
-    :func:`symdiff.reference.reference_gradient`."""
-    from .reference import reference_gradient
+    :func:`symdiff.numeric.reference.reference_gradient`."""
+    from symdiff.numeric.reference import reference_gradient
 
     f, wrt_syms, order, x = _setup(f, point, wrt)
     value, g = reference_gradient(f, x, inputs=order, dps=dps)
@@ -213,8 +213,8 @@ class _NotApplicable(Exception):
 
 
 def _symbolic(f, wrt, order, x, k):
-    from .differentiate import grad
-    from .evaluate import Interpreter
+    from symdiff.core.differentiate import grad
+    from symdiff.numeric.interpreter import Interpreter
 
     g = grad(f, wrt)
     interp = Interpreter(schedule([f, *g], order))
@@ -226,7 +226,7 @@ def _symbolic(f, wrt, order, x, k):
 
 
 def _compiled(f, wrt, order, x, k):
-    from .differentiate import grad
+    from symdiff.core.differentiate import grad
 
     g = grad(f, wrt)
     try:
@@ -247,8 +247,8 @@ def _compiled(f, wrt, order, x, k):
 
 
 def _forward(f, wrt, order, x, k):
-    from .forward import _gradient, forward_op_count
-    from .numeric import FLOAT
+    from symdiff.numeric.forward import _gradient, forward_op_count
+    from symdiff.numeric.namespaces import FLOAT
 
     program = schedule([f], order)
 
@@ -264,9 +264,9 @@ def _forward(f, wrt, order, x, k):
 
 
 def _tape_gradient(program, x):
-    """Replay ``program`` on the :class:`~symdiff.reverse.Scalar` tape and run
+    """Replay ``program`` on the :class:`~symdiff.numeric.reverse.Scalar` tape and run
     ``backward``: the reverse tape driven by the DAG's schedule."""
-    from .reverse import Scalar
+    from symdiff.numeric.reverse import Scalar
 
     nodes = []
     leaves = []
@@ -285,7 +285,7 @@ def _tape_gradient(program, x):
 
 
 def _reverse(f, wrt, order, x, k):
-    from .reverse import reverse_op_count
+    from symdiff.numeric.reverse import reverse_op_count
 
     program = schedule([f], order)
 
@@ -312,7 +312,7 @@ def _restricted(fn, x, k):
 
 def _fd(method_name):
     def prepare(f, wrt, order, x, k):
-        from . import finite_diff as fd
+        from symdiff.numeric import finite_diff as fd
 
         fn = _restricted(fd.graph_function(f, order), x, k)
         method = getattr(fd, method_name)
@@ -328,7 +328,7 @@ def _fd(method_name):
 
 
 def _complex_step(f, wrt, order, x, k):
-    from . import finite_diff as fd
+    from symdiff.numeric import finite_diff as fd
 
     try:
         cfn = fd.complex_function(f, order)
@@ -407,7 +407,7 @@ def compare_methods(f, point, wrt=None, methods: Sequence[str] | None = None,
 
 
 def _rel_error(gradient, ref_gradient) -> float:
-    from .reference import max_rel_error
+    from symdiff.numeric.reference import max_rel_error
 
     return max_rel_error(gradient, ref_gradient)
 
@@ -459,7 +459,7 @@ _MODELS: dict = {}
 def _model(model: str, n: int):
     key = (model, n)
     if key not in _MODELS:
-        from .models import SCALING_MODELS
+        from symdiff.lab.models import SCALING_MODELS
 
         _MODELS[key] = SCALING_MODELS[model](n)
     return _MODELS[key]
@@ -472,7 +472,7 @@ def _scaling_point(n_inputs: int) -> np.ndarray:
 
 
 def _measure_symbolic(f, params, repeat, budget):
-    from .differentiate import grad
+    from symdiff.core.differentiate import grad
 
     times = []
     g = None
@@ -489,7 +489,7 @@ def _measure_symbolic(f, params, repeat, budget):
 
 
 def _measure_compiled(f, params, repeat, budget):
-    from .differentiate import grad
+    from symdiff.core.differentiate import grad
 
     import compiler
 
@@ -506,8 +506,8 @@ def _measure_compiled(f, params, repeat, budget):
 
 
 def _measure_forward(f, params, repeat, budget):
-    from .forward import _gradient, forward_op_count
-    from .numeric import FLOAT
+    from symdiff.numeric.forward import _gradient, forward_op_count
+    from symdiff.numeric.namespaces import FLOAT
 
     program = schedule([f], params)
     x = list(_scaling_point(len(params)))
@@ -516,7 +516,7 @@ def _measure_forward(f, params, repeat, budget):
 
 
 def _measure_reverse(f, params, repeat, budget):
-    from .reverse import reverse_op_count
+    from symdiff.numeric.reverse import reverse_op_count
 
     program = schedule([f], params)
     x = list(_scaling_point(len(params)))
@@ -525,7 +525,7 @@ def _measure_reverse(f, params, repeat, budget):
 
 
 def _measure_central(f, params, repeat, budget):
-    from .finite_diff import central_difference, graph_function
+    from symdiff.numeric.finite_diff import central_difference, graph_function
 
     fn = graph_function(f, params)
     x = _scaling_point(len(params))
@@ -539,7 +539,7 @@ def _measure_central(f, params, repeat, budget):
 def _measure_naive(f, params, repeat, budget):
     import sympy
 
-    from .sympy_interop import to_sympy
+    from symdiff.text.sympy_interop import to_sympy
 
     t0 = time.perf_counter()
     fs = to_sympy(f)
@@ -679,7 +679,7 @@ def scaling(model: str, sizes: Sequence[int], approaches: Sequence[str] | None =
             progress: bool | None = None) -> list[ScalingRow]:
     """Measure the cost of a gradient against n on a built-in model.
 
-    ``model``: a key of :data:`symdiff.models.SCALING_MODELS` (prod,
+    ``model``: a key of :data:`symdiff.lab.models.SCALING_MODELS` (prod,
     rosenbrock, chain, mlp); ``sizes``: the values of n.  ``approaches``:
     names from :data:`SCALING_APPROACHES` (default all).  Each measurement
     (approach, n) runs in a child process capped at ``timeout`` seconds;
@@ -689,7 +689,7 @@ def scaling(model: str, sizes: Sequence[int], approaches: Sequence[str] | None =
 
     Returns :class:`ScalingRow` s ordered by approach, then n.
     """
-    from .models import SCALING_MODELS
+    from symdiff.lab.models import SCALING_MODELS
 
     if model not in SCALING_MODELS:
         raise ValueError(f"unknown model {model!r}; choose from {', '.join(SCALING_MODELS)}")
@@ -751,7 +751,7 @@ class FDSweep:
     ``steps``: the steps tried; ``forward``/``central``: relative errors
     (NaN where ``x + h == x``, i.e. no step was taken); ``exact``: the
     reference derivative; ``default_steps``/``default_errors``: each
-    method's default step (as :mod:`symdiff.finite_diff` chooses it at this
+    method's default step (as :mod:`symdiff.numeric.finite_diff` chooses it at this
     point) and the error there.
     """
 
@@ -769,11 +769,11 @@ def fd_sweep(f, point: Mapping, var=None, steps=None) -> FDSweep:
     """Error of the forward- and central-difference derivative d f / d
     ``var`` at ``point`` for each step (default: 61 steps log-spaced over
     1e-16..1e-1), against the 40-digit reference
-    (:func:`symdiff.finite_diff.fd_error_sweep`).  ``var`` defaults to the
+    (:func:`symdiff.numeric.finite_diff.fd_error_sweep`).  ``var`` defaults to the
     first free symbol.  On a log-log plot the errors are V-shaped: rounding
     error ~ eps/h on the left, truncation error ~ h (forward) or h^2
     (central) on the right."""
-    from . import finite_diff as fd
+    from symdiff.numeric import finite_diff as fd
 
     outs = as_outputs(f)
     if len(outs) != 1:

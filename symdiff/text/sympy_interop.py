@@ -2,7 +2,7 @@
 
 :func:`to_sympy` loops over the scheduled program, building each distinct
 node once, so shared subexpressions stay shared.  :data:`TO_SYMPY` is the
-per-op table (one entry per op in :data:`symdiff.ops.OPS`; a test checks it
+per-op table (one entry per op in :data:`symdiff.core.ops.OPS`; a test checks it
 is complete).
 
 :func:`from_sympy` walks a SymPy expression with an explicit stack.  It
@@ -22,10 +22,10 @@ import math
 import numpy as np
 import sympy
 
-from . import build
-from .builders import _balanced
-from .graph import as_outputs, schedule
-from .node import const, symbol
+from symdiff.core import symbolic as build
+from symdiff.core.builders import _balanced
+from symdiff.core.graph import as_outputs, schedule
+from symdiff.core.node import const, symbol
 
 __all__ = ["to_sympy", "from_sympy", "TO_SYMPY", "FROM_SYMPY_FUNCTIONS"]
 

@@ -6,7 +6,7 @@
 * :func:`to_latex` prints one expression as LaTeX with minimal parentheses.
 * :func:`to_dot` draws the DAG as a computation graph.
 
-Every walk is iterative (the scheduled program, :func:`symdiff.graph.toposort`
+Every walk is iterative (the scheduled program, :func:`symdiff.core.graph.toposort`
 or an explicit stack), so 10^5-deep expressions print at the default
 recursion limit.
 """
@@ -19,10 +19,10 @@ import re
 
 import numpy as np
 
-from .graph import as_outputs, reachable, schedule, toposort
-from .node import Node, symbol
-from .ops import OPS, VARIADIC
-from .printing import format_number, to_string
+from symdiff.core.graph import as_outputs, reachable, schedule, toposort
+from symdiff.core.node import Node, symbol
+from symdiff.core.ops import OPS, VARIADIC
+from symdiff.text.infix import format_number, to_string
 
 __all__ = ["to_program", "to_latex", "to_dot", "latex_symbol"]
 
@@ -319,7 +319,7 @@ def to_latex(expr) -> str:
     if isinstance(expr, (list, tuple, np.ndarray)):
         return [to_latex(e) for e in as_outputs(expr)]
     if not isinstance(expr, Node):
-        from .build import as_node
+        from symdiff.core.symbolic import as_node
 
         expr = as_node(expr)
     st = _Latex()

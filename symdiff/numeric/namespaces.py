@@ -1,14 +1,14 @@
 """Numeric namespaces for the op table's derivative rules.
 
-Every derivative rule in :mod:`symdiff.ops` is written once, against a
+Every derivative rule in :mod:`symdiff.core.ops` is written once, against a
 namespace ``F`` (``F.add``, ``F.mul``, ``F.exp``, ``F.const``,
-``F.constant_value`` ...).  With ``F`` = :mod:`symdiff.build` a rule builds
+``F.constant_value`` ...).  With ``F`` = :mod:`symdiff.core.symbolic` a rule builds
 expression nodes; with a namespace from this module the *same* rule computes
 numbers.  That is how the forward-mode, reverse-mode and tape evaluators
-(:mod:`symdiff.forward`, :mod:`symdiff.reverse`) avoid writing any
+(:mod:`symdiff.numeric.forward`, :mod:`symdiff.numeric.reverse`) avoid writing any
 derivative formula a second time.
 
-The namespaces are generated from :data:`symdiff.ops.OPS`: ``F.<name>`` is
+The namespaces are generated from :data:`symdiff.core.ops.OPS`: ``F.<name>`` is
 ``OPS[name].numpy`` for every primitive, so adding an op to the table needs
 no change here.  Three namespaces are provided:
 
@@ -45,7 +45,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from .ops import OPS
+from symdiff.core.ops import OPS
 
 __all__ = ["Namespace", "CountingNamespace", "FLOAT", "NUMPY", "QUIET_OPS", "make_namespace",
            "partials", "DOMAINS", "sample_domain"]

@@ -28,8 +28,8 @@ import mpmath
 import numpy as np
 from mpmath import mpf
 
-from .graph import as_outputs, schedule
-from .node import Node
+from symdiff.core.graph import as_outputs, schedule
+from symdiff.core.node import Node
 
 __all__ = ["MP_OPS", "mp_evaluate", "reference_gradient", "max_rel_error"]
 
@@ -126,7 +126,7 @@ def _eq(a, b):
     return mpf(1) if a == b else mpf(0)   # NaN == NaN is false, as in IEEE
 
 
-#: mpmath implementation of every op of :data:`symdiff.ops.OPS`.
+#: mpmath implementation of every op of :data:`symdiff.core.ops.OPS`.
 MP_OPS = {
     "add": operator.add,
     "sub": operator.sub,
@@ -189,7 +189,7 @@ def _program(outputs, point, inputs):
 
 def mp_evaluate(outputs, point, inputs=None, dps: int = 40) -> list:
     """Evaluate expressions in mpmath at ``dps`` digits: a loop over the
-    schedule with :data:`MP_OPS`.  ``point`` as in :func:`symdiff.evaluate`
+    schedule with :data:`MP_OPS`.  ``point`` as in :func:`symdiff.numeric.interpreter`
     (values may also be mpf or decimal strings).  Returns a list of mpf."""
     outs = as_outputs(outputs)
     program = _program(outs, point, inputs)
@@ -214,7 +214,7 @@ def reference_gradient(f, point, inputs=None, dps: int = 40):
     :func:`mp_evaluate`.  The gradient is a list of mpf in ``inputs`` order
     (default: the free symbols in natural order, or the keys of a mapping
     ``point``)."""
-    from .differentiate import grad
+    from symdiff.core.differentiate import grad
 
     outs = as_outputs(f)
     if len(outs) != 1:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import builders as B
-from .node import Node, symbol
-from .parser import parse
+from symdiff.core import builders as B
+from symdiff.core.node import Node, symbol
+from symdiff.text.parser import parse
 
 __all__ = ["LECTURE_EXAMPLE", "RUNNING_EXAMPLE", "lecture_example", "running_example",
            "prod", "rosenbrock", "tanh_chain", "softmax_regression_loss", "mlp_loss",

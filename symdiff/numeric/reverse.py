@@ -13,13 +13,13 @@ a number that remembers how it was computed.  Its fields are
 * ``label``: a name for drawing (:meth:`Scalar.to_dot`).
 
 Each operation's ``_backward`` applies the op table's ``vjp`` rule with the
-float namespace :data:`symdiff.numeric.FLOAT`, so no derivative formula is
+float namespace :data:`symdiff.numeric.namespaces.FLOAT`, so no derivative formula is
 written twice.  ``backward()`` sorts the tape with an explicit stack (no
 recursion: a chain of 10^5 operations works at the default recursion limit).
 
 The program-level functions (:func:`vjp`, :func:`reverse_gradient`,
 :func:`reverse_op_count`) run the same rules over the flat SSA program of
-:func:`symdiff.graph.schedule`: one forward loop for values, one backward
+:func:`symdiff.core.graph.schedule`: one forward loop for values, one backward
 loop for adjoints, so a gradient costs a small constant times |f| whatever
 the number of inputs.
 """
@@ -32,10 +32,10 @@ from typing import Mapping
 
 import numpy as np
 
-from .forward import _counting_setup, _program_and_point
-from .graph import Program, as_outputs
-from .numeric import FLOAT, QUIET_OPS, CountingNamespace, Namespace
-from .ops import OPS
+from symdiff.numeric.forward import _counting_setup, _program_and_point
+from symdiff.core.graph import Program, as_outputs
+from symdiff.numeric.namespaces import FLOAT, QUIET_OPS, CountingNamespace, Namespace
+from symdiff.core.ops import OPS
 
 __all__ = ["Scalar", "Value", "zero_grad", "build_tape", "reverse_gradient", "vjp",
            "reverse_sweep", "reverse_op_count"]

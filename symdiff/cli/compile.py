@@ -11,15 +11,15 @@ import os
 import sys
 import time
 
-from .cli import UsageError, _add_expr_args, load_expression, parse_point, parse_wrt
+from symdiff.cli.main import UsageError, _add_expr_args, load_expression, parse_point, parse_wrt
 
 __all__ = ["register", "cmd_compile", "gradient_outputs"]
 
 
 def gradient_outputs(f, wrt, hessian: bool):
     """[f, df/dw1, ..., (d2f/dwi dwj for i <= j)] with their labels."""
-    from .differentiate import grad
-    from .differentiate import hessian as hess
+    from symdiff.core.differentiate import grad
+    from symdiff.core.differentiate import hessian as hess
 
     g = grad(f, wrt)
     names = [s.payload for s in wrt]
@@ -49,7 +49,7 @@ def cmd_compile(args) -> int:
 
     import compiler
 
-    from .graph import free_symbols, schedule
+    from symdiff.core.graph import free_symbols, schedule
 
     if args.name and not (args.name.isidentifier() and args.name.isascii()):
         raise UsageError(f"--name must be a C identifier, got {args.name!r}")

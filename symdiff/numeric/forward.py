@@ -1,7 +1,7 @@
 """Forward-mode automatic differentiation over the scheduled program.
 
 Dual numbers (value, tangent) are pushed through the flat SSA program of
-:func:`symdiff.graph.schedule`, one loop over its instructions.  No tangent
+:func:`symdiff.core.graph.schedule`, one loop over its instructions.  No tangent
 rule is written here: every primitive is scalar, so the op table's
 ``vjp(F, i, args, out, g)`` with ``g`` set to argument ``i``'s tangent is
 ``t_i * d out / d a_i``, and the tangent of the output is the sum of those
@@ -12,7 +12,7 @@ nothing and never turns an infinite partial into ``0 * inf = NaN``.
 Cost model (the point of this module in the comparisons): one forward pass
 gives one directional derivative, so the full gradient of f: R^n -> R needs
 n passes and about n * |f| operations, against c * |f| for reverse mode
-(:mod:`symdiff.reverse`).  :func:`forward_gradient` does the n passes, or,
+(:mod:`symdiff.numeric.reverse`).  :func:`forward_gradient` does the n passes, or,
 with ``vectorized=True``, a single pass carrying all n tangents as numpy
 arrays (same arithmetic, n-wide; far fewer Python-level steps).
 """
@@ -23,10 +23,10 @@ from typing import Mapping
 
 import numpy as np
 
-from .evaluate import bind_point
-from .graph import Program, as_outputs, schedule
-from .numeric import FLOAT, NUMPY, CountingNamespace, Namespace
-from .ops import OPS
+from symdiff.numeric.interpreter import bind_point
+from symdiff.core.graph import Program, as_outputs, schedule
+from symdiff.numeric.namespaces import FLOAT, NUMPY, CountingNamespace, Namespace
+from symdiff.core.ops import OPS
 
 __all__ = ["jvp", "forward_gradient", "forward_gradient_vectorized", "forward_jacobian",
            "forward_op_count", "forward_sweep"]
@@ -226,7 +226,7 @@ def forward_op_count(f, n_inputs=None, point=None, inputs=None,
                      vectorized: bool = False) -> int:
     """Scalar arithmetic operations performed by a forward-mode gradient.
 
-    Runs the gradient with a :class:`~symdiff.numeric.CountingNamespace`
+    Runs the gradient with a :class:`~symdiff.numeric.namespaces.CountingNamespace`
     and counts every primitive evaluation and every tangent operation (each
     rule's multiplications and the additions that sum the per-argument
     terms); a vectorized operation on n tangents counts n.  ``n_inputs`` is
@@ -235,7 +235,7 @@ def forward_op_count(f, n_inputs=None, point=None, inputs=None,
     every op in the table); counts do not depend on it.
 
     For n-pass forward mode the count is about n * |f| (each pass
-    re-evaluates f); compare :func:`symdiff.reverse.reverse_op_count`.
+    re-evaluates f); compare :func:`symdiff.numeric.reverse.reverse_op_count`.
     """
     program, x = _counting_setup(f, point, inputs, "forward_op_count")
     n = len(program.inputs)

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import build as F
-from .graph import as_outputs, free_symbols, paused_gc, toposort
-from .node import Node, const, symbol
-from .ops import OPS
+from symdiff.core import symbolic as F
+from symdiff.core.graph import as_outputs, free_symbols, paused_gc, toposort
+from symdiff.core.node import Node, const, symbol
+from symdiff.core.ops import OPS
 
 __all__ = ["adjoints", "grad", "jacobian", "hessian", "diff", "as_symbols"]
 

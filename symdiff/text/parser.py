@@ -16,7 +16,7 @@ Grammar (one statement; ``^`` and ``**`` are the same operator)::
 
 so ``-x^2`` is ``-(x^2)``, ``2^-x`` is ``2^(-x)``, ``-a*b`` is ``(-a)*b`` and
 ``^`` is right-associative.  Nodes are built with the simplifying
-constructors of :mod:`symdiff.build`, so the result is the very node the
+constructors of :mod:`symdiff.core.symbolic`, so the result is the very node the
 Python API builds for the same expression (``parse("x*y") is x*y``).
 
 The parser is an operator-precedence (shunting-yard) loop over explicit
@@ -33,10 +33,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from . import ops as _ops
-from .build import apply
-from .node import Node, const, symbol
-from .ops import PREC_NEG
+from symdiff.core import ops as _ops
+from symdiff.core.symbolic import apply
+from symdiff.core.node import Node, const, symbol
+from symdiff.core.ops import PREC_NEG
 
 __all__ = ["parse", "parse_program", "ParsedProgram", "ParseError"]
 

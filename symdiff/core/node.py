@@ -17,7 +17,7 @@ height, kind and structural hash).  Canonical order therefore depends only on st
 print the same way in every process.
 
 This module knows nothing about simplification or the op table; the
-simplifying constructors live in :mod:`symdiff.build`.
+simplifying constructors live in :mod:`symdiff.core.symbolic`.
 """
 
 from __future__ import annotations
@@ -78,12 +78,12 @@ class Node:
     def __reduce__(self):
         # Pickling goes through the flat program so that deep graphs never
         # recurse; see symdiff.graph.  Unpickling re-interns the nodes.
-        from .graph import _rebuild_from_program, _program_state
+        from symdiff.core.graph import _rebuild_from_program, _program_state
 
         return (_rebuild_from_program, (_program_state([self]), 0))
 
     def __repr__(self) -> str:
-        from .printing import to_string
+        from symdiff.text.infix import to_string
 
         text = to_string(self)
         if len(text) > 200:
@@ -91,7 +91,7 @@ class Node:
         return f"<{text}>"
 
     def __str__(self) -> str:
-        from .printing import to_string
+        from symdiff.text.infix import to_string
 
         return to_string(self)
 
@@ -127,7 +127,7 @@ def make(op: str, args: tuple = (), payload: object = None) -> Node:
     """Return the unique node ``(op, args, payload)``, creating it if needed.
 
     No simplification happens here; callers wanting canonical forms use
-    :mod:`symdiff.build`.
+    :mod:`symdiff.core.symbolic`.
     """
     key = (op, args, payload)
     r = _interned.get(key)
@@ -200,7 +200,7 @@ _DIGITS = re.compile(r"(\d+)")
 
 
 def _natural_key(name: str) -> tuple:
-    # x2 before x10; same rule as symdiff.graph.natural_key.
+    # x2 before x10; same rule as symdiff.core.graph.natural_key.
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p)
                  for p in _DIGITS.split(name) if p != "")
 
@@ -226,7 +226,7 @@ def symbol(name: str) -> Node:
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(f"invalid symbol name {name!r}: use an ASCII identifier "
                          "such as x, x1 or W0_3")
-    from .ops import CONSTANTS, OPS
+    from symdiff.core.ops import CONSTANTS, OPS
 
     if name in OPS or name in CONSTANTS or name in ("inf", "nan"):
         raise ValueError(f"{name!r} cannot be a symbol name: it is reserved for the "

@@ -7,7 +7,7 @@ expressions, so graphs of 10^6 nodes and depth 10^5 never meet Python's
 recursion limit.
 
 Topological order is cheap here: a node is always created after its
-arguments (see :mod:`symdiff.node`), so sorting reachable nodes by ``id``
+arguments (see :mod:`symdiff.core.node`), so sorting reachable nodes by ``id``
 is a valid order.
 """
 
@@ -19,7 +19,7 @@ import contextlib
 import gc
 from typing import Iterable, NamedTuple, Sequence
 
-from .node import Node, _natural_key, const, symbol
+from symdiff.core.node import Node, _natural_key, const, symbol
 
 __all__ = ["reachable", "toposort", "free_symbols", "natural_key", "sort_symbols",
            "use_counts", "substitute", "Program", "Instr", "schedule", "count_ops",
@@ -45,7 +45,7 @@ def as_outputs(outputs) -> list[Node]:
     a flat list of nodes."""
     import numpy as np
 
-    from .build import as_node
+    from symdiff.core.symbolic import as_node
 
     if isinstance(outputs, Node):
         return [outputs]
@@ -144,7 +144,7 @@ def use_counts(outputs: Iterable[Node]) -> dict[Node, int]:
 def substitute(outputs, mapping: dict) -> list[Node]:
     """Replace nodes (typically symbols) by other expressions, rebuilding the
     graph bottom-up through the simplifying constructors."""
-    from .build import apply, as_node
+    from symdiff.core.symbolic import apply, as_node
 
     outs = as_outputs(outputs)
     new: dict[Node, Node] = {k: as_node(v) for k, v in mapping.items()}
@@ -259,7 +259,7 @@ def program_to_nodes(program: Program) -> list[Node]:
     re-interning every node through the simplifying constructors, so that
     operand order is canonical for this process (node ids differ between
     processes)."""
-    from .build import apply
+    from symdiff.core.symbolic import apply
 
     vals: list[Node] = []
     for ins in program.instrs:

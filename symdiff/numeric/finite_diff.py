@@ -32,9 +32,9 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from .evaluate import Interpreter, bind_point
-from .graph import as_outputs, schedule
-from .ops import OPS
+from symdiff.numeric.interpreter import Interpreter, bind_point
+from symdiff.core.graph import as_outputs, schedule
+from symdiff.core.ops import OPS
 
 __all__ = ["FDResult", "forward_difference", "central_difference", "complex_step",
            "richardson", "graph_function", "complex_function", "fd_error_sweep",
@@ -262,7 +262,7 @@ class SweepResult:
 def fd_error_sweep(f, point, var, steps, method: str = "central", inputs=None) -> SweepResult:
     """Error of the finite-difference derivative d f / d ``var`` at ``point``
     for each step in ``steps``, against the exact derivative (symbolic
-    gradient evaluated at 40 digits by :func:`symdiff.reference.reference_gradient`).
+    gradient evaluated at 40 digits by :func:`symdiff.numeric.reference.reference_gradient`).
 
     ``method``: ``"forward"``, ``"central"`` or ``"complex"``.  On a log-log
     plot forward and central errors are V-shaped (truncation falling with h
@@ -270,7 +270,7 @@ def fd_error_sweep(f, point, var, steps, method: str = "central", inputs=None) -
     sqrt(eps) resp. cbrt(eps)); complex-step errors stay flat at rounding
     level.
     """
-    from .reference import reference_gradient
+    from symdiff.numeric.reference import reference_gradient
 
     if method not in ("forward", "central", "complex"):
         raise ValueError(f"unknown method {method!r}")

@@ -7,8 +7,10 @@ import re
 
 import numpy as np
 
-from . import build, ops
-from .node import Node, symbol
+from symdiff.core import symbolic as build
+
+from symdiff.core import ops as ops
+from symdiff.core.node import Node, symbol
 
 __all__ = ["symbols", "vector", "matrix", "sum", "prod", "dot", "function"]
 

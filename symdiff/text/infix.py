@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 
-from .node import Node
-from .ops import OPS, PREC_ATOM, PREC_NEG, PREC_POW
+from symdiff.core.node import Node
+from symdiff.core.ops import OPS, PREC_ATOM, PREC_NEG, PREC_POW
 
 __all__ = ["to_string", "format_number"]
 
@@ -52,7 +52,7 @@ def to_string(expr, names: dict | None = None) -> str:
     :func:`symdiff.to_program` for CSE temporaries).
     """
     if not isinstance(expr, Node):
-        from .build import as_node
+        from symdiff.core.symbolic import as_node
 
         expr = as_node(expr)
     out: list[str] = []

@@ -10,7 +10,7 @@ here.
 This module doubles as the namespace ``F`` that the op table's derivative
 rules are written against: ``F.add``, ``F.mul``, ``F.exp``, ``F.const``,
 ``F.constant_value`` ... so that the same rule builds expressions here and
-computes numbers in :mod:`symdiff.numeric`.
+computes numbers in :mod:`symdiff.numeric.namespaces`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import numbers
 
 import numpy as np
 
-from . import ops
-from .node import Node, const, make
+from symdiff.core import ops as ops
+from symdiff.core.node import Node, const, make
 
 __all__ = ["apply", "add", "sub", "mul", "div", "neg", "pow", "const",
            "constant_value", "as_node"]
@@ -46,7 +46,7 @@ def constant_value(node: Node):
 
 
 def _order_key(node: Node):
-    # Canonical order of commutative operands (see symdiff.node): constants
+    # Canonical order of commutative operands (see symdiff.core.node): constants
     # first (so products print as 2*x), then symbols by natural name, then
     # compound expressions by structural hash.  It depends on structure only.
     return node.order

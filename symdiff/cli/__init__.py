@@ -1,0 +1,5 @@
+"""The ``symdiff`` command line: one module per subcommand."""
+
+from symdiff.cli.main import main
+
+__all__ = ["main"]
