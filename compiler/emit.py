@@ -2,23 +2,25 @@
 
 This module is the only place that turns a scheduled
 :class:`symdiff.core.graph.Program` into LLVM IR.  It loops over
-``Program.instrs`` (never over expression trees) and asks the op table how to
-lower each instruction:
+``Program.instrs`` (never over expression trees) and lowers each instruction
+as its op table entry's ``lowering`` says (:meth:`Emitter.op`):
 
-* ``add``/``sub``/``mul``/``div``/``neg`` are single IR instructions;
-* ``pow`` with a small integer constant exponent becomes repeated squaring,
-  otherwise ``llvm.pow``;
-* an op with a ``lower`` hook calls it with the :class:`Emitter` below;
-* an op with an ``llvm_intrinsic`` or a ``c_name`` goes through
-  :meth:`Emitter.math`, i.e. the two-tier table :data:`MATH` (LLVM intrinsic
-  where LLVM has one, libm otherwise) -- or, with the ``vector_math`` option,
-  the straight-line implementations of :mod:`compiler.vecmath`.
+* :class:`~symdiff.core.ops.Instruction`: one IR instruction (``fadd`` ...);
+* :class:`~symdiff.core.ops.Intrinsic`: an LLVM intrinsic (``llvm.exp.f64``);
+* :class:`~symdiff.core.ops.Libm`: a call of the C math library;
+* :class:`~symdiff.core.ops.Hook`: the op's own short IR sequence, written
+  against the :class:`Emitter` below (``pow`` unrolls small constant integer
+  exponents there; sigmoid and softplus call ``em.op("exp", ...)``);
+
+and, with the ``vector_math`` option, intrinsic and libm calls of the
+functions :mod:`compiler.vecmath` implements become its straight-line,
+vectorizable versions instead.
 
 Why text and not ``llvmlite.ir`` objects: building and printing an
 ``llvmlite.ir`` module costs 15-30 us per instruction on this machine
 (about 3 s for a 100,000-op gradient, a third of the compile-time budget),
 while formatting the same instructions as strings costs about 1 us.  The
-emitter API that the op table's ``lower`` hooks see is unchanged; values are
+emitter API that the op table's lowering hooks see is unchanged; values are
 simply IR operand strings (``%t12`` or a hex double literal).
 :mod:`compiler.vecmath` still builds its functions with ``llvmlite.ir``; their
 printed definitions are pasted into our module (see :func:`_vecmath_text`).
@@ -48,51 +50,10 @@ import struct
 from dataclasses import dataclass
 
 from symdiff.core.graph import Program
-from symdiff.core.ops import OPS
+from symdiff.core.ops import OPS, POW_INT_MAX, Hook, Instruction, Intrinsic, Libm
 
-__all__ = ["MATH", "VECMATH_OPS", "Layout", "module_text", "plan", "Plan",
-           "NDARRAY_LAYOUT", "vecmath_available"]
-
-# ---------------------------------------------------------------------------
-# The two-tier math table: the single place that says how a math function is
-# called.  name -> (LLVM intrinsic or None, libm symbol, arity).  Intrinsics
-# first because LLVM knows their semantics (constant folding, vectorization);
-# libm for everything LLVM has no intrinsic for.
-
-MATH: dict[str, tuple] = {
-    "exp": ("llvm.exp.f64", "exp", 1),
-    "log": ("llvm.log.f64", "log", 1),
-    "sin": ("llvm.sin.f64", "sin", 1),
-    "cos": ("llvm.cos.f64", "cos", 1),
-    "sqrt": ("llvm.sqrt.f64", "sqrt", 1),
-    "fabs": ("llvm.fabs.f64", "fabs", 1),
-    "pow": ("llvm.pow.f64", "pow", 2),
-    "maxnum": ("llvm.maxnum.f64", "fmax", 2),
-    "minnum": ("llvm.minnum.f64", "fmin", 2),
-    "log1p": (None, "log1p", 1),
-    "expm1": (None, "expm1", 1),
-    "tan": (None, "tan", 1),
-    "tanh": (None, "tanh", 1),
-    "sinh": (None, "sinh", 1),
-    "cosh": (None, "cosh", 1),
-    "asin": (None, "asin", 1),
-    "acos": (None, "acos", 1),
-    "atan": (None, "atan", 1),
-}
-
-# Math functions that compiler.vecmath may supply (third tier, opt-in through
-# the ``vector_math`` option): math name -> vecmath name.
-VECMATH_OPS = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tanh": "tanh",
-               "log1p": "log1p", "expm1": "expm1"}
-
-# Builtin arithmetic: one IR instruction each.
-_BINOPS = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
-
-# pow(x, n) for a constant integer |n| <= this is lowered to multiplications.
-# Each extra multiplication can add about an ulp (measured: 2 ulp at n = 4,
-# 12 at n = 16, against glibc pow's < 1 ulp), so only the smallest powers,
-# where the speed-up matters most (x^2 is one exact multiply), are unrolled.
-POW_INT_MAX = 4
+__all__ = ["Layout", "module_text", "plan", "Plan", "NDARRAY_LAYOUT", "vecmath_available",
+           "vecmath_ops", "POW_INT_MAX"]
 
 # Comparison predicates of Emitter.fcmp (all of LLVM's except true/false).
 _FCMP_PREDS = frozenset({"oeq", "ogt", "oge", "olt", "ole", "one", "ord", "uno",
@@ -110,21 +71,27 @@ def fmt_double(v: float) -> str:
 
 
 def vecmath_available():
-    """The :mod:`compiler.vecmath` module, or ``None`` if it cannot be imported."""
-    try:
-        from . import vecmath
-    except Exception:  # another engineer's module may be absent or broken
-        return None
-    if not hasattr(vecmath, "define_vecmath"):
-        return None
+    """The :mod:`compiler.vecmath` module (always importable; kept as a
+    function so callers and tests ask one place)."""
+    from . import vecmath
+
     return vecmath
 
 
-def _vecmath_supported() -> frozenset:
-    vm = vecmath_available()
-    if vm is None:
-        return frozenset()
-    return frozenset(getattr(vm, "SUPPORTED", VECMATH_OPS.values()))
+def vecmath_ops() -> frozenset:
+    """Ops of the table whose lowering :mod:`compiler.vecmath` can replace
+    with a vectorizable implementation: the intrinsic or libm ops it
+    implements, and hooks that call one of them."""
+    from .vecmath import SUPPORTED
+
+    out = set()
+    for name, op in OPS.items():
+        low = op.lowering
+        if isinstance(low, (Intrinsic, Libm)) and name in SUPPORTED:
+            out.add(name)
+        elif isinstance(low, Hook) and any(c in SUPPORTED for c in low.calls):
+            out.add(name)
+    return frozenset(out)
 
 
 _VECMATH_CACHE: dict = {}
@@ -142,8 +109,8 @@ def _vecmath_text(name: str, use_fma) -> tuple[str, str, dict]:
     vm = vecmath_available()
     mod = ir.Module(name="vecmath_" + name)
     kwargs = {} if use_fma is None else {"use_fma": use_fma}
-    fns = vm.define_vecmath(mod, [VECMATH_OPS[name]], **kwargs)
-    sym = fns[VECMATH_OPS[name]].name
+    fns = vm.define_vecmath(mod, [name], **kwargs)
+    sym = fns[name].name
     defs, decls = [], {}
     for g in mod.global_values:
         if isinstance(g, ir.Function) and g.is_declaration:
@@ -239,11 +206,6 @@ CHUNK_MAX = 3000
 CHUNK_SIZE = 2000
 HUGE_OPS = 500
 
-# Ops whose lowering calls a vecmath function when vector_math is on.
-_VEC_OPS = frozenset({"exp", "log", "sin", "cos", "tanh", "log1p", "expm1", "sigmoid",
-                      "softplus"})
-
-
 def plan(program: Program, opt: int, *, vector_math: bool = False,
          chunk_size: int | None = None) -> Plan:
     """Choose the function layout and optimization levels for ``program``."""
@@ -251,7 +213,8 @@ def plan(program: Program, opt: int, *, vector_math: bool = False,
     ops = program.n_ops
     weight = ops
     if vector_math:
-        weight += VEC_WEIGHT * sum(1 for i in instrs if i.op in _VEC_OPS)
+        vec = vecmath_ops()
+        weight += VEC_WEIGHT * sum(1 for i in instrs if i.op in vec)
     chunks = None
     if chunk_size is not None or ops > CHUNK_MAX:
         # Chunks hold chunk_size operations each (inputs and constants are
@@ -287,7 +250,7 @@ class _ModuleState:
     def __init__(self, vector_math: bool, use_fma):
         self.decls: dict[str, str] = {}
         self.extra_defs: list[str] = []
-        self.vec_names = _vecmath_supported() if vector_math else frozenset()
+        self.vec_names = vecmath_available().SUPPORTED if vector_math else frozenset()
         self.use_fma = use_fma
         self._vec_done: dict[str, str] = {}
 
@@ -375,22 +338,35 @@ class Emitter:
         self.lines.append(f"  {r} = select i1 {cond}, double {a}, double {b}")
         return r
 
-    def math(self, name: str, *args: str) -> str:
-        """Call math function ``name`` (a key of :data:`MATH`): vecmath when
-        enabled and available, else the LLVM intrinsic, else libm."""
-        spec = MATH.get(name)
-        if spec is None:
-            raise ValueError(f"unknown math function {name!r}; known: {sorted(MATH)}")
-        intrinsic, libm, arity = spec
-        if len(args) != arity:
-            raise ValueError(f"{name} takes {arity} argument(s), got {len(args)}")
-        if name in VECMATH_OPS and VECMATH_OPS[name] in self._state.vec_names:
-            sym = self._state.vecmath(name)
-        elif intrinsic is not None:
-            sym = self._state.declare(intrinsic, arity, "")
-        else:
-            sym = self._state.declare(libm, arity, _LIBM_ATTRS)
-        return self.call(sym, *args)
+    def op(self, name: str, *args: str) -> str:
+        """Lower the op-table primitive ``name`` on operands ``args`` (what
+        lowering hooks call for the math they need)."""
+        opdef = OPS.get(name)
+        if opdef is None:
+            raise ValueError(f"unknown op {name!r}")
+        if not opdef.check_arity(len(args)):
+            raise ValueError(f"op {name!r} applied to {len(args)} arguments")
+        low = opdef.lowering
+        if isinstance(low, Instruction):
+            if low.opcode == "fneg":
+                return self.fneg(args[0])
+            return self._bin(low.opcode, *args)
+        if isinstance(low, (Intrinsic, Libm)):
+            if name in self._state.vec_names:
+                return self.call(self._state.vecmath(name), *args)
+            if isinstance(low, Intrinsic):
+                return self.intrinsic(low.name, *args)
+            return self.libm(low.name, *args)
+        if isinstance(low, Hook):
+            return low.fn(self, *args)
+        raise ValueError(f"op {name!r} has no LLVM lowering ({low!r})")
+
+    def const_value(self, operand: str):
+        """The float value of a constant operand, or ``None`` for an SSA
+        value (lets ``pow``'s hook unroll constant integer exponents)."""
+        if operand.startswith("0x"):
+            return struct.unpack("<d", struct.pack("<Q", int(operand, 16)))[0]
+        return None
 
     def call(self, symbol: str, *args: str) -> str:
         """Call a declared ``double(double, ...)`` function."""
@@ -400,7 +376,7 @@ class Emitter:
         return r
 
     def libm(self, symbol: str, *args: str) -> str:
-        """Call a libm function that is not in :data:`MATH` (declared on demand)."""
+        """Call the C math library function ``symbol`` (declared on demand)."""
         self._state.declare(symbol, len(args), _LIBM_ATTRS)
         return self.call(symbol, *args)
 
@@ -429,70 +405,10 @@ class Emitter:
 # Lowering one instruction.
 
 
-def _int_exponent(program: Program, slot: int):
-    """n if slot holds a constant integer with |n| <= POW_INT_MAX, else None."""
-    ins = program.instrs[slot]
-    if ins.op != "const":
-        return None
-    v = ins.payload
-    if not math.isfinite(v) or v != int(v) or abs(v) > POW_INT_MAX:
-        return None
-    return int(v)
-
-
-def _pow_int(em: Emitter, x: str, n: int) -> str:
-    # x^n by binary powering.  For n < 0 we compute 1/x^|n|: one extra
-    # rounding relative to libm's pow, and x^|n| may overflow to inf (giving
-    # 0) where pow(x, n) would still be a subnormal.  Accepted: a few ulp.
-    if n == 0:
-        return em.const(1.0)  # pow(x, 0) = 1 even for NaN, as in libm
-    k = abs(n)
-    acc = None
-    p = x
-    while True:
-        if k & 1:
-            acc = p if acc is None else em.fmul(acc, p)
-        k >>= 1
-        if not k:
-            break
-        p = em.fmul(p, p)
-    return em.fdiv(em.const(1.0), acc) if n < 0 else acc
-
-
 def lower_instr(em: Emitter, program: Program, k: int, args: list[str]) -> str:
     """Emit instruction ``k`` (an op, not an input or constant) given its
     argument operands; returns the result operand."""
-    ins = program.instrs[k]
-    op = ins.op
-    binop = _BINOPS.get(op)
-    if binop is not None:
-        return em._bin(binop, args[0], args[1])
-    if op == "neg":
-        return em.fneg(args[0])
-    if op == "pow":
-        n = _int_exponent(program, ins.args[1])
-        if n is not None:
-            return _pow_int(em, args[0], n)
-        # pow(x, 0.5) stays pow: sqrt differs at -0.0 and -inf.
-        return em.math("pow", args[0], args[1])
-    opdef = OPS.get(op)
-    if opdef is None:
-        raise ValueError(f"unknown op {op!r} in program")
-    if not opdef.check_arity(len(args)):
-        raise ValueError(f"op {op!r} applied to {len(args)} arguments")
-    if opdef.lower is not None:
-        return opdef.lower(em, *args)
-    if opdef.llvm_intrinsic:
-        short = opdef.llvm_intrinsic[len("llvm."):] if opdef.llvm_intrinsic.startswith(
-            "llvm.") else opdef.llvm_intrinsic
-        if short in MATH and MATH[short][2] == len(args):
-            return em.math(short, *args)
-        return em.intrinsic(opdef.llvm_intrinsic + ".f64", *args)
-    if opdef.c_name:
-        if opdef.c_name in MATH and MATH[opdef.c_name][2] == len(args):
-            return em.math(opdef.c_name, *args)
-        return em.libm(opdef.c_name, *args)
-    raise ValueError(f"op {op!r} has no LLVM lowering (no lower hook, intrinsic or C name)")
+    return em.op(program.instrs[k].op, *args)
 
 
 # ---------------------------------------------------------------------------

@@ -9,7 +9,6 @@ instruction list that the interpreter, printers and the LLVM compiler
 
 from __future__ import annotations
 
-from symdiff.core import symbolic as _build  # noqa: F401 - installs the Node operator overloads
 from symdiff.core.builders import dot, function, matrix, prod, symbols, vector
 from symdiff.core.builders import sum  # noqa: A004 - mirrors numpy.sum
 from symdiff.core.differentiate import adjoints, diff, grad, hessian, jacobian

@@ -125,7 +125,7 @@ def _fmt(v: float) -> str:
 
 def cmd_diff(args) -> int:
     """Print the derivatives of an expression (and values with --at)."""
-    from symdiff.text import printers as printers
+    from symdiff.text import printers
     from symdiff.core.differentiate import grad, hessian
     from symdiff.numeric.interpreter import evaluate
     from symdiff.core.graph import free_symbols

@@ -9,7 +9,7 @@ import numpy as np
 
 from symdiff.core import symbolic as build
 
-from symdiff.core import ops as ops
+from symdiff.core import ops
 from symdiff.core.node import Node, symbol
 
 __all__ = ["symbols", "vector", "matrix", "sum", "prod", "dot", "function"]

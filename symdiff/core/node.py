@@ -29,6 +29,8 @@ import struct
 import weakref
 import zlib
 
+from symdiff.core.ops import CONSTANTS, OPS
+
 __all__ = ["Node", "symbol", "const", "make", "is_const", "is_symbol"]
 
 _ids = itertools.count(1)
@@ -94,6 +96,44 @@ class Node:
         from symdiff.text.infix import to_string
 
         return to_string(self)
+
+    # Arithmetic builds new nodes through the simplifying constructors of
+    # symdiff.core.symbolic (imported at the end of this module).
+    def __add__(self, other):
+        return _symbolic.binary_operator("add", self, other)
+
+    def __radd__(self, other):
+        return _symbolic.binary_operator("add", other, self)
+
+    def __sub__(self, other):
+        return _symbolic.binary_operator("sub", self, other)
+
+    def __rsub__(self, other):
+        return _symbolic.binary_operator("sub", other, self)
+
+    def __mul__(self, other):
+        return _symbolic.binary_operator("mul", self, other)
+
+    def __rmul__(self, other):
+        return _symbolic.binary_operator("mul", other, self)
+
+    def __truediv__(self, other):
+        return _symbolic.binary_operator("div", self, other)
+
+    def __rtruediv__(self, other):
+        return _symbolic.binary_operator("div", other, self)
+
+    def __pow__(self, other):
+        return _symbolic.binary_operator("pow", self, other)
+
+    def __rpow__(self, other):
+        return _symbolic.binary_operator("pow", other, self)
+
+    def __neg__(self):
+        return _symbolic.neg(self)
+
+    def __pos__(self):
+        return self
 
     @property
     def name(self) -> str:
@@ -182,7 +222,7 @@ _set = object.__setattr__
 _set_op, _set_args, _set_payload, _set_id, _set_shash, _set_order = (
     getattr(Node, f).__set__ for f in ("op", "args", "payload", "id", "shash", "order"))
 _op_codes: dict = {}
-_OP_RANK = {"mul": 0, "div": 1, "pow": 2, "neg": 3, "add": 4, "sub": 5}
+_OP_RANK = {name: op.rank for name, op in OPS.items()}
 
 
 def _stable_str_hash(text: str) -> int:
@@ -226,8 +266,6 @@ def symbol(name: str) -> Node:
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(f"invalid symbol name {name!r}: use an ASCII identifier "
                          "such as x, x1 or W0_3")
-    from symdiff.core.ops import CONSTANTS, OPS
-
     if name in OPS or name in CONSTANTS or name in ("inf", "nan"):
         raise ValueError(f"{name!r} cannot be a symbol name: it is reserved for the "
                          f"{'function' if name in OPS else 'constant'} {name}")
@@ -261,3 +299,8 @@ def is_const(node: Node, value: float | None = None) -> bool:
 def is_symbol(node: Node) -> bool:
     """True if ``node`` is a symbol."""
     return node.op == "sym"
+
+
+# The simplifying constructors build on this module, so they are imported
+# last; the Node operators above look them up at call time.
+from symdiff.core import symbolic as _symbolic  # noqa: E402 - mutual import, see above

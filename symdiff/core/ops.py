@@ -16,15 +16,25 @@ needs to know about it:
   also the forward-mode rule.  Rules receive the op's output ``out`` so they
   can reuse it (exp' = out, tanh' = 1 - out^2), as CasADi does;
 * printing: infix spelling and precedence, or a function name, and LaTeX;
-* code generation: the C / libm name, the LLVM intrinsic if LLVM has one,
-  and an optional ``lower`` hook for primitives that need a short IR
-  sequence.  ``lower(em, *args)`` only calls methods of the compiler's
-  emitter object (``em.fcmp``, ``em.select``, ``em.math`` ...), so this
-  module never imports llvmlite;
+* ``python``: the same operation on Python floats where it is a single
+  correctly rounded IEEE operation (add, sub, mul, div, neg): constant
+  folding and the float namespace use it, 100x cheaper than a ufunc;
+* ``rank``: where the op sorts among the operands of a commutative op
+  (products before calls, so ``2*x*sin(x)`` prints that way);
+* printing and parsing: the infix spelling (``aliases`` are other
+  spellings the parser accepts, ``**`` for ``^``), precedence and
+  associativity, or a function name, and a LaTeX template;
+* ``lowering``: how the compiler emits it, one of :class:`Instruction`
+  (one IR instruction), :class:`Intrinsic` (an LLVM intrinsic),
+  :class:`Libm` (a C math library call) or :class:`Hook` (a short IR
+  sequence written against the compiler's emitter, declaring the ops it
+  calls).  Hooks only call methods of the emitter object (``em.fcmp``,
+  ``em.select``, ``em.op`` ...), so this module never imports llvmlite;
 * traits: ``commutative``, ``smooth``, ``complex_ok`` (complex-step safe)
   and ``domain`` (per-argument samplers the tests use).
 
-Adding a primitive means adding one entry here (plus its tests).
+Adding a primitive means adding one entry here (plus its row in
+``tests/op_specs.py``).
 
 Conventions at non-smooth points (shared with SymPy, CasADi and PyTorch):
 relu'(0) = 0, |x|'(0) = 0; at ties of max/min the gradient is split equally
@@ -34,7 +44,9 @@ another argument is a number (IEEE maxNum / ``numpy.fmax``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+import math
+import operator
 from typing import Callable, Optional
 
 import numpy as np
@@ -50,6 +62,43 @@ PREC_ATOM = 100
 
 
 @dataclass(frozen=True)
+class Instruction:
+    """Lowered to one LLVM IR instruction (``fadd``, ``fneg`` ...)."""
+
+    opcode: str
+
+
+@dataclass(frozen=True)
+class Intrinsic:
+    """Lowered to an LLVM intrinsic (``llvm.exp.f64``), which LLVM knows the
+    semantics of (constant folding, vectorization) and turns into a libm
+    call or an instruction; ``libm`` names the C function it computes."""
+
+    name: str
+    libm: str
+
+
+@dataclass(frozen=True)
+class Libm:
+    """Lowered to a call of the C math library function ``name``."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Hook:
+    """Lowered by ``fn(em, *args)``, a short IR sequence built with the
+    compiler's emitter (``em.const``, ``em.fcmp``, ``em.select``, ``em.fadd``
+    ..., ``em.op(name, *args)`` to lower another op of this table and
+    ``em.intrinsic(name, *args)``).  ``calls`` lists the ops it lowers
+    through ``em.op``, so the compiler knows what math a hook needs without
+    running it."""
+
+    fn: Callable
+    calls: tuple = ()
+
+
+@dataclass(frozen=True)
 class OpDef:
     """Everything symdiff knows about one primitive."""
 
@@ -57,19 +106,20 @@ class OpDef:
     arity: int
     numpy: Callable
     vjp: Optional[Callable]
+    lowering: object
+    python: Optional[Callable] = None
     infix: Optional[str] = None
+    aliases: tuple = ()
     precedence: int = PREC_ATOM
+    right_assoc: bool = False
     latex: Optional[str] = None
-    c_name: Optional[str] = None
-    llvm_intrinsic: Optional[str] = None
-    lower: Optional[Callable] = None
+    rank: int = 9
+    function: bool = True
     commutative: bool = False
     smooth: bool = True
     complex_ok: bool = False
-    parseable: bool = True
     domain: tuple = ("real",)
     doc: str = ""
-    extra: dict = field(default_factory=dict)
 
     def check_arity(self, n: int) -> bool:
         """True if the op accepts ``n`` arguments."""
@@ -120,26 +170,23 @@ def _fmin(*args):
     return out
 
 
-_PY_ARITH = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b,
-    "neg": lambda a: -a,
-}
+def _py_div(a, b):
+    # Python raises on x/0 where IEEE (numpy, the compiled code) gives
+    # +-inf or NaN; only that case pays for numpy.
+    try:
+        return a / b
+    except ZeroDivisionError:
+        with np.errstate(all="ignore"):
+            return float(np.divide(float(a), float(b)))
 
 
 def fold(op: "OpDef", *values: float) -> float:
     """Evaluate ``op`` on Python floats (constant folding): IEEE results,
     never an exception for domain errors or overflow."""
-    fast = _PY_ARITH.get(op.name)
-    if fast is not None:
+    if op.python is not None:
         # Python float arithmetic is IEEE double too, and ~50x cheaper than
-        # entering np.errstate; only x/0 raises, and numpy handles that.
-        try:
-            return fast(*values)
-        except ZeroDivisionError:
-            pass
+        # entering np.errstate.
+        return op.python(*values)
     with np.errstate(all="ignore"):
         r = op.numpy(*values)
     return float(r)
@@ -231,7 +278,7 @@ def _lower_eq(em, a, b):
 
 
 def _lower_sigmoid(em, x):
-    e = em.math("exp", em.fneg(em.math("fabs", x)))
+    e = em.op("exp", em.fneg(em.op("abs", x)))
     d = em.fadd(em.const(1.0), e)
     pos = em.fdiv(em.const(1.0), d)
     neg = em.fdiv(e, d)
@@ -242,118 +289,153 @@ def _lower_sigmoid(em, x):
 
 def _lower_softplus(em, x):
     lin = em.select(em.fcmp("ugt", x, em.const(0.0)), x, em.const(0.0))
-    return em.fadd(lin, em.math("log1p", em.math("exp", em.fneg(em.math("fabs", x)))))
+    return em.fadd(lin, em.op("log1p", em.op("exp", em.fneg(em.op("abs", x)))))
 
 
-def _lower_maxmin(name):
+def _lower_maxmin(intrinsic):
     def lower(em, *args):
         acc = args[0]
         for a in args[1:]:
-            acc = em.math(name, acc, a)
+            acc = em.intrinsic(intrinsic, acc, a)
         return acc
 
     return lower
 
 
-def _unary(name, fn, vjp, *, latex=None, c_name=None, intrinsic=None, lower=None,
-           complex_ok=True, smooth=True, domain=("real",), doc=""):
+# pow(x, n) for a constant integer |n| <= this is lowered to multiplications.
+# Each extra multiplication can add about an ulp (measured: 2 ulp at n = 4,
+# 12 at n = 16, against glibc pow's < 1 ulp), so only the smallest powers,
+# where the speed-up matters most (x^2 is one exact multiply), are unrolled.
+POW_INT_MAX = 4
+
+
+def _lower_pow(em, x, y):
+    c = em.const_value(y)
+    if c is None or not math.isfinite(c) or c != int(c) or abs(c) > POW_INT_MAX:
+        # pow(x, 0.5) stays pow: sqrt differs at -0.0 and -inf.
+        return em.intrinsic("llvm.pow.f64", x, y)
+    # x^n by binary powering.  For n < 0 we compute 1/x^|n|: one extra
+    # rounding relative to libm's pow, and x^|n| may overflow to inf (giving
+    # 0) where pow(x, n) would still be a subnormal.  Accepted: a few ulp.
+    n = int(c)
+    if n == 0:
+        return em.const(1.0)  # pow(x, 0) = 1 even for NaN, as in libm
+    k = abs(n)
+    acc = None
+    p = x
+    while True:
+        if k & 1:
+            acc = p if acc is None else em.fmul(acc, p)
+        k >>= 1
+        if not k:
+            break
+        p = em.fmul(p, p)
+    return em.fdiv(em.const(1.0), acc) if n < 0 else acc
+
+
+def _unary(name, fn, vjp, lowering, *, latex=None, complex_ok=True, smooth=True,
+           domain=("real",), doc=""):
     return OpDef(
-        name=name, arity=1, numpy=fn, vjp=vjp,
+        name=name, arity=1, numpy=fn, vjp=vjp, lowering=lowering,
         latex=latex or (r"\operatorname{{%s}}\left({0}\right)" % name),
-        c_name=c_name if c_name is not None else name, llvm_intrinsic=intrinsic,
-        lower=lower, complex_ok=complex_ok, smooth=smooth, domain=domain, doc=doc,
+        complex_ok=complex_ok, smooth=smooth, domain=domain, doc=doc,
     )
+
+
+def _intr(name):
+    return Intrinsic(f"llvm.{name}.f64", name)
 
 
 _TABLE = [
     # --- arithmetic -------------------------------------------------------
-    OpDef("add", 2, np.add, _vjp_add, infix="+", precedence=PREC_ADD,
-          latex="{0} + {1}", commutative=True, complex_ok=True, parseable=False, c_name=None,
+    OpDef("add", 2, np.add, _vjp_add, Instruction("fadd"), python=operator.add, infix="+",
+          precedence=PREC_ADD, latex="{0} + {1}", rank=4, function=False, commutative=True, complex_ok=True,
           domain=("real", "real"), doc="a + b"),
-    OpDef("sub", 2, np.subtract, _vjp_sub, infix="-", precedence=PREC_ADD,
-          latex="{0} - {1}", complex_ok=True, parseable=False, domain=("real", "real"), doc="a - b"),
-    OpDef("mul", 2, np.multiply, _vjp_mul, infix="*", precedence=PREC_MUL,
-          latex=r"{0} \cdot {1}", commutative=True, complex_ok=True, parseable=False,
-          domain=("real", "real"), doc="a * b"),
-    OpDef("div", 2, np.divide, _vjp_div, infix="/", precedence=PREC_MUL,
-          latex=r"\frac{{{0}}}{{{1}}}", complex_ok=True, parseable=False, domain=("real", "nonzero"), doc="a / b"),
-    OpDef("neg", 1, np.negative, _vjp_neg, infix="-", precedence=PREC_NEG,
-          latex="-{0}", complex_ok=True, parseable=False, doc="-a"),
-    OpDef("pow", 2, np.power, _vjp_pow, infix="^", precedence=PREC_POW,
-          latex="{0}^{{{1}}}", c_name="pow", llvm_intrinsic="llvm.pow", complex_ok=True, parseable=True,
-          domain=("positive", "real"), doc="a ^ b (IEEE pow)"),
+    OpDef("sub", 2, np.subtract, _vjp_sub, Instruction("fsub"), python=operator.sub,
+          infix="-", precedence=PREC_ADD, latex="{0} - {1}", rank=5, function=False, complex_ok=True,
+          domain=("real", "real"), doc="a - b"),
+    OpDef("mul", 2, np.multiply, _vjp_mul, Instruction("fmul"), python=operator.mul,
+          infix="*", precedence=PREC_MUL, latex=r"{0} \cdot {1}", rank=0, function=False, commutative=True,
+          complex_ok=True, domain=("real", "real"), doc="a * b"),
+    OpDef("div", 2, np.divide, _vjp_div, Instruction("fdiv"), python=_py_div, infix="/",
+          precedence=PREC_MUL, latex=r"\frac{{{0}}}{{{1}}}", rank=1, function=False, complex_ok=True,
+          domain=("real", "nonzero"), doc="a / b"),
+    OpDef("neg", 1, np.negative, _vjp_neg, Instruction("fneg"), python=operator.neg,
+          infix="-", precedence=PREC_NEG, latex="-{0}", rank=3, function=False, complex_ok=True,
+          doc="-a"),
+    OpDef("pow", 2, np.power, _vjp_pow, Hook(_lower_pow), infix="^", aliases=("**",),
+          precedence=PREC_POW, right_assoc=True, latex="{0}^{{{1}}}", rank=2,
+          complex_ok=True, domain=("positive", "real"), doc="a ^ b (IEEE pow)"),
     # --- exponentials and logarithms --------------------------------------
-    _unary("exp", np.exp, lambda F, i, a, out, g: F.mul(g, out),
-           latex=r"e^{{{0}}}", intrinsic="llvm.exp", doc="e^x"),
-    _unary("log", np.log, lambda F, i, a, out, g: F.div(g, a[0]),
-           latex=r"\ln\left({0}\right)", intrinsic="llvm.log", domain=("positive",),
-           doc="natural logarithm"),
+    _unary("exp", np.exp, lambda F, i, a, out, g: F.mul(g, out), _intr("exp"),
+           latex=r"e^{{{0}}}", doc="e^x"),
+    _unary("log", np.log, lambda F, i, a, out, g: F.div(g, a[0]), _intr("log"),
+           latex=r"\ln\left({0}\right)", domain=("positive",), doc="natural logarithm"),
     _unary("log1p", np.log1p,
-           lambda F, i, a, out, g: F.div(g, F.add(F.const(1.0), a[0])),
+           lambda F, i, a, out, g: F.div(g, F.add(F.const(1.0), a[0])), Libm("log1p"),
            latex=r"\ln\left(1 + {0}\right)", domain=("gt_minus1",), doc="log(1 + x)"),
     _unary("expm1", np.expm1,
-           lambda F, i, a, out, g: F.mul(g, F.add(out, F.const(1.0))),
+           lambda F, i, a, out, g: F.mul(g, F.add(out, F.const(1.0))), Libm("expm1"),
            latex=r"\left(e^{{{0}}} - 1\right)", doc="exp(x) - 1"),
     _unary("sqrt", np.sqrt,
-           lambda F, i, a, out, g: F.div(F.mul(F.const(0.5), g), out),
-           latex=r"\sqrt{{{0}}}", intrinsic="llvm.sqrt", domain=("positive",),
-           doc="square root"),
+           lambda F, i, a, out, g: F.div(F.mul(F.const(0.5), g), out), _intr("sqrt"),
+           latex=r"\sqrt{{{0}}}", domain=("positive",), doc="square root"),
     # --- trigonometric ----------------------------------------------------
-    _unary("sin", np.sin, lambda F, i, a, out, g: F.mul(g, F.cos(a[0])),
-           latex=r"\sin\left({0}\right)", intrinsic="llvm.sin"),
-    _unary("cos", np.cos, lambda F, i, a, out, g: F.neg(F.mul(g, F.sin(a[0]))),
-           latex=r"\cos\left({0}\right)", intrinsic="llvm.cos"),
+    _unary("sin", np.sin, lambda F, i, a, out, g: F.mul(g, F.cos(a[0])), _intr("sin"),
+           latex=r"\sin\left({0}\right)"),
+    _unary("cos", np.cos, lambda F, i, a, out, g: F.neg(F.mul(g, F.sin(a[0]))), _intr("cos"),
+           latex=r"\cos\left({0}\right)"),
     _unary("tan", np.tan,
-           lambda F, i, a, out, g: F.mul(g, F.add(F.const(1.0), F.mul(out, out))),
+           lambda F, i, a, out, g: F.mul(g, F.add(F.const(1.0), F.mul(out, out))), Libm("tan"),
            latex=r"\tan\left({0}\right)", domain=("trig",)),
     _unary("asin", np.arcsin,
-           lambda F, i, a, out, g: F.div(g, F.sqrt(_one_minus_sq(F, a[0]))),
+           lambda F, i, a, out, g: F.div(g, F.sqrt(_one_minus_sq(F, a[0]))), Libm("asin"),
            latex=r"\arcsin\left({0}\right)", domain=("unit",)),
     _unary("acos", np.arccos,
            lambda F, i, a, out, g: F.neg(F.div(g, F.sqrt(_one_minus_sq(F, a[0])))),
-           latex=r"\arccos\left({0}\right)", domain=("unit",)),
+           Libm("acos"), latex=r"\arccos\left({0}\right)", domain=("unit",)),
     _unary("atan", np.arctan,
            lambda F, i, a, out, g: F.div(g, F.add(F.const(1.0), F.mul(a[0], a[0]))),
-           latex=r"\arctan\left({0}\right)"),
+           Libm("atan"), latex=r"\arctan\left({0}\right)"),
     # --- hyperbolic -------------------------------------------------------
-    _unary("sinh", np.sinh, lambda F, i, a, out, g: F.mul(g, F.cosh(a[0])),
+    _unary("sinh", np.sinh, lambda F, i, a, out, g: F.mul(g, F.cosh(a[0])), Libm("sinh"),
            latex=r"\sinh\left({0}\right)"),
-    _unary("cosh", np.cosh, lambda F, i, a, out, g: F.mul(g, F.sinh(a[0])),
+    _unary("cosh", np.cosh, lambda F, i, a, out, g: F.mul(g, F.sinh(a[0])), Libm("cosh"),
            latex=r"\cosh\left({0}\right)"),
     _unary("tanh", np.tanh, lambda F, i, a, out, g: F.mul(g, _one_minus_sq(F, out)),
-           latex=r"\tanh\left({0}\right)"),
+           Libm("tanh"), latex=r"\tanh\left({0}\right)"),
     # --- activations ------------------------------------------------------
     _unary("sigmoid", _sigmoid,
            lambda F, i, a, out, g: F.mul(g, F.mul(out, F.sub(F.const(1.0), out))),
-           latex=r"\sigma\left({0}\right)", c_name="", lower=_lower_sigmoid,
-           complex_ok=False, doc="1 / (1 + e^-x), evaluated without overflow"),
+           Hook(_lower_sigmoid, calls=("exp", "abs")),
+           latex=r"\sigma\left({0}\right)", complex_ok=False,
+           doc="1 / (1 + e^-x), evaluated without overflow"),
     _unary("softplus", _softplus, lambda F, i, a, out, g: F.mul(g, F.sigmoid(a[0])),
-           latex=r"\operatorname{{softplus}}\left({0}\right)", c_name="",
-           lower=_lower_softplus, complex_ok=False,
+           Hook(_lower_softplus, calls=("exp", "abs", "log1p")),
+           latex=r"\operatorname{{softplus}}\left({0}\right)", complex_ok=False,
            doc="log(1 + e^x), evaluated without overflow"),
-    _unary("relu", _relu, lambda F, i, a, out, g: F.mul(g, F.step(a[0])),
-           latex=r"\operatorname{{relu}}\left({0}\right)", c_name="", lower=_lower_relu,
-           complex_ok=False, smooth=False, doc="max(x, 0); relu'(0) = 0"),
-    _unary("abs", np.abs, lambda F, i, a, out, g: F.mul(g, F.sign(a[0])),
-           latex=r"\left|{0}\right|", c_name="fabs", intrinsic="llvm.fabs",
-           complex_ok=False, smooth=False, doc="|x|; |x|'(0) = 0"),
-    OpDef("max", VARIADIC, _fmax, _vjp_maxmin, latex=r"\max\left({0}\right)",
-          c_name="fmax", llvm_intrinsic="llvm.maxnum", lower=_lower_maxmin("maxnum"),
-          commutative=True, smooth=False, domain=("real", "real"),
+    _unary("relu", _relu, lambda F, i, a, out, g: F.mul(g, F.step(a[0])), Hook(_lower_relu),
+           latex=r"\operatorname{{relu}}\left({0}\right)", complex_ok=False, smooth=False,
+           doc="max(x, 0); relu'(0) = 0"),
+    _unary("abs", np.abs, lambda F, i, a, out, g: F.mul(g, F.sign(a[0])), _intr("fabs"),
+           latex=r"\left|{0}\right|", complex_ok=False, smooth=False, doc="|x|; |x|'(0) = 0"),
+    OpDef("max", VARIADIC, _fmax, _vjp_maxmin, Hook(_lower_maxmin("llvm.maxnum.f64")),
+          latex=r"\max\left({0}\right)", commutative=True, smooth=False,
+          domain=("real", "real"),
           doc="largest argument (NaN-ignoring); ties split the gradient equally"),
-    OpDef("min", VARIADIC, _fmin, _vjp_maxmin, latex=r"\min\left({0}\right)",
-          c_name="fmin", llvm_intrinsic="llvm.minnum", lower=_lower_maxmin("minnum"),
-          commutative=True, smooth=False, domain=("real", "real"),
+    OpDef("min", VARIADIC, _fmin, _vjp_maxmin, Hook(_lower_maxmin("llvm.minnum.f64")),
+          latex=r"\min\left({0}\right)", commutative=True, smooth=False,
+          domain=("real", "real"),
           doc="smallest argument (NaN-ignoring); ties split the gradient equally"),
     # --- derivative helpers (piecewise constant, derivative zero) ---------
-    _unary("step", _step, _zero, latex=r"\theta\left({0}\right)", c_name="",
-           lower=_lower_step, complex_ok=False, smooth=False,
+    _unary("step", _step, _zero, Hook(_lower_step), latex=r"\theta\left({0}\right)",
+           complex_ok=False, smooth=False,
            doc="1 for x > 0, 0 for x <= 0 (the derivative of relu)"),
-    _unary("sign", np.sign, _zero, latex=r"\operatorname{{sign}}\left({0}\right)",
-           c_name="", lower=_lower_sign, complex_ok=False, smooth=False,
+    _unary("sign", np.sign, _zero, Hook(_lower_sign),
+           latex=r"\operatorname{{sign}}\left({0}\right)", complex_ok=False, smooth=False,
            doc="-1, 0 or 1 (the derivative of abs)"),
-    OpDef("eq", 2, _eq, _zero, latex=r"\left[{0} = {1}\right]",
-          lower=_lower_eq, commutative=True, smooth=False, domain=("real", "real"),
+    OpDef("eq", 2, _eq, _zero, Hook(_lower_eq), latex=r"\left[{0} = {1}\right]",
+          commutative=True, smooth=False, domain=("real", "real"),
           doc="1 if a == b else 0 (splits max/min gradients at ties)"),
 ]
 
@@ -361,9 +443,7 @@ _TABLE = [
 OPS: dict[str, OpDef] = {op.name: op for op in _TABLE}
 
 #: Functions a user may call by name in the parser and CLI.
-FUNCTIONS: dict[str, OpDef] = {
-    op.name: op for op in _TABLE if op.infix is None or op.name == "pow"
-}
+FUNCTIONS: dict[str, OpDef] = {op.name: op for op in _TABLE if op.function}
 
 #: Named constants understood by the parser.
 CONSTANTS = {"pi": float(np.pi), "e": float(np.e)}

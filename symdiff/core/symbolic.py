@@ -16,17 +16,19 @@ computes numbers in :mod:`symdiff.numeric.namespaces`.
 from __future__ import annotations
 
 import numbers
+import sys
 
 import numpy as np
 
-from symdiff.core import ops as ops
+from symdiff.core import ops
+from symdiff.core.rules import RULES as _RULES
 from symdiff.core.node import Node, const, make
 
 __all__ = ["apply", "add", "sub", "mul", "div", "neg", "pow", "const",
            "constant_value", "as_node"]
 
-_ZERO = const(0.0)
-_ONE = const(1.0)
+ZERO = const(0.0)
+ONE = const(1.0)
 
 
 def as_node(value) -> Node:
@@ -52,112 +54,6 @@ def _order_key(node: Node):
     return node.order
 
 
-# ---------------------------------------------------------------------------
-# Rewrite rules.  Each returns a node or None (no rule applies).  Operands
-# of commutative ops are already in canonical order, so a constant operand
-# is always args[0].
-
-
-def _rules_add(a, b):
-    if a.op == "const" and a.payload == 0.0:   # 0 + b -> b
-        return b
-    if b.op == "neg":                           # a + -c -> a - c (exact)
-        return apply("sub", a, b.args[0])
-    if a.op == "neg":                           # -c + b -> b - c (exact)
-        return apply("sub", b, a.args[0])
-    return None
-
-
-def _rules_sub(a, b):
-    if b.op == "const" and b.payload == 0.0:   # a - 0 -> a
-        return a
-    if a.op == "const" and a.payload == 0.0:   # 0 - b -> -b
-        return apply("neg", b)
-    if b.op == "neg":                           # a - -c -> a + c (exact)
-        return apply("add", a, b.args[0])
-    return None
-
-
-def _rules_mul(a, b):
-    if a.op == "const":
-        c = a.payload
-        if c == 0.0:                            # 0 * b -> 0 (finite b)
-            return _ZERO
-        if c == 1.0:                            # 1 * b -> b
-            return b
-        if c == -1.0:                           # -1 * b -> -b
-            return apply("neg", b)
-        if b.op == "neg":                       # c * -d -> (-c) * d (exact)
-            return apply("mul", const(-c), b.args[0])
-    if a.op == "neg":
-        if b.op == "neg":                       # -a * -b -> a * b (exact)
-            return apply("mul", a.args[0], b.args[0])
-        return apply("neg", apply("mul", a.args[0], b))   # -a * b -> -(a*b) (exact)
-    if b.op == "neg":                           # a * -b -> -(a*b) (exact)
-        return apply("neg", apply("mul", a, b.args[0]))
-    return None
-
-
-def _rules_div(a, b):
-    if b.op == "const":
-        if b.payload == 1.0:                    # a / 1 -> a
-            return a
-        if b.payload == -1.0:                   # a / -1 -> -a
-            return apply("neg", a)
-    if a.op == "neg":
-        if b.op == "neg":                       # -a / -b -> a / b (exact)
-            return apply("div", a.args[0], b.args[0])
-        return apply("neg", apply("div", a.args[0], b))   # -a / b -> -(a/b) (exact)
-    if b.op == "neg":                           # a / -b -> -(a/b) (exact)
-        return apply("neg", apply("div", a, b.args[0]))
-    return None
-
-
-def _rules_neg(a):
-    if a.op == "neg":                           # --a -> a
-        return a.args[0]
-    if a.op == "sub":                           # -(a - b) -> b - a (exact)
-        return apply("sub", a.args[1], a.args[0])
-    return None
-
-
-def _rules_pow(a, b):
-    if b.op == "const":
-        if b.payload == 1.0:                    # a ^ 1 -> a
-            return a
-        if b.payload == 0.0:                    # a ^ 0 -> 1 (IEEE: even NaN^0 = 1)
-            return _ONE
-    if a.op == "const" and a.payload == 1.0:    # 1 ^ b -> 1 (IEEE: even 1^NaN = 1)
-        return _ONE
-    return None
-
-
-def _rules_maxmin(name):
-    def rules(*args):
-        flat = []
-        for x in args:                          # max(max(a, b), c) -> max(a, b, c)
-            flat.extend(x.args if x.op == name else (x,))
-        uniq = list(dict.fromkeys(flat))        # max(a, a) -> a
-        if len(uniq) == 1:
-            return uniq[0]
-        if len(uniq) != len(args) or len(flat) != len(args):
-            return apply(name, *uniq)
-        return None
-
-    return rules
-
-
-_RULES = {
-    "add": _rules_add,
-    "sub": _rules_sub,
-    "mul": _rules_mul,
-    "div": _rules_div,
-    "neg": _rules_neg,
-    "pow": _rules_pow,
-    "max": _rules_maxmin("max"),
-    "min": _rules_maxmin("min"),
-}
-
 _OPS = ops.OPS
 
 
@@ -169,7 +65,7 @@ def _apply1(name: str, op, a) -> Node:
         return const(ops.fold(op, a.payload))
     rule = _RULES.get(name)
     if rule is not None:
-        out = rule(a)
+        out = rule(_S, a)
         if out is not None:
             return out
     return make(name, (a,))
@@ -187,7 +83,7 @@ def _apply2(name: str, op, a, b) -> Node:
         a, b = b, a
     rule = _RULES.get(name)
     if rule is not None:
-        out = rule(a, b)
+        out = rule(_S, a, b)
         if out is not None:
             return out
     return make(name, (a, b))
@@ -213,15 +109,15 @@ def apply(name: str, *args) -> Node:
         args = tuple(sorted(args, key=_order_key))
     rule = _RULES.get(name)
     if rule is not None:
-        out = rule(*args)
+        out = rule(_S, *args)
         if out is not None:
             return out
     return make(name, args)
 
 
 # ---------------------------------------------------------------------------
-# The F namespace used by derivative rules, and the arithmetic used by the
-# operator overloads.  The fast paths below avoid apply()'s generic
+# The F namespace used by derivative rules, and the arithmetic behind the
+# Node operators.  The fast paths below avoid apply()'s generic
 # dispatch on the hot path of differentiation.
 
 
@@ -279,36 +175,25 @@ def eq(a, b) -> Node:
     return apply("eq", a, b)
 
 
-# ---------------------------------------------------------------------------
-# Operator overloads on Node.  Returning NotImplemented for numpy arrays lets
-# numpy apply the operation elementwise to object arrays of nodes.
+def binary_operator(name: str, a, b):
+    """``a <op> b`` for the Node operators: ``NotImplemented`` for operands
+    that are neither nodes nor real numbers (numpy arrays then apply the
+    operation elementwise to object arrays of nodes)."""
+    if a.__class__ is not Node:
+        if isinstance(a, np.ndarray):
+            return NotImplemented
+        try:
+            a = as_node(a)
+        except TypeError:
+            return NotImplemented
+    if b.__class__ is not Node:
+        if isinstance(b, np.ndarray):
+            return NotImplemented
+        try:
+            b = as_node(b)
+        except TypeError:
+            return NotImplemented
+    return _apply2(name, _OPS[name], a, b)
 
 
-def _binary(name, reflected=False):
-    op = _OPS[name]
-
-    def method(self, other):
-        if other.__class__ is not Node:
-            if isinstance(other, np.ndarray):
-                return NotImplemented
-            try:
-                other = as_node(other)
-            except TypeError:
-                return NotImplemented
-        return _apply2(name, op, other, self) if reflected else _apply2(name, op, self, other)
-
-    return method
-
-
-Node.__add__ = _binary("add")
-Node.__radd__ = _binary("add", True)
-Node.__sub__ = _binary("sub")
-Node.__rsub__ = _binary("sub", True)
-Node.__mul__ = _binary("mul")
-Node.__rmul__ = _binary("mul", True)
-Node.__truediv__ = _binary("div")
-Node.__rtruediv__ = _binary("div", True)
-Node.__pow__ = _binary("pow")
-Node.__rpow__ = _binary("pow", True)
-Node.__neg__ = lambda self: _apply1("neg", _NEG, self)
-Node.__pos__ = lambda self: self
+_S = sys.modules[__name__]
