@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import tempfile
 
-from symdiff.core.graph import Program
+from symdiff.core.program import Program
 
 from . import backend, emit
 

@@ -49,7 +49,7 @@ import math
 import struct
 from dataclasses import dataclass
 
-from symdiff.core.graph import Program
+from symdiff.core.program import Program
 from symdiff.core.ops import OPS, POW_INT_MAX, Hook, Instruction, Intrinsic, Libm
 
 __all__ = ["Layout", "module_text", "plan", "Plan", "NDARRAY_LAYOUT", "vecmath_available",

@@ -42,7 +42,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from symdiff.core.graph import Program, schedule
+from symdiff.core.program import Program, schedule
 
 from . import backend, cache, emit
 

@@ -13,8 +13,8 @@ from symdiff.core.builders import dot, function, matrix, prod, symbols, vector
 from symdiff.core.builders import sum  # noqa: A004 - mirrors numpy.sum
 from symdiff.core.differentiate import adjoints, diff, grad, hessian, jacobian
 from symdiff.numeric.interpreter import Interpreter, evaluate
-from symdiff.core.graph import (Instr, Program, count_ops, free_symbols, program_to_nodes,
-                    schedule, substitute, toposort)
+from symdiff.core.graph import count_ops, free_symbols, substitute, toposort
+from symdiff.core.program import Instr, Program, program_to_nodes, schedule
 from symdiff.core.node import Node, const, symbol
 from symdiff.core.ops import CONSTANTS, OPS, OpDef
 from symdiff.text.infix import to_string

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import symdiff as sd
-from symdiff.core.graph import Instr, Program
+from symdiff.core.program import Instr, Program
 from symdiff.core.ops import OPS, VARIADIC
 
 import compiler

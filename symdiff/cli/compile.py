@@ -49,7 +49,9 @@ def cmd_compile(args) -> int:
 
     import compiler
 
-    from symdiff.core.graph import free_symbols, schedule
+    from symdiff.core.graph import free_symbols
+
+    from symdiff.core.program import schedule
 
     if args.name and not (args.name.isidentifier() and args.name.isascii()):
         raise UsageError(f"--name must be a C identifier, got {args.name!r}")

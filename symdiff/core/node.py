@@ -80,7 +80,7 @@ class Node:
     def __reduce__(self):
         # Pickling goes through the flat program so that deep graphs never
         # recurse; see symdiff.graph.  Unpickling re-interns the nodes.
-        from symdiff.core.graph import _rebuild_from_program, _program_state
+        from symdiff.core.program import _rebuild_from_program, _program_state
 
         return (_rebuild_from_program, (_program_state([self]), 0))
 
@@ -204,7 +204,7 @@ def make(op: str, args: tuple = (), payload: object = None) -> Node:
     elif op == "sym":
         h = hash((_op_code(op), _stable_str_hash(payload)))
         _set(node, "shash", h)
-        _set(node, "order", (1, 0, _natural_key(payload)))
+        _set(node, "order", (1, 0, natural_key(payload)))
     else:
         h = hash((_op_code(op), int.from_bytes(payload, "little")))
         _set(node, "shash", h)
@@ -239,8 +239,8 @@ def _op_code(op: str) -> int:
 _DIGITS = re.compile(r"(\d+)")
 
 
-def _natural_key(name: str) -> tuple:
-    # x2 before x10; same rule as symdiff.core.graph.natural_key.
+def natural_key(name: str) -> tuple:
+    """Sort key putting ``x2`` before ``x10`` (natural name order)."""
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p)
                  for p in _DIGITS.split(name) if p != "")
 

@@ -37,7 +37,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from symdiff.core.differentiate import as_symbols
-from symdiff.core.graph import as_outputs, count_ops, free_symbols, schedule, sort_symbols
+from symdiff.core.graph import as_outputs, count_ops, free_symbols, sort_symbols
+from symdiff.core.program import schedule
 from symdiff.core.node import Node
 
 __all__ = ["METHODS", "EXACT_METHODS", "SCALING_APPROACHES", "APPROACH_LABELS",

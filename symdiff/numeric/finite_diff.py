@@ -33,7 +33,8 @@ from typing import Callable, Mapping
 import numpy as np
 
 from symdiff.numeric.interpreter import Interpreter, bind_point
-from symdiff.core.graph import as_outputs, schedule
+from symdiff.core.graph import as_outputs
+from symdiff.core.program import schedule
 from symdiff.core.ops import OPS
 
 __all__ = ["FDResult", "forward_difference", "central_difference", "complex_step",

@@ -24,7 +24,8 @@ from typing import Mapping
 import numpy as np
 
 from symdiff.numeric.interpreter import bind_point
-from symdiff.core.graph import Program, as_outputs, schedule
+from symdiff.core.graph import as_outputs
+from symdiff.core.program import Program, schedule
 from symdiff.numeric.namespaces import FLOAT, NUMPY, CountingNamespace, Namespace
 from symdiff.core.ops import OPS
 

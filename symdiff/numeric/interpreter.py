@@ -12,7 +12,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from symdiff.core.graph import Program, as_outputs, paused_gc, schedule
+from symdiff.core.graph import as_outputs, paused_gc
+
+from symdiff.core.program import Program, schedule
 from symdiff.core.node import Node
 from symdiff.core.ops import OPS
 

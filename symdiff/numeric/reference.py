@@ -28,7 +28,9 @@ import mpmath
 import numpy as np
 from mpmath import mpf
 
-from symdiff.core.graph import as_outputs, schedule
+from symdiff.core.graph import as_outputs
+
+from symdiff.core.program import schedule
 from symdiff.core.node import Node
 
 __all__ = ["MP_OPS", "mp_evaluate", "reference_gradient", "max_rel_error"]

@@ -33,7 +33,8 @@ from typing import Mapping
 import numpy as np
 
 from symdiff.numeric.forward import _counting_setup, _program_and_point
-from symdiff.core.graph import Program, as_outputs
+from symdiff.core.graph import as_outputs
+from symdiff.core.program import Program
 from symdiff.numeric.namespaces import FLOAT, QUIET_OPS, CountingNamespace, Namespace
 from symdiff.core.ops import OPS
 

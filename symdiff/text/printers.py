@@ -19,7 +19,9 @@ import re
 
 import numpy as np
 
-from symdiff.core.graph import as_outputs, reachable, schedule, toposort
+from symdiff.core.graph import as_outputs, reachable, toposort
+
+from symdiff.core.program import schedule
 from symdiff.core.node import Node, symbol
 from symdiff.core.ops import OPS, VARIADIC
 from symdiff.text.infix import format_number, to_string

@@ -24,7 +24,8 @@ import sympy
 
 from symdiff.core import symbolic as build
 from symdiff.core.builders import _balanced
-from symdiff.core.graph import as_outputs, schedule
+from symdiff.core.graph import as_outputs
+from symdiff.core.program import schedule
 from symdiff.core.node import const, symbol
 
 __all__ = ["to_sympy", "from_sympy", "TO_SYMPY", "FROM_SYMPY_FUNCTIONS"]
