@@ -29,7 +29,7 @@ from symdiff.core.program import Program, schedule
 from symdiff.numeric.namespaces import FLOAT, NUMPY, CountingNamespace, Namespace
 from symdiff.core.ops import OPS
 
-__all__ = ["jvp", "forward_gradient", "forward_gradient_vectorized", "forward_jacobian",
+__all__ = ["jvp", "program_gradient", "forward_gradient", "forward_gradient_vectorized", "forward_jacobian",
            "forward_op_count", "forward_sweep"]
 
 
@@ -185,6 +185,16 @@ def _gradient(program: Program, x: list, F: Namespace, vectorized: bool, passes=
         vals, _ = forward_sweep(program, x, seed, F)
         value = vals[o]
     return float(value), g
+
+
+def program_gradient(program: Program, x, *, passes: int | None = None,
+                     vectorized: bool = False):
+    """``(value, gradient)`` of ``program``'s first output at ``x`` (values in
+    input order) by forward mode on an already scheduled program: ``passes``
+    dual-number passes seeding inputs 0, 1, ... (default all inputs), or one
+    vectorized pass.  For callers that time repeated gradients without
+    rescheduling."""
+    return _gradient(program, list(x), NUMPY if vectorized else FLOAT, vectorized, passes)
 
 
 def forward_gradient(f, point, inputs=None, vectorized: bool = False):

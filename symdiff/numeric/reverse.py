@@ -38,7 +38,7 @@ from symdiff.core.program import Program
 from symdiff.numeric.namespaces import FLOAT, QUIET_OPS, CountingNamespace, Namespace
 from symdiff.core.ops import OPS
 
-__all__ = ["Scalar", "Value", "zero_grad", "build_tape", "reverse_gradient", "vjp",
+__all__ = ["Scalar", "Value", "zero_grad", "build_tape", "tape_gradient", "reverse_gradient", "vjp",
            "reverse_sweep", "reverse_op_count"]
 
 
@@ -361,6 +361,26 @@ def build_tape(outputs, point, inputs=None):
             nodes.append(Scalar.apply(ins.op, *[nodes[j] for j in ins.args]))
     leaves = [nodes[k] for k, ins in enumerate(program.instrs) if ins.op == "input"]
     return [nodes[o] for o in program.outputs], leaves
+
+
+def tape_gradient(program: Program, x):
+    """``(value, gradient)`` of ``program``'s first output at ``x`` (values in
+    input order): replay the program on the :class:`Scalar` tape, then
+    ``backward``.  The gradient is a list in input order."""
+    nodes = []
+    leaves = []
+    for ins in program.instrs:
+        if ins.op == "input":
+            s = Scalar(x[ins.payload])
+            leaves.append(s)
+        elif ins.op == "const":
+            s = Scalar.constant(ins.payload)
+        else:
+            s = Scalar.apply(ins.op, *[nodes[j] for j in ins.args])
+        nodes.append(s)
+    out = nodes[program.outputs[0]]
+    out.backward()
+    return out.value, [leaf.grad for leaf in leaves]
 
 
 def reverse_gradient(f, point, inputs=None):
