@@ -63,9 +63,10 @@ def matrix(name: str, m: int, n: int) -> np.ndarray:
     return arr
 
 
-def _balanced(items: list, combine):
-    # Pairwise reduction: depth log2(n) instead of n, which keeps printed
-    # expressions shallow and rounding error small.
+def balanced(items: list, combine):
+    """Reduce ``items`` with ``combine`` pairwise: depth log2(n) instead of
+    n, which keeps printed expressions shallow and rounding error small.
+    ``None`` for no items."""
     if not items:
         return None
     while len(items) > 1:
@@ -83,7 +84,7 @@ def sum(values, axis=None):  # noqa: A001 - mirrors numpy
         return np.apply_along_axis(lambda v: sum(list(v)), axis, values)
     items = list(np.asarray(values, dtype=object).ravel()) if isinstance(values, np.ndarray) \
         else list(values)
-    r = _balanced(items, build.add)
+    r = balanced(items, build.add)
     return build.const(0.0) if r is None else build.as_node(r)
 
 
@@ -91,7 +92,7 @@ def prod(values):
     """Balanced-tree product of an iterable or array of expressions."""
     items = list(np.asarray(values, dtype=object).ravel()) if isinstance(values, np.ndarray) \
         else list(values)
-    r = _balanced(items, build.mul)
+    r = balanced(items, build.mul)
     return build.const(1.0) if r is None else build.as_node(r)
 
 

@@ -82,13 +82,14 @@ def reachable(outputs: Iterable[Node]) -> set[Node]:
     return seen
 
 
-def toposort(outputs: Iterable[Node]) -> list[Node]:
+def toposort(outputs: Iterable[Node], done=()) -> list[Node]:
     """Reachable nodes, arguments before users: an iterative post-order walk
     from the outputs, visiting arguments in order.  The order depends only
     on the graph's structure, so programs (and their cache keys) are the
-    same in every process."""
+    same in every process.  Nodes in ``done`` (a set or dict) are treated
+    as already emitted: the walk neither lists nor enters them."""
     order: list[Node] = []
-    seen: set[Node] = set()
+    seen: set[Node] = set(done)
     add, emit = seen.add, order.append
     for root in outputs:
         if root in seen:

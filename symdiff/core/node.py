@@ -78,11 +78,12 @@ class Node:
     # equations, so nodes work as dict keys and in sets at C speed.
 
     def __reduce__(self):
-        # Pickling goes through the flat program so that deep graphs never
-        # recurse; see symdiff.graph.  Unpickling re-interns the nodes.
-        from symdiff.core.program import _rebuild_from_program, _program_state
+        # Pickling goes through flat instruction lists, so deep graphs never
+        # recurse and lists of nodes pickle in linear size; see
+        # symdiff.core.program.PickleState.  Unpickling re-interns the nodes.
+        from symdiff.core.program import pickle_reduce
 
-        return (_rebuild_from_program, (_program_state([self]), 0))
+        return pickle_reduce(self)
 
     def __repr__(self) -> str:
         from symdiff.text.infix import to_string

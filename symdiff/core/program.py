@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Mapping, NamedTuple, Sequence
+import weakref
+from typing import Callable, Mapping, NamedTuple, Sequence
 
-from symdiff.core.graph import as_outputs, paused_gc, reachable, sort_symbols, toposort
+import numpy as np
+
+from symdiff.core.graph import as_outputs, paused_gc, sort_symbols, toposort
 from symdiff.core.node import Node, const, symbol
 
-__all__ = ["Instr", "Program", "schedule", "run", "bind_point", "depends_on_inputs",
-           "program_to_nodes"]
+__all__ = ["Instr", "Program", "schedule", "Steps", "prepare", "run", "bind_point",
+           "schedule_at", "depends_on_inputs", "program_to_nodes", "pickle_reduce"]
 
 
 class Instr(NamedTuple):
@@ -110,29 +113,236 @@ def _schedule(outs: list, inputs) -> Program:
                    tuple(slot[o] for o in outs))
 
 
-def program_to_nodes(program: Program) -> list[Node]:
-    """Rebuild the output nodes of a program (inverse of :func:`schedule`),
-    re-interning every node through the simplifying constructors, so that
-    operand order is canonical for this process (node ids differ between
-    processes)."""
-    from symdiff.core.symbolic import apply
+# ---------------------------------------------------------------------------
+# The one instruction loop.
 
-    vals: list[Node] = []
-    for ins in program.instrs:
-        if ins.op == "input":
-            vals.append(symbol(program.inputs[ins.payload]))
-        elif ins.op == "const":
-            vals.append(const(ins.payload))
+
+class Steps(NamedTuple):
+    """A program resolved against one namespace, ready for :func:`run`:
+    input slots with their input index, constant slots with their value in
+    the namespace, and op slots with the namespace's function, argument
+    slots and the slots whose last use this op is (freed after it when
+    :func:`run` is asked to release memory)."""
+
+    inputs: tuple
+    consts: tuple
+    ops: tuple
+
+
+def prepare(program: Program, F) -> Steps:
+    """Resolve ``program`` against namespace ``F`` once, for repeated
+    :func:`run` calls (``F.fn`` and ``F.const`` are looked up here, not per
+    evaluation)."""
+    instrs = program.instrs
+    last_use = [-1] * len(instrs)
+    for k, ins in enumerate(instrs):
+        for a in ins.args:
+            last_use[a] = k
+    for o in program.outputs:
+        last_use[o] = len(instrs)
+    frees: list[list[int]] = [[] for _ in instrs]
+    for slot, k in enumerate(last_use):
+        if 0 <= k < len(instrs):
+            frees[k].append(slot)
+    inputs, consts, ops = [], [], []
+    fns: dict = {}
+    for k, ins in enumerate(instrs):
+        op = ins.op
+        if op == "input":
+            inputs.append((k, ins.payload))
+        elif op == "const":
+            consts.append((k, F.const(ins.payload)))
         else:
-            vals.append(apply(ins.op, *(vals[a] for a in ins.args)))
+            fn = fns.get(op)
+            if fn is None:
+                fn = fns[op] = F.fn(op)
+            ops.append((k, fn, ins.args, tuple(frees[k])))
+    return Steps(tuple(inputs), tuple(consts), tuple(ops))
+
+
+def run(program: Program, F, inputs: Sequence, *, all_slots: bool = False,
+        release: bool = False, steps: Steps | None = None) -> list:
+    """Evaluate ``program`` in namespace ``F``: the one loop over a program's
+    instructions that every evaluator shares.
+
+    ``inputs``: one value per program input, already of ``F``'s kind
+    (floats, arrays, dual numbers, tape Scalars, symbols ...).  Each op
+    instruction calls ``F.fn(op)`` on its arguments' values; constants are
+    ``F.const(value)``.  Returns the outputs' values, or with ``all_slots``
+    the value of every slot (what a reverse sweep needs).  ``release``
+    drops each value after its last use, so memory follows the program's
+    width rather than its length (for large array inputs).  ``steps`` is a
+    :func:`prepare` result to reuse across calls.
+    """
+    if len(inputs) != len(program.inputs):
+        raise ValueError(f"expected {len(program.inputs)} input values "
+                         f"({', '.join(program.inputs)}), got {len(inputs)}")
+    if steps is None:
+        steps = prepare(program, F)
+    vals: list = [None] * len(program.instrs)
+    for k, j in steps.inputs:
+        vals[k] = inputs[j]
+    for k, v in steps.consts:
+        vals[k] = v
+    if release and not all_slots:
+        for k, fn, args, free in steps.ops:
+            vals[k] = fn(*[vals[a] for a in args])
+            for s in free:
+                vals[s] = None
+    else:
+        for k, fn, args, _ in steps.ops:
+            vals[k] = fn(*[vals[a] for a in args])
+    if all_slots:
+        return vals
     return [vals[o] for o in program.outputs]
 
 
-def _program_state(outputs) -> Program:
-    outs = as_outputs(outputs)
-    syms = sort_symbols(n for n in reachable(outs) if n.op == "sym")
-    return schedule(outs, syms)
+def depends_on_inputs(program: Program) -> list[bool]:
+    """For each slot, whether its value depends on a program input (the
+    slots a derivative can flow through)."""
+    dep = [False] * len(program.instrs)
+    for k, ins in enumerate(program.instrs):
+        if ins.op == "input":
+            dep[k] = True
+        elif ins.args:
+            for a in ins.args:
+                if dep[a]:
+                    dep[k] = True
+                    break
+    return dep
 
 
-def _rebuild_from_program(program: Program, index: int) -> Node:
-    return program_to_nodes(program)[index]
+# ---------------------------------------------------------------------------
+# Points: a user's values, in a program's input order.
+
+
+def _to_float(v):
+    return np.asarray(v, dtype=np.float64) if not np.isscalar(v) else float(v)
+
+
+def bind_point(inputs: Sequence[str], point, convert: Callable = _to_float) -> list:
+    """Order the values of ``point`` as the input names ``inputs`` and
+    convert each with ``convert`` (default: float, or a float64 array).
+
+    ``point``: a mapping from symbols or names to values, or a sequence of
+    values in input order.  Missing names and wrong lengths are errors
+    naming the inputs.
+    """
+    if isinstance(point, Mapping):
+        by_name = {}
+        for k, v in point.items():
+            name = k.payload if isinstance(k, Node) else str(k)
+            by_name[name] = v
+        missing = [n for n in inputs if n not in by_name]
+        if missing:
+            raise ValueError(f"no value given for {', '.join(missing)}")
+        vals = [by_name[n] for n in inputs]
+    else:
+        vals = list(point)
+        if len(vals) != len(inputs):
+            raise ValueError(f"expected {len(inputs)} values ({', '.join(inputs)}), "
+                             f"got {len(vals)}")
+    return [convert(v) for v in vals]
+
+
+def schedule_at(outputs, point, inputs=None, convert: Callable = _to_float):
+    """Schedule ``outputs`` for evaluation at ``point``: returns the program
+    and the point's values in its input order.  With ``inputs`` None and a
+    mapping ``point``, the inputs are the mapping's keys in order;
+    otherwise as :func:`schedule`."""
+    if inputs is None and isinstance(point, Mapping):
+        inputs = [k if isinstance(k, Node) else str(k) for k in point]
+    program = schedule(outputs, inputs)
+    return program, bind_point(program.inputs, point, convert)
+
+
+# ---------------------------------------------------------------------------
+# Back from a program to nodes, and pickling.
+
+
+def program_to_nodes(program: Program) -> list[Node]:
+    """Rebuild the output nodes of a program (inverse of :func:`schedule`):
+    :func:`run` with the symbolic namespace, so every node is re-interned
+    through the simplifying constructors and operand order is canonical
+    for this process."""
+    from symdiff.core import symbolic
+
+    return run(program, symbolic, [symbol(name) for name in program.inputs])
+
+
+class PickleState:
+    """Part of a pickled graph: the nodes a pickling session had not yet
+    written, as instructions over the slots of ``parent`` (the state
+    written before this one in the same session, or None) and its own.
+
+    Why: pickle calls each node's ``__reduce__`` separately, so a node
+    carrying its own whole program made ``pickle.dumps([f, *grad(f)])``
+    quadratic in size.  Instead, nodes pickled in one session share a
+    chain of states, each adding only the nodes the earlier ones lacked, so
+    the total is linear.  The module keeps just a *weak* reference to the
+    newest state: the pickler's memo holds it for the rest of the session,
+    and once the session ends nothing does, so the next session starts a
+    new chain.
+    """
+
+    __slots__ = ("parent", "instrs", "base", "slots", "nodes", "__weakref__")
+
+    def __init__(self, parent, instrs: tuple, slots: dict | None, nodes: list | None):
+        self.parent = parent
+        self.instrs = instrs          # ("sym", name) | ("const", v) | (op, args)
+        self.base = 0 if parent is None else parent.base + len(parent.instrs)
+        self.slots = slots            # node -> global slot, while pickling
+        self.nodes = nodes            # global slot -> node, after unpickling
+
+    def __reduce__(self):
+        return (_unpickle_state, (self.parent, self.instrs))
+
+
+def _unpickle_state(parent, instrs) -> PickleState:
+    from symdiff.core import symbolic
+
+    nodes = [] if parent is None else parent.nodes
+    nodes = list(nodes)
+    for ins in instrs:
+        kind = ins[0]
+        if kind == "sym":
+            nodes.append(symbol(ins[1]))
+        elif kind == "const":
+            nodes.append(const(ins[1]))
+        else:
+            nodes.append(symbolic.apply(kind, *[nodes[a] for a in ins[1]]))
+    return PickleState(parent, instrs, None, nodes)
+
+
+_newest_state = None  # weakref.ref to the newest PickleState of this session
+
+
+def pickle_reduce(node: Node):
+    """``node.__reduce__``: rebuild from the slot of a shared
+    :class:`PickleState` chain (see there)."""
+    global _newest_state
+    st = None if _newest_state is None else _newest_state()
+    if st is not None:
+        slot = st.slots.get(node)
+        if slot is not None:
+            return (_rebuild_node, (st, slot))
+    covered = {} if st is None else st.slots
+    base = 0 if st is None else st.base + len(st.instrs)
+    slots = dict(covered)
+    instrs = []
+    with paused_gc():
+        for n in toposort([node], done=covered):
+            slots[n] = base + len(instrs)
+            if n.op == "sym":
+                instrs.append(("sym", n.payload))
+            elif n.op == "const":
+                instrs.append(("const", n.payload))
+            else:
+                instrs.append((n.op, tuple(slots[a] for a in n.args)))
+    new = PickleState(st, tuple(instrs), slots, None)
+    _newest_state = weakref.ref(new)
+    return (_rebuild_node, (new, slots[node]))
+
+
+def _rebuild_node(state: PickleState, slot: int) -> Node:
+    return state.nodes[slot]

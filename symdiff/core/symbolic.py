@@ -15,6 +15,7 @@ computes numbers in :mod:`symdiff.numeric.namespaces`.
 
 from __future__ import annotations
 
+import functools
 import numbers
 import sys
 
@@ -175,6 +176,17 @@ def eq(a, b) -> Node:
     return apply("eq", a, b)
 
 
+def fn(name: str):
+    """The builder of op ``name`` (the namespace protocol of
+    :func:`symdiff.core.program.run`)."""
+    f = _BUILDERS.get(name)
+    if f is None:
+        if name not in _OPS:
+            raise KeyError(f"namespace 'symbolic' has no implementation of op {name!r}")
+        f = _BUILDERS[name] = functools.partial(apply, name)
+    return f
+
+
 def binary_operator(name: str, a, b):
     """``a <op> b`` for the Node operators: ``NotImplemented`` for operands
     that are neither nodes nor real numbers (numpy arrays then apply the
@@ -197,3 +209,8 @@ def binary_operator(name: str, a, b):
 
 
 _S = sys.modules[__name__]
+
+
+# The fast builders defined above, by op name (fn() falls back to apply).
+_BUILDERS = {name: globals()[name] for name in _OPS
+             if name in globals() and name not in ("max", "min")}

@@ -32,9 +32,10 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from symdiff.numeric.interpreter import Interpreter, bind_point
+from symdiff.numeric.interpreter import Interpreter
+from symdiff.numeric.namespaces import COMPLEX
 from symdiff.core.graph import as_outputs
-from symdiff.core.program import schedule
+from symdiff.core.program import bind_point, depends_on_inputs, prepare, run, schedule
 from symdiff.core.ops import OPS
 
 __all__ = ["FDResult", "forward_difference", "central_difference", "complex_step",
@@ -200,36 +201,20 @@ def complex_function(f, inputs=None) -> Callable:
     part or reject complex input).
     """
     program = _scalar_program(f, inputs)
-    dep = [False] * len(program.instrs)
-    bad = []
-    for k, ins in enumerate(program.instrs):
-        if ins.op == "input":
-            dep[k] = True
-        elif ins.op != "const":
-            dep[k] = any(dep[j] for j in ins.args)
-            if dep[k] and not OPS[ins.op].complex_ok and ins.op not in bad:
-                bad.append(ins.op)
+    dep = depends_on_inputs(program)
+    bad = list(dict.fromkeys(ins.op for k, ins in enumerate(program.instrs)
+                             if ins.args and dep[k] and not OPS[ins.op].complex_ok))
     if bad:
         raise ValueError(f"complex step is not applicable: operation(s) {', '.join(bad)} "
                          f"on the path from the inputs are not complex-step safe "
                          f"(OpDef.complex_ok is False)")
-    steps = [(ins.op, OPS[ins.op].numpy if ins.op in OPS else None, ins.args, ins.payload)
-             for ins in program.instrs]
-    out_slot = program.outputs[0]
+    steps = prepare(program, COMPLEX)
 
     def fn(z) -> complex:
         """f at the complex128 vector ``z`` (in ``fn.inputs`` order)."""
         z = np.asarray(z, dtype=np.complex128).ravel()
-        vals: list = [None] * len(steps)
         with np.errstate(all="ignore"):
-            for k, (op, npfn, args, payload) in enumerate(steps):
-                if op == "input":
-                    vals[k] = z[payload]
-                elif op == "const":
-                    vals[k] = payload
-                else:
-                    vals[k] = npfn(*[vals[a] for a in args])
-        return complex(vals[out_slot])
+            return complex(run(program, COMPLEX, list(z), steps=steps)[0])
 
     fn.inputs = program.inputs
     fn.program = program

@@ -1,7 +1,8 @@
 """Forward-mode automatic differentiation over the scheduled program.
 
 Dual numbers (value, tangent) are pushed through the flat SSA program of
-:func:`symdiff.core.graph.schedule`, one loop over its instructions.  No tangent
+:func:`symdiff.core.program.schedule` by the one instruction loop,
+:func:`symdiff.core.program.run`, with :class:`DualNamespace`.  No tangent
 rule is written here: every primitive is scalar, so the op table's
 ``vjp(F, i, args, out, g)`` with ``g`` set to argument ``i``'s tangent is
 ``t_i * d out / d a_i``, and the tangent of the output is the sum of those
@@ -19,15 +20,13 @@ arrays (same arithmetic, n-wide; far fewer Python-level steps).
 
 from __future__ import annotations
 
-from typing import Mapping
-
 import numpy as np
 
-from symdiff.numeric.interpreter import bind_point
 from symdiff.core.graph import as_outputs
-from symdiff.core.program import Program, schedule
-from symdiff.numeric.namespaces import FLOAT, NUMPY, CountingNamespace, Namespace
+from symdiff.core.namespace import Namespace
 from symdiff.core.ops import OPS
+from symdiff.core.program import Program, bind_point, prepare, run, schedule, schedule_at
+from symdiff.numeric.namespaces import FLOAT, NUMPY, CountingNamespace, count_setup
 
 __all__ = ["jvp", "program_gradient", "forward_gradient", "forward_gradient_vectorized", "forward_jacobian",
            "forward_op_count", "forward_sweep"]
@@ -42,90 +41,74 @@ def _is_zero_tangent(t) -> bool:
     return t == 0.0
 
 
-def _compile(program: Program, F: Namespace) -> list:
-    """Resolve each instruction's evaluation and rule once, so that repeated
-    passes (one per input) pay no lookups."""
-    steps = []
-    for ins in program.instrs:
-        if ins.op == "input":
-            steps.append((0, ins.payload, None, None))
-        elif ins.op == "const":
-            steps.append((1, ins.payload, None, None))
-        else:
-            steps.append((2, F.fn(ins.op), OPS[ins.op].vjp, ins.args))
-    return steps
+class DualNamespace(Namespace):
+    """The dual-number namespace over a base namespace ``F``: values are
+    ``(value, tangent)`` pairs (tangent ``None`` for zero).  Each op
+    evaluates ``F``'s function on the values and sums the op table's
+    ``vjp(F, i, values, out, tangent_i)`` over the arguments that carry a
+    tangent: no tangent rule is written here."""
+
+    def __init__(self, base: Namespace):
+        self.base = base
+        super().__init__(f"dual({base.name})", {name: self._dual(name) for name in OPS},
+                         const=lambda v: (base.const(v), None))
+
+    def _dual(self, name: str):
+        base = self.base
+        fn = base.fn(name)
+        vjp = OPS[name].vjp
+        add = base.add
+
+        def dual(*args):
+            vals = [a[0] for a in args]
+            out = fn(*vals)
+            t = None
+            for i, a in enumerate(args):
+                ti = a[1]
+                if ti is None:
+                    continue
+                c = vjp(base, i, vals, out, ti)
+                if c is not None:
+                    t = c if t is None else add(t, c)
+            return (out, t)
+
+        dual.__name__ = f"dual_{name}"
+        return dual
+
+
+_DUALS: dict = {}
+
+
+def dual_namespace(F: Namespace) -> DualNamespace:
+    """The (cached) dual-number namespace over ``F``."""
+    D = _DUALS.get(id(F))
+    if D is None or D.base is not F:
+        D = _DUALS[id(F)] = DualNamespace(F)
+    return D
 
 
 def forward_sweep(program: Program, values, tangents, F: Namespace = FLOAT, _steps=None):
-    """One loop over ``program`` carrying (value, tangent) pairs.
+    """One forward pass over ``program`` carrying (value, tangent) pairs:
+    :func:`~symdiff.core.program.run` with the dual namespace over ``F``.
 
     ``values``/``tangents``: one entry per program input (a tangent may be
     ``None`` for zero, a float, or a numpy array for several directions at
     once).  Returns the lists of values and tangents of every slot (absent
     tangents are ``None``).
     """
-    steps = _compile(program, F) if _steps is None else _steps
+    D = dual_namespace(F)
+    duals = [(v, None if _is_zero_tangent(t) else t) for v, t in zip(values, tangents)]
     with np.errstate(all="ignore"):  # IEEE results, once per sweep
-        return _sweep(steps, values, tangents, F)
+        slots = run(program, D, duals, all_slots=True, steps=_steps)
+    return [s[0] for s in slots], [s[1] for s in slots]
 
 
-def _sweep(steps, values, tangents, F):
-    vals: list = [None] * len(steps)
-    tans: list = [None] * len(steps)
-    add = F.add
-    for k, (kind, fn, vjp, args) in enumerate(steps):
-        if kind == 2:
-            a = [vals[j] for j in args]
-            out = fn(*a)
-            vals[k] = out
-            t = None
-            for i, j in enumerate(args):
-                tj = tans[j]
-                if tj is None:
-                    continue
-                c = vjp(F, i, a, out, tj)
-                if c is None:
-                    continue
-                t = c if t is None else add(t, c)
-            tans[k] = t
-        elif kind == 0:
-            vals[k] = values[fn]
-            t = tangents[fn]
-            tans[k] = None if _is_zero_tangent(t) else t
-        else:
-            vals[k] = fn
-    return vals, tans
-
-
-def _counting_setup(f, point, inputs, who: str):
-    """Program and point for the op-count functions: one scalar expression,
-    evaluated at ``point`` or at 0.5 for every input (counts do not depend
-    on the point)."""
-    outs = as_outputs(f)
-    if len(outs) != 1:
-        raise ValueError(f"{who} needs one scalar expression")
-    if point is None:
-        program = schedule(outs, inputs)
-        return program, [0.5] * len(program.inputs)
-    return _program_and_point(outs, point, inputs)
-
-
-def _program_and_point(outputs, point, inputs):
-    outs = as_outputs(outputs)
-    if inputs is None and isinstance(point, Mapping):
-        inputs = list(point)
-    program = schedule(outs, inputs)
-    return program, bind_point(program.inputs, point)
-
-
-def _bind_tangent(program: Program, tangent):
-    if isinstance(tangent, Mapping):
-        return bind_point(program.inputs, tangent)
-    tangent = list(tangent)
-    if len(tangent) != len(program.inputs):
-        raise ValueError(f"expected {len(program.inputs)} tangent entries "
-                         f"({', '.join(program.inputs)}), got {len(tangent)}")
-    return tangent
+def _tangent_value(t):
+    """A tangent entry: None (zero) stays None, numbers become floats or
+    float64 arrays."""
+    if t is None:
+        return None
+    return np.asarray(t, dtype=np.float64) if not np.isscalar(t) else float(t)
 
 
 def jvp(outputs, point, tangent, inputs=None):
@@ -139,8 +122,8 @@ def jvp(outputs, point, tangent, inputs=None):
     lists with one entry per output (a tangent is 0.0 if the output does not
     depend on the inputs).
     """
-    program, x = _program_and_point(outputs, point, inputs)
-    t = _bind_tangent(program, tangent)
+    program, x = schedule_at(as_outputs(outputs), point, inputs)
+    t = bind_point(program.inputs, tangent, _tangent_value)
     vectorized = any(isinstance(v, np.ndarray) and v.ndim > 0 for v in t)
     F = NUMPY if vectorized else FLOAT
     vals, tans = forward_sweep(program, x, t, F)
@@ -173,7 +156,7 @@ def _gradient(program: Program, x: list, F: Namespace, vectorized: bool, passes=
     g = np.zeros(passes)
     value = None
     seed: list = [None] * n
-    steps = _compile(program, F)
+    steps = prepare(program, dual_namespace(F))
     for j in range(passes):
         # One honest dual-number pass per input: values are recomputed too.
         seed[j] = 1.0
@@ -209,7 +192,7 @@ def forward_gradient(f, point, inputs=None, vectorized: bool = False):
     outs = as_outputs(f)
     if len(outs) != 1:
         raise ValueError(f"forward_gradient needs one scalar expression, got {len(outs)}")
-    program, x = _program_and_point(outs, point, inputs)
+    program, x = schedule_at(outs, point, inputs)
     return _gradient(program, x, NUMPY if vectorized else FLOAT, vectorized)
 
 
@@ -222,7 +205,7 @@ def forward_gradient_vectorized(f, point, inputs=None):
 def forward_jacobian(outputs, point, inputs=None):
     """Jacobian of several expressions by one vectorized forward pass:
     returns ``(values, J)`` with ``J[i, j] = d outputs[i] / d inputs[j]``."""
-    program, x = _program_and_point(outputs, point, inputs)
+    program, x = schedule_at(as_outputs(outputs), point, inputs)
     n = len(program.inputs)
     eye = np.eye(n)
     vals, tans = forward_sweep(program, x, [eye[j] for j in range(n)], NUMPY)
@@ -248,7 +231,7 @@ def forward_op_count(f, n_inputs=None, point=None, inputs=None,
     For n-pass forward mode the count is about n * |f| (each pass
     re-evaluates f); compare :func:`symdiff.numeric.reverse.reverse_op_count`.
     """
-    program, x = _counting_setup(f, point, inputs, "forward_op_count")
+    program, x = count_setup(f, point, inputs, "forward_op_count")
     n = len(program.inputs)
     if n_inputs is None:
         n_inputs = n

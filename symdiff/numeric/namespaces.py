@@ -1,26 +1,28 @@
-"""Numeric namespaces for the op table's derivative rules.
+"""The numeric namespaces: floats, numpy arrays and complex numbers.
 
 Every derivative rule in :mod:`symdiff.core.ops` is written once, against a
 namespace ``F`` (``F.add``, ``F.mul``, ``F.exp``, ``F.const``,
-``F.constant_value`` ...).  With ``F`` = :mod:`symdiff.core.symbolic` a rule builds
-expression nodes; with a namespace from this module the *same* rule computes
-numbers.  That is how the forward-mode, reverse-mode and tape evaluators
-(:mod:`symdiff.numeric.forward`, :mod:`symdiff.numeric.reverse`) avoid writing any
-derivative formula a second time.
+``F.constant_value`` ...), and every evaluator is a namespace handed to the
+one instruction loop, :func:`symdiff.core.program.run`.  With ``F`` =
+:mod:`symdiff.core.symbolic` a rule builds expression nodes; with a
+namespace from this module the *same* rule computes numbers.  That is how
+the interpreter, the forward-mode and reverse-mode evaluators
+(:mod:`symdiff.numeric.forward`, :mod:`symdiff.numeric.reverse`) and the
+complex step avoid writing any loop or derivative formula a second time.
 
-The namespaces are generated from :data:`symdiff.core.ops.OPS`: ``F.<name>`` is
-``OPS[name].numpy`` for every primitive, so adding an op to the table needs
-no change here.  Three namespaces are provided:
+The namespaces are generated from :data:`symdiff.core.ops.OPS`: ``F.<name>``
+is ``OPS[name].numpy`` for every primitive, so adding an op to the table
+needs no change here:
 
 * :data:`NUMPY`: exactly the op table's numpy evaluations (IEEE results,
-  broadcasting).  Used for array tangents.
-* :data:`FLOAT`: the same, except that ``add``/``sub``/``mul``/``div``/``neg``
-  use Python's operators.  A numpy ufunc called on two Python floats inside
-  ``np.errstate`` costs about 5 us, the operator about 50 ns, and both are
-  the correctly rounded IEEE operation, so results are bit-identical.
-  Division falls back to numpy on ``ZeroDivisionError`` so that ``1/0`` is
-  ``inf`` as in the interpreter and the compiled code.  These five never
-  warn (:data:`QUIET_OPS`).
+  broadcasting).  Used for arrays.
+* :data:`FLOAT`: the same, except for the ops that are one IEEE operation
+  on Python floats (``OpDef.python``: add, sub, mul, div, neg): a numpy
+  ufunc called on two Python floats inside ``np.errstate`` costs about
+  5 us, the operator about 50 ns, and both are the correctly rounded IEEE
+  operation, so results are bit-identical.  These never warn
+  (:data:`QUIET_OPS`).
+* :data:`COMPLEX`: complex128 values for the complex step.
 * :class:`CountingNamespace`: wraps another namespace and counts the scalar
   operations performed (an array result of size n counts n), for the
   operation-count comparisons of forward and reverse mode.
@@ -44,53 +46,20 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from symdiff.core.graph import as_outputs
+from symdiff.core.namespace import Namespace, numpy_namespace
+from symdiff.core.program import schedule, schedule_at
 from symdiff.core.ops import OPS
 
-__all__ = ["Namespace", "CountingNamespace", "FLOAT", "NUMPY", "QUIET_OPS", "make_namespace",
-           "partials", "DOMAINS", "sample_domain"]
-
-
-def _no_constant(x):
-    """Numbers do not remember being constants (see the module docstring)."""
-    return None
-
-
-class Namespace:
-    """A namespace ``F`` for the op table's rules: one function per op plus
-    ``const`` and ``constant_value``.
-
-    ``impls`` maps op names to callables; ``const(v)`` turns a Python float
-    into the namespace's number type.
-    """
-
-    def __init__(self, name: str, impls: Mapping[str, Callable],
-                 const: Callable = float, constant_value: Callable = _no_constant):
-        self.name = name
-        self.impls = dict(impls)
-        for op_name, fn in self.impls.items():
-            setattr(self, op_name, fn)
-        self.const = const
-        self.constant_value = constant_value
-
-    def fn(self, op_name: str) -> Callable:
-        """The implementation of ``op_name`` (``KeyError`` if missing)."""
-        return self.impls[op_name]
-
-    def __repr__(self) -> str:
-        return f"<numeric namespace {self.name!r}: {len(self.impls)} ops>"
+__all__ = ["Namespace", "CountingNamespace", "FLOAT", "NUMPY", "COMPLEX", "QUIET_OPS",
+           "make_namespace", "count_setup", "partials", "DOMAINS", "sample_domain"]
 
 
 def make_namespace(name: str, overrides: Mapping[str, Callable] | None = None,
                    const: Callable = float) -> Namespace:
-    """A namespace with ``F.<op> = OPS[op].numpy`` for every op of the table,
-    then ``overrides`` applied on top."""
-    impls = {op_name: op.numpy for op_name, op in OPS.items()}
-    if overrides:
-        unknown = set(overrides) - set(impls)
-        if unknown:
-            raise KeyError(f"overrides for ops not in the table: {sorted(unknown)}")
-        impls.update(overrides)
-    return Namespace(name, impls, const=const)
+    """A namespace evaluating every op of the table with its numpy function,
+    ``overrides`` applied on top (see :func:`symdiff.core.namespace.numpy_namespace`)."""
+    return numpy_namespace(name, overrides, const)
 
 
 #: The op table's numpy evaluations, unchanged: use for numpy arrays.
@@ -101,6 +70,11 @@ NUMPY = make_namespace("numpy")
 #: floats), the rest from the op table's numpy evaluation.
 _FAST = {name: op.python for name, op in OPS.items() if op.python is not None}
 FLOAT = make_namespace("float", _FAST)
+
+#: complex128 evaluation for the complex step: the op table's numpy
+#: functions, which accept complex arrays (only ``complex_ok`` ops are
+#: analytic and give the right derivative; see finite_diff.complex_function).
+COMPLEX = make_namespace("complex", const=complex)
 
 #: Ops whose FLOAT implementation never emits a numpy warning, so a caller
 #: evaluating just one of them can skip ``np.errstate``.
@@ -134,6 +108,19 @@ class CountingNamespace(Namespace):
 
         counted.__name__ = getattr(fn, "__name__", "op")
         return counted
+
+
+def count_setup(f, point, inputs, who: str):
+    """Program and point for the op-count functions: one scalar expression,
+    evaluated at ``point`` or at 0.5 for every input (inside the domain of
+    every op of the table; counts do not depend on the point)."""
+    outs = as_outputs(f)
+    if len(outs) != 1:
+        raise ValueError(f"{who} needs one scalar expression")
+    if point is None:
+        program = schedule(outs, inputs)
+        return program, [0.5] * len(program.inputs)
+    return schedule_at(outs, point, inputs)
 
 
 def partials(op_name: str, args, F: Namespace = FLOAT) -> list:

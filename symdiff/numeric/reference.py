@@ -29,11 +29,10 @@ import numpy as np
 from mpmath import mpf
 
 from symdiff.core.graph import as_outputs
+from symdiff.core.namespace import Namespace
+from symdiff.core.program import run, schedule, schedule_at
 
-from symdiff.core.program import schedule
-from symdiff.core.node import Node
-
-__all__ = ["MP_OPS", "mp_evaluate", "reference_gradient", "max_rel_error"]
+__all__ = ["MP_OPS", "MPMATH", "mp_evaluate", "reference_gradient", "max_rel_error"]
 
 _nan = mpmath.nan
 _inf = mpmath.inf
@@ -170,17 +169,8 @@ def _to_mpf(v):
     return mpf(float(v))
 
 
-def _bind(names, point) -> list:
-    if isinstance(point, Mapping):
-        by_name = {(k.payload if isinstance(k, Node) else str(k)): v for k, v in point.items()}
-        missing = [n for n in names if n not in by_name]
-        if missing:
-            raise ValueError(f"no value given for {', '.join(missing)}")
-        return [_to_mpf(by_name[n]) for n in names]
-    vals = list(point)
-    if len(vals) != len(names):
-        raise ValueError(f"expected {len(names)} values ({', '.join(names)}), got {len(vals)}")
-    return [_to_mpf(v) for v in vals]
+#: The mpmath namespace for :func:`~symdiff.core.program.run`.
+MPMATH = Namespace("mpmath", MP_OPS, const=mpf)
 
 
 def _program(outputs, point, inputs):
@@ -190,23 +180,15 @@ def _program(outputs, point, inputs):
 
 
 def mp_evaluate(outputs, point, inputs=None, dps: int = 40) -> list:
-    """Evaluate expressions in mpmath at ``dps`` digits: a loop over the
-    schedule with :data:`MP_OPS`.  ``point`` as in :func:`symdiff.numeric.interpreter`
-    (values may also be mpf or decimal strings).  Returns a list of mpf."""
-    outs = as_outputs(outputs)
-    program = _program(outs, point, inputs)
+    """Evaluate expressions in mpmath at ``dps`` digits:
+    :func:`~symdiff.core.program.run` with :data:`MPMATH`.  ``point`` as in
+    :func:`symdiff.evaluate` (values may also be mpf or decimal strings).
+    Returns a list of mpf."""
     with mpmath.workdps(dps):
-        x = _bind(program.inputs, point)
-        vals: list = [None] * len(program.instrs)
-        for k, ins in enumerate(program.instrs):
-            if ins.op == "input":
-                vals[k] = x[ins.payload]
-            elif ins.op == "const":
-                vals[k] = mpf(ins.payload)
-            else:
-                vals[k] = MP_OPS[ins.op](*[vals[j] for j in ins.args])
+        program, x = schedule_at(as_outputs(outputs), point, inputs, convert=_to_mpf)
+        vals = run(program, MPMATH, x)
         # Unary plus rounds to the working precision before it is left.
-        return [+vals[o] for o in program.outputs]
+        return [+v for v in vals]
 
 
 def reference_gradient(f, point, inputs=None, dps: int = 40):

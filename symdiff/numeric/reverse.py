@@ -32,13 +32,14 @@ from typing import Mapping
 
 import numpy as np
 
-from symdiff.numeric.forward import _counting_setup, _program_and_point
 from symdiff.core.graph import as_outputs
-from symdiff.core.program import Program
-from symdiff.numeric.namespaces import FLOAT, QUIET_OPS, CountingNamespace, Namespace
+from symdiff.core.namespace import Namespace
 from symdiff.core.ops import OPS
+from symdiff.core.program import Program, depends_on_inputs, run, schedule_at
+from symdiff.numeric.namespaces import FLOAT, QUIET_OPS, CountingNamespace, count_setup
 
-__all__ = ["Scalar", "Value", "zero_grad", "build_tape", "tape_gradient", "reverse_gradient", "vjp",
+__all__ = ["Scalar", "Value", "TAPE", "zero_grad", "build_tape", "tape_gradient",
+           "reverse_gradient", "vjp",
            "reverse_sweep", "reverse_op_count"]
 
 
@@ -343,6 +344,12 @@ def _dot_escape(s: str) -> str:
 # Program-driven reverse mode
 
 
+#: The tape as a namespace: running a program with it records the Scalars.
+TAPE = Namespace("tape", {name: (lambda name: lambda *args: _make(name, args))(name)
+                          for name in OPS},
+                 const=Scalar.constant)
+
+
 def build_tape(outputs, point, inputs=None):
     """Replay the scheduled program of ``outputs`` on the tape at ``point``.
 
@@ -350,35 +357,17 @@ def build_tape(outputs, point, inputs=None):
     input (labelled with the input's name), ready for ``outs[0].backward()``
     and ``to_dot()``.
     """
-    program, x = _program_and_point(outputs, point, inputs)
-    nodes: list = []
-    for ins in program.instrs:
-        if ins.op == "input":
-            nodes.append(Scalar(x[ins.payload], label=program.inputs[ins.payload]))
-        elif ins.op == "const":
-            nodes.append(Scalar.constant(ins.payload))
-        else:
-            nodes.append(Scalar.apply(ins.op, *[nodes[j] for j in ins.args]))
-    leaves = [nodes[k] for k, ins in enumerate(program.instrs) if ins.op == "input"]
-    return [nodes[o] for o in program.outputs], leaves
+    program, x = schedule_at(as_outputs(outputs), point, inputs)
+    leaves = [Scalar(v, label=name) for v, name in zip(x, program.inputs)]
+    return run(program, TAPE, leaves), leaves
 
 
 def tape_gradient(program: Program, x):
     """``(value, gradient)`` of ``program``'s first output at ``x`` (values in
     input order): replay the program on the :class:`Scalar` tape, then
     ``backward``.  The gradient is a list in input order."""
-    nodes = []
-    leaves = []
-    for ins in program.instrs:
-        if ins.op == "input":
-            s = Scalar(x[ins.payload])
-            leaves.append(s)
-        elif ins.op == "const":
-            s = Scalar.constant(ins.payload)
-        else:
-            s = Scalar.apply(ins.op, *[nodes[j] for j in ins.args])
-        nodes.append(s)
-    out = nodes[program.outputs[0]]
+    leaves = [Scalar(v) for v in x]
+    out = run(program, TAPE, leaves)[0]
     out.backward()
     return out.value, [leaf.grad for leaf in leaves]
 
@@ -398,20 +387,9 @@ def reverse_gradient(f, point, inputs=None):
 
 def _primal(program: Program, x, F: Namespace):
     """Values of every slot and whether each slot depends on an input."""
-    instrs = program.instrs
-    vals: list = [None] * len(instrs)
-    dep = [False] * len(instrs)
     with np.errstate(all="ignore"):
-        for k, ins in enumerate(instrs):
-            if ins.op == "input":
-                vals[k] = x[ins.payload]
-                dep[k] = True
-            elif ins.op == "const":
-                vals[k] = ins.payload
-            else:
-                vals[k] = F.fn(ins.op)(*[vals[j] for j in ins.args])
-                dep[k] = any(dep[j] for j in ins.args)
-    return vals, dep
+        vals = run(program, F, x, all_slots=True)
+    return vals, depends_on_inputs(program)
 
 
 def reverse_sweep(program: Program, vals: list, dep: list, seeds: Mapping[int, object],
@@ -463,7 +441,7 @@ def vjp(outputs, point, cotangent, inputs=None):
     output).  Returns ``(values, input_cotangents)``: the outputs' values
     (list of floats) and u^T J as a float64 array in ``inputs`` order.
     """
-    program, x = _program_and_point(outputs, point, inputs)
+    program, x = schedule_at(as_outputs(outputs), point, inputs)
     u = np.atleast_1d(np.asarray(cotangent, dtype=float)).ravel()
     if len(u) != len(program.outputs):
         raise ValueError(f"expected {len(program.outputs)} cotangent entries, got {len(u)}")
@@ -482,7 +460,7 @@ def reverse_op_count(f, point=None, inputs=None) -> int:
     arithmetic and the additions accumulating adjoints).  Stays within a
     constant times |f| whatever the number of inputs.  ``point`` defaults to
     0.5 for every input; counts do not depend on it."""
-    program, x = _counting_setup(f, point, inputs, "reverse_op_count")
+    program, x = count_setup(f, point, inputs, "reverse_op_count")
     F = CountingNamespace(FLOAT)
     vals, dep = _primal(program, x, F)
     o = program.outputs[0]

@@ -23,9 +23,10 @@ import numpy as np
 import sympy
 
 from symdiff.core import symbolic as build
-from symdiff.core.builders import _balanced
+from symdiff.core.builders import balanced
 from symdiff.core.graph import as_outputs
-from symdiff.core.program import schedule
+from symdiff.core.namespace import Namespace
+from symdiff.core.program import run, schedule
 from symdiff.core.node import const, symbol
 
 __all__ = ["to_sympy", "from_sympy", "TO_SYMPY", "FROM_SYMPY_FUNCTIONS"]
@@ -122,18 +123,14 @@ def to_sympy(expr_or_list, evaluate: bool = True):
 
 
 def _to_sympy_values(program) -> list:
-    vals: list = []
-    for ins in program.instrs:
-        if ins.op == "input":
-            vals.append(sympy.Symbol(program.inputs[ins.payload], real=True))
-        elif ins.op == "const":
-            vals.append(_sympy_number(ins.payload))
-        else:
-            fn = TO_SYMPY.get(ins.op)
-            if fn is None:
-                raise ValueError(f"to_sympy: no SymPy translation for op {ins.op!r}")
-            vals.append(fn(*(vals[a] for a in ins.args)))
-    return vals
+    # The namespace is made per call from TO_SYMPY, so that the table can
+    # be edited (or patched by a test) at run time.
+    missing = sorted({ins.op for ins in program.instrs if ins.args} - set(TO_SYMPY))
+    if missing:
+        raise ValueError(f"to_sympy: no SymPy translation for op {missing[0]!r}")
+    F = Namespace("sympy", TO_SYMPY, const=_sympy_number)
+    inputs = [sympy.Symbol(name, real=True) for name in program.inputs]
+    return run(program, F, inputs, all_slots=True)
 
 
 # ---------------------------------------------------------------------------
@@ -227,9 +224,9 @@ def _mul_plan(e):
     def combine(*conv):
         top = [const(c) for c in num_c] + list(conv[:n_num])
         bottom = [const(c) for c in den_c] + list(conv[n_num:])
-        r = _balanced(top, build.mul) if top else const(1.0)
+        r = balanced(top, build.mul) if top else const(1.0)
         if bottom:
-            r = build.div(r, _balanced(bottom, build.mul))
+            r = build.div(r, balanced(bottom, build.mul))
         return build.neg(r) if negate else r
 
     return children, combine
@@ -262,8 +259,8 @@ def _add_plan(e):
         plus = list(conv[:n_pos])
         if extra:
             plus.append(build.expm1(conv[-1]))
-        p = _balanced(plus, build.add)
-        q = _balanced(list(conv[n_pos:n_pos + n_neg]), build.add)
+        p = balanced(plus, build.add)
+        q = balanced(list(conv[n_pos:n_pos + n_neg]), build.add)
         if p is None:
             return build.neg(q)
         return p if q is None else build.sub(p, q)
