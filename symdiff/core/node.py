@@ -31,7 +31,8 @@ import zlib
 
 from symdiff.core.ops import CONSTANTS, OPS
 
-__all__ = ["Node", "symbol", "const", "make", "is_const", "is_symbol"]
+__all__ = ["Node", "symbol", "const", "array_const", "dim", "eye", "make", "is_const",
+           "is_symbol", "FLOAT", "INT", "stable_hash", "natural_key"]
 
 _ids = itertools.count(1)
 # The intern table maps (op, args, payload) to a weak reference to the node:
@@ -58,7 +59,8 @@ def _lookup(key):
 class Node:
     """An interned expression node.  Never construct directly: use :func:`make`."""
 
-    __slots__ = ("op", "args", "payload", "id", "shash", "order", "__weakref__")
+    __slots__ = ("op", "args", "payload", "id", "shash", "order", "shape", "dtype",
+                 "__weakref__")
 
     op: str
     args: tuple
@@ -66,6 +68,8 @@ class Node:
     id: int
     shash: int
     order: tuple
+    shape: tuple
+    dtype: str
 
     def __setattr__(self, name, value):  # immutability: nodes are shared
         raise AttributeError("symdiff nodes are immutable")
@@ -164,11 +168,20 @@ def _const_key(value: float) -> bytes:
     return struct.pack("<d", value)
 
 
-def make(op: str, args: tuple = (), payload: object = None) -> Node:
+#: dtype of every value but integer label tensors.
+FLOAT = "float64"
+#: dtype of integer label tensors (the argument of onehot).
+INT = "int64"
+
+
+def make(op: str, args: tuple = (), payload: object = None, shape: tuple = (),
+         dtype: str = FLOAT) -> Node:
     """Return the unique node ``(op, args, payload)``, creating it if needed.
 
-    No simplification happens here; callers wanting canonical forms use
-    :mod:`symdiff.core.symbolic`.
+    ``shape`` and ``dtype`` describe its value; for an op node they follow
+    from ``(op, args, payload)`` (the constructors in
+    :mod:`symdiff.core.symbolic` compute them), so they are not part of the
+    interning key.  No simplification happens here.
     """
     key = (op, args, payload)
     r = _interned.get(key)
@@ -181,38 +194,55 @@ def make(op: str, args: tuple = (), payload: object = None) -> Node:
     _set_args(node, args)
     _set_payload(node, payload)
     _set_id(node, next(_ids))
+    _set_shape(node, shape)
+    _set_dtype(node, dtype)
     # Tuples of ints hash the same in every process (only str/bytes hashing
     # is salted), so shash is a stable structural hash.  order[1] is the
     # height (0 for leaves): shallower expressions sort first
     # (x*y + sin(x*y)), then products and powers before function calls
     # (2*x*sin(x), x^2*cos(x)), then by hash.
+    code = _op_code(op) if payload is None else hash((_op_code(op), stable_hash(payload)))
     n = len(args)
     if n == 2:
         a, b = args
-        h = hash((_op_code(op), a.shash, b.shash))
+        h = hash((code, a.shash, b.shash))
         ha, hb = a.order[1], b.order[1]
         _set_shash(node, h)
         _set_order(node, (2, 1 + (ha if ha > hb else hb), _OP_RANK.get(op, 9), h))
     elif n == 1:
         a = args[0]
-        h = hash((_op_code(op), a.shash))
+        h = hash((code, a.shash))
         _set_shash(node, h)
         _set_order(node, (2, 1 + a.order[1], _OP_RANK.get(op, 9), h))
-    elif n:
-        h = hash((_op_code(op), *[a.shash for a in args]))
-        _set(node, "shash", h)
-        _set(node, "order", (2, 1 + max([a.order[1] for a in args]), _OP_RANK.get(op, 9), h))
-    elif op == "sym":
-        h = hash((_op_code(op), _stable_str_hash(payload)))
-        _set(node, "shash", h)
-        _set(node, "order", (1, 0, natural_key(payload)))
     else:
-        h = hash((_op_code(op), int.from_bytes(payload, "little")))
-        _set(node, "shash", h)
-        _set(node, "order", (0, 0, h))
+        h = hash((code, *[a.shash for a in args]))
+        _set_shash(node, h)
+        _set_order(node, (2, 1 + max([a.order[1] for a in args]), _OP_RANK.get(op, 9), h))
+    _remember(key, node)
+    return node
+
+
+def _remember(key, node) -> None:
     r = _ref(node, _forget)
     _interned[key] = r
     _ref_keys[r] = key
+
+
+def _leaf(key, op: str, payload, shape: tuple, dtype: str, shash: int, order: tuple) -> Node:
+    """The unique leaf for ``key`` (symbols, constants, arrays, dims, eyes)."""
+    node = _lookup(key)
+    if node is not None:
+        return node
+    node = _new(Node)
+    _set_op(node, op)
+    _set_args(node, ())
+    _set_payload(node, payload)
+    _set_id(node, next(_ids))
+    _set_shape(node, shape)
+    _set_dtype(node, dtype)
+    _set_shash(node, shash)
+    _set_order(node, order)
+    _remember(key, node)
     return node
 
 
@@ -220,14 +250,27 @@ _new = object.__new__
 _set = object.__setattr__
 # The slots' own descriptors: about twice as fast as object.__setattr__,
 # which matters on the hot path of differentiation (millions of nodes).
-_set_op, _set_args, _set_payload, _set_id, _set_shash, _set_order = (
-    getattr(Node, f).__set__ for f in ("op", "args", "payload", "id", "shash", "order"))
+_set_op, _set_args, _set_payload, _set_id, _set_shash, _set_order, _set_shape, _set_dtype = (
+    getattr(Node, f).__set__
+    for f in ("op", "args", "payload", "id", "shash", "order", "shape", "dtype"))
 _op_codes: dict = {}
 _OP_RANK = {name: op.rank for name, op in OPS.items()}
 
 
 def _stable_str_hash(text: str) -> int:
     return zlib.crc32(text.encode("utf-8"))
+
+
+def stable_hash(obj) -> int:
+    """A hash of ``obj`` (nested tuples of ints, floats, bools, None and
+    strings) that is the same in every process (``hash(str)`` is salted)."""
+    if isinstance(obj, str):
+        return _stable_str_hash(obj)
+    if isinstance(obj, tuple):
+        return hash(tuple(stable_hash(x) for x in obj))
+    if obj is None or isinstance(obj, (bool, int, float)):
+        return hash(obj)
+    raise TypeError(f"no stable hash for {type(obj).__name__}")
 
 
 def _op_code(op: str) -> int:
@@ -254,39 +297,93 @@ def interned_count() -> int:
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
 
 
-def symbol(name: str) -> Node:
-    """The symbol called ``name`` (the same object every time).
-
-    Names are ASCII identifiers that are neither a function of the op table
-    nor a named constant (pi, e, inf, nan), so that every printed expression
-    parses back to the same node.
-    """
-    node = _lookup(("sym", (), name))
-    if node is not None:
-        return node
+def _check_name(name) -> None:
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(f"invalid symbol name {name!r}: use an ASCII identifier "
                          "such as x, x1 or W0_3")
     if name in OPS or name in CONSTANTS or name in ("inf", "nan"):
         raise ValueError(f"{name!r} cannot be a symbol name: it is reserved for the "
                          f"{'function' if name in OPS else 'constant'} {name}")
-    return make("sym", (), name)
 
 
-_const_values: dict = {}
+def symbol(name: str, shape: tuple = (), dtype: str = FLOAT) -> Node:
+    """The symbol called ``name`` (the same object every time).
+
+    Names are ASCII identifiers that are neither a function of the op table
+    nor a named constant (pi, e, inf, nan), so that every printed expression
+    parses back to the same node.  ``shape`` (a checked tuple of ints and
+    dimension names, see :mod:`symdiff.core.shapes`) makes it a tensor;
+    ``dtype`` is ``"float64"`` or, for integer labels, ``"int64"``.  A scalar
+    float symbol is the same node whether or not its shape is spelled out.
+    """
+    if not shape and dtype == FLOAT:
+        node = _lookup(("sym", (), name))
+        if node is not None:
+            return node
+        _check_name(name)
+        return _leaf(("sym", (), name), "sym", name, (), FLOAT,
+                     hash((_op_code("sym"), _stable_str_hash(name))),
+                     (1, 0, natural_key(name)))
+    key = ("sym", (), (name, shape, dtype))
+    node = _lookup(key)
+    if node is not None:
+        return node
+    _check_name(name)
+    if dtype not in (FLOAT, INT):
+        raise ValueError(f"dtype must be {FLOAT!r} or {INT!r}, got {dtype!r}")
+    h = hash((_op_code("sym"), _stable_str_hash(name), stable_hash(shape), dtype == INT))
+    return _leaf(key, "sym", name, shape, dtype, h, (1, 0, natural_key(name), h))
 
 
 def const(value: float) -> Node:
     """The constant node for the float ``value`` (IEEE double)."""
     value = float(value)
-    key = _const_key(value)
-    node = _lookup(("const", (), key))
+    key = ("const", (), _const_key(value))
+    node = _lookup(key)
     if node is None:
-        node = make("const", (), key)
-        # Store the float itself as payload for fast access; the interning
-        # key keeps the bit pattern.  Rebind through object.__setattr__
-        # because nodes are otherwise immutable.
-        object.__setattr__(node, "payload", value)
+        h = hash((_op_code("const"), int.from_bytes(key[2], "little")))
+        node = _leaf(key, "const", value, (), FLOAT, h, (0, 0, h))
+    return node
+
+
+def array_const(values) -> Node:
+    """The constant tensor holding ``values`` (converted to a read-only
+    float64 numpy array; interned by shape and bits)."""
+    import numpy as np
+
+    arr = np.array(values, dtype=np.float64, copy=True, order="C")
+    if arr.ndim == 0:
+        return const(float(arr))
+    data = arr.tobytes()
+    key = ("array", (), (arr.shape, data))
+    node = _lookup(key)
+    if node is None:
+        arr.flags.writeable = False
+        h = hash((_op_code("array"), zlib.crc32(data), arr.shape))
+        node = _leaf(key, "array", arr, tuple(arr.shape), FLOAT, h, (0, 0, h))
+    return node
+
+
+def dim(name: str) -> Node:
+    """The scalar value of the dimension called ``name`` (bound from the
+    inputs' shapes when evaluated; ``mean`` divides by it)."""
+    key = ("dim", (), name)
+    node = _lookup(key)
+    if node is None:
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ValueError(f"invalid dimension name {name!r}")
+        h = hash((_op_code("dim"), _stable_str_hash(name)))
+        node = _leaf(key, "dim", name, (), FLOAT, h, (1, 0, natural_key(name), h))
+    return node
+
+
+def eye(n) -> Node:
+    """The n x n identity matrix (``n`` an int or a dimension name)."""
+    key = ("eye", (), n)
+    node = _lookup(key)
+    if node is None:
+        h = hash((_op_code("eye"), stable_hash(n)))
+        node = _leaf(key, "eye", n, (n, n), FLOAT, h, (0, 0, h))
     return node
 
 
