@@ -1,6 +1,7 @@
 """The ``symdiff compare`` and ``symdiff graph`` commands, through
 ``symdiff.cli.main``: table and JSON output, scaling and step sweeps,
-plots, graph files, and one-screen errors for bad input."""
+plots, graph files, and one-screen errors for bad input; and the shared
+rendering of :mod:`symdiff.cli.render` (formats, tables)."""
 
 import json
 import re
@@ -11,6 +12,7 @@ import pytest
 
 from symdiff import parse, to_string
 from symdiff.cli.main import main
+from symdiff.cli.render import format_error, format_seconds, format_table, json_number
 
 LECTURE = "exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)"
 METHOD_NAMES = ["symbolic", "compiled", "forward", "reverse", "forward_difference",
@@ -331,3 +333,25 @@ def test_cli_help_lists_subcommands(capsys):
     assert run(["--help"]) == 0
     out = capsys.readouterr().out
     assert "compare" in out and "graph" in out
+
+
+# ---------------------------------------------------------------------------
+# shared rendering
+
+
+def test_number_formats():
+    assert [format_seconds(s) for s in (7.21e-5, 2.49e-3, 19.7, None)] == [
+        "72.1 µs", "2.49 ms", "19.7 s", "-"]
+    assert [format_error(e) for e in (4.5e-8, float("nan"), None)] == ["4.5e-08", "nan", "-"]
+    assert [json_number(v) for v in (2, float("inf"), float("nan"), None)] == [
+        2.0, None, None, None]
+
+
+def test_table_aligns_columns_and_spans_messages():
+    text = format_table(["method", "error", "ops"],
+                        [["symbolic", "1.0e-16", "21"], ["compiled", "unavailable: no LLVM"]],
+                        right={2})
+    assert text.splitlines() == ["method    error    ops",
+                                 "--------  -------  ---",
+                                 "symbolic  1.0e-16   21",
+                                 "compiled  unavailable: no LLVM"]
