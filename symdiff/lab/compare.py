@@ -248,50 +248,27 @@ def _compiled(f, wrt, order, x, k):
 
 
 def _forward(f, wrt, order, x, k):
-    from symdiff.numeric.forward import _gradient, forward_op_count
-    from symdiff.numeric.namespaces import FLOAT
+    from symdiff.numeric.forward import forward_op_count, program_gradient
 
+    # Scheduled once: rescheduling on every call would cost more than the
+    # passes on small expressions.  ``order`` puts the wrt symbols first, so
+    # passes=k seeds exactly those.
     program = schedule([f], order)
 
     def call():
-        # forward_gradient's own driver (one dual-number pass per seeded
-        # input) on the program scheduled once: rescheduling on every call
-        # would cost more than the passes on small expressions.  ``order``
-        # puts the wrt symbols first, so passes=k seeds exactly those.
-        return _gradient(program, x, FLOAT, False, passes=k)
+        return program_gradient(program, x, passes=k)
 
     ops = forward_op_count(f, n_inputs=k, point=x, inputs=order)
     return call, lambda r: np.asarray(r[1], dtype=float), ops, None
 
 
-def _tape_gradient(program, x):
-    """Replay ``program`` on the :class:`~symdiff.numeric.reverse.Scalar` tape and run
-    ``backward``: the reverse tape driven by the DAG's schedule."""
-    from symdiff.numeric.reverse import Scalar
-
-    nodes = []
-    leaves = []
-    for ins in program.instrs:
-        if ins.op == "input":
-            s = Scalar(x[ins.payload])
-            leaves.append(s)
-        elif ins.op == "const":
-            s = Scalar.constant(ins.payload)
-        else:
-            s = Scalar.apply(ins.op, *[nodes[j] for j in ins.args])
-        nodes.append(s)
-    out = nodes[program.outputs[0]]
-    out.backward()
-    return out.value, [leaf.grad for leaf in leaves]
-
-
 def _reverse(f, wrt, order, x, k):
-    from symdiff.numeric.reverse import reverse_op_count
+    from symdiff.numeric.reverse import reverse_op_count, tape_gradient
 
     program = schedule([f], order)
 
     def call():
-        return _tape_gradient(program, x)
+        return tape_gradient(program, x)
 
     ops = reverse_op_count(f, point=x, inputs=order)
     return call, lambda r: np.array(r[1][:k], dtype=float), ops, None
@@ -507,21 +484,20 @@ def _measure_compiled(f, params, repeat, budget):
 
 
 def _measure_forward(f, params, repeat, budget):
-    from symdiff.numeric.forward import _gradient, forward_op_count
-    from symdiff.numeric.namespaces import FLOAT
+    from symdiff.numeric.forward import forward_op_count, program_gradient
 
     program = schedule([f], params)
     x = list(_scaling_point(len(params)))
-    seconds = time_call(lambda: _gradient(program, x, FLOAT, False), repeat, budget=budget)
+    seconds = time_call(lambda: program_gradient(program, x), repeat, budget=budget)
     return {"seconds": seconds, "ops": forward_op_count(f, point=x, inputs=params)}
 
 
 def _measure_reverse(f, params, repeat, budget):
-    from symdiff.numeric.reverse import reverse_op_count
+    from symdiff.numeric.reverse import reverse_op_count, tape_gradient
 
     program = schedule([f], params)
     x = list(_scaling_point(len(params)))
-    seconds = time_call(lambda: _tape_gradient(program, x), repeat, budget=budget)
+    seconds = time_call(lambda: tape_gradient(program, x), repeat, budget=budget)
     return {"seconds": seconds, "ops": reverse_op_count(f, point=x, inputs=params)}
 
 
