@@ -10,8 +10,9 @@ Three modes:
 * ``symdiff compare EXPR --at ... --fd-sweep``: finite-difference error
   against the step size (``--plot FILE.png`` draws the V).
 
-The measurements live in :mod:`symdiff.lab.compare`, the drawing
-in :mod:`symdiff.lab.plots`.
+The measurements live in :mod:`symdiff.lab.methods`,
+:mod:`symdiff.lab.scaling` and :mod:`symdiff.lab.fd_sweep`, the drawing in
+:mod:`symdiff.lab.plots`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import os
 
 from symdiff.cli.common import (UsageError, add_expr_args, gradient_inputs, load_expression,
                                 parse_point, parse_wrt)
-from symdiff.cli.render import (format_count, format_error, format_float, format_point,
-                                format_seconds, format_table, json_number)
+from symdiff.cli.render import (ProgressBar, format_count, format_error, format_float,
+                                format_point, format_seconds, format_table, json_number)
 from symdiff.text.infix import format_number
 
 __all__ = ["register", "cmd_compare", "print_method_comparison"]
@@ -31,18 +32,10 @@ __all__ = ["register", "cmd_compare", "print_method_comparison"]
 _DEFAULT_SIZES = "10,100,1000,10000"
 _MAX_GRADIENT_COLUMNS = 4      # more inputs than this: the table truncates
 
-#: One-line descriptions of the scaling models, for table headers.
-MODEL_DESCRIPTIONS = {
-    "prod": "f = x1*x2*...*xn",
-    "rosenbrock": "f = sum 100(x[i+1] - x[i]^2)^2 + (1 - x[i])^2",
-    "chain": "f = tanh(tanh(...tanh(x))), n levels, 1 input",
-    "mlp": "cross-entropy of an n-8-4 tanh MLP, 9n+44 parameters",
-}
-
 
 def register(sub) -> None:
     """Add the ``compare`` subcommand to the CLI's subparsers ``sub``."""
-    from symdiff.lab.compare import METHODS
+    from symdiff.lab.methods import METHODS
     from symdiff.lab.models import SCALING_MODELS
 
     p = sub.add_parser(
@@ -145,7 +138,7 @@ def _expression_and_point(args):
 
 
 def _cmd_methods(args) -> int:
-    from symdiff.lab.compare import METHODS
+    from symdiff.lab.methods import METHODS
 
     f, wrt, inputs, point = _expression_and_point(args)
     methods = None
@@ -168,7 +161,7 @@ def print_method_comparison(f, wrt, inputs, point, methods=None, repeat: int = 5
     (name -> value for every symbol of ``inputs``) by each of ``methods``
     (default all), timed with ``repeat`` runs, against the 40-digit
     reference, as a table or (``output_format="json"``) a JSON document."""
-    from symdiff.lab.compare import compare_methods, reference
+    from symdiff.lab.methods import compare_methods, reference
 
     ref = reference(f, point, wrt)
     results = compare_methods(f, point, wrt, methods, repeat=repeat, ref=ref)
@@ -244,7 +237,8 @@ def _parse_sizes(spec: str) -> list[int]:
 
 
 def _cmd_scaling(args) -> int:
-    from symdiff.lab.compare import APPROACH_LABELS, scaling
+    from symdiff.lab.models import SCALING_MODEL_DESCRIPTIONS
+    from symdiff.lab.scaling import APPROACH_LABELS, scaling
 
     if args.expr or args.file:
         raise UsageError("--scaling measures a built-in model: give no EXPR or -f FILE")
@@ -255,7 +249,8 @@ def _cmd_scaling(args) -> int:
     if args.plot:
         _check_plot_target(args.plot)
     repeat = 3 if args.repeat is None else args.repeat
-    rows = scaling(args.scaling, sizes, timeout=timeout, repeat=repeat)
+    with ProgressBar(f"scaling {args.scaling}") as progress:
+        rows = scaling(args.scaling, sizes, timeout=timeout, repeat=repeat, progress=progress)
     if args.plot:
         from symdiff.lab.plots import plot_scaling
 
@@ -280,7 +275,7 @@ def _cmd_scaling(args) -> int:
         print(json.dumps(doc, indent=2))
         return 0
 
-    model = MODEL_DESCRIPTIONS.get(args.scaling, "")
+    model = SCALING_MODEL_DESCRIPTIONS.get(args.scaling, "")
     print(f"gradient cost against n: {args.scaling} ({model}); "
           f"time cap {timeout:g} s per measurement")
     print()
@@ -308,7 +303,7 @@ def _cmd_scaling(args) -> int:
 
 
 def _cmd_fd_sweep(args) -> int:
-    from symdiff.lab.compare import fd_sweep
+    from symdiff.lab.fd_sweep import fd_sweep
 
     f, wrt, inputs, point = _expression_and_point(args)
     if args.wrt is not None and len(wrt) != 1:
