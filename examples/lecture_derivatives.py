@@ -5,7 +5,7 @@
    reverse mode (the tape a = xz, b = ln x, c = sin b, d = e^a, e = a/b,
    f = c/a, y = d + e + f with its adjoints g_a ... g_f), next to the
    lecture's closed forms and a table of every method from
-   :func:`symdiff.lab.compare.compare_methods` (error against a 40-digit
+   :func:`symdiff.lab.methods.compare_methods` (error against a 40-digit
    reference, time, cost).
 2. The running example f(x, y) = log(1 + e^{-(x+y)})(x + y): its
    computation graph (DOT from :func:`symdiff.to_dot`, plus PNG and SVG when
@@ -14,7 +14,7 @@
 3. The n(n-1) example: the gradient of x1 x2 ... xn.  Differentiating each
    variable separately (SymPy, no common subexpressions) builds about
    n(n-1) multiplications; symdiff's gradient shares one graph and grows
-   linearly (:func:`symdiff.lab.compare.scaling`).
+   linearly (:func:`symdiff.lab.scaling.scaling`).
 
 Run: ``python examples/lecture_derivatives.py [--outdir DIR] [--quick]``.
 """
@@ -36,8 +36,7 @@ from _common import ensure_symdiff, table  # noqa: E402
 ensure_symdiff()
 
 import symdiff as sd  # noqa: E402
-from symdiff.lab import compare  # noqa: E402
-from symdiff.lab import models
+from symdiff.lab import methods, models, scaling  # noqa: E402
 from symdiff.numeric.finite_diff import central_difference, forward_difference, graph_function  # noqa: E402
 
 X0, Z0 = 2.0, 3.0
@@ -163,8 +162,8 @@ def three_ways() -> dict:
     rev = [t["x"].grad, t["z"].grad]
     print(f"  dy/dx = g_x = {rev[0]!r}, dy/dz = g_z = {rev[1]!r}")
 
-    print("\nEvery method against the 40-digit mpmath reference (symdiff.lab.compare):")
-    results = compare.compare_methods(f, {"x": X0, "z": Z0}, repeat=3)
+    print("\nEvery method against the 40-digit mpmath reference (symdiff.lab.methods):")
+    results = methods.compare_methods(f, {"x": X0, "z": Z0}, repeat=3)
     body = []
     for r in results:
         if not r.ok:
@@ -219,7 +218,7 @@ def product_example(sizes, timeout: float) -> list:
     and the reverse tape.  Each measurement runs in a child process capped
     at ``timeout`` seconds.  Returns the :class:`ScalingRow` s."""
     print("\n== 3. The n(n-1) example: gradient of x1*x2*...*xn ==")
-    rows = compare.scaling("prod", sizes, approaches=["naive_symbolic", "symbolic", "reverse"],
+    rows = scaling.scaling("prod", sizes, approaches=["naive_symbolic", "symbolic", "reverse"],
                            timeout=timeout, repeat=1)
     by = {(r.approach, r.n): r for r in rows}
 

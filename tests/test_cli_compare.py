@@ -1,16 +1,21 @@
 """The ``symdiff compare`` and ``symdiff graph`` commands, through
 ``symdiff.cli.main``: table and JSON output, scaling and step sweeps,
-plots, graph files, and one-screen errors for bad input."""
+plots, graph files, and one-screen errors for bad input; and the shared
+rendering of :mod:`symdiff.cli.render` (formats, tables, progress bar)."""
 
+import io
 import json
 import re
 import shutil
 import sys
+import types
 
 import pytest
 
 from symdiff import parse, to_string
 from symdiff.cli.main import main
+from symdiff.cli.render import (ProgressBar, format_error, format_seconds, format_table,
+                                json_number)
 
 LECTURE = "exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)"
 METHOD_NAMES = ["symbolic", "compiled", "forward", "reverse", "forward_difference",
@@ -331,3 +336,82 @@ def test_cli_help_lists_subcommands(capsys):
     assert run(["--help"]) == 0
     out = capsys.readouterr().out
     assert "compare" in out and "graph" in out
+
+
+# ---------------------------------------------------------------------------
+# shared rendering
+
+
+def test_number_formats():
+    assert [format_seconds(s) for s in (7.21e-5, 2.49e-3, 19.7, None)] == [
+        "72.1 µs", "2.49 ms", "19.7 s", "-"]
+    assert [format_error(e) for e in (4.5e-8, float("nan"), None)] == ["4.5e-08", "nan", "-"]
+    assert [json_number(v) for v in (2, float("inf"), float("nan"), None)] == [
+        2.0, None, None, None]
+
+
+def test_table_aligns_columns_and_spans_messages():
+    text = format_table(["method", "error", "ops"],
+                        [["symbolic", "1.0e-16", "21"], ["compiled", "unavailable: no LLVM"]],
+                        right={2})
+    assert text.splitlines() == ["method    error    ops",
+                                 "--------  -------  ---",
+                                 "symbolic  1.0e-16   21",
+                                 "compiled  unavailable: no LLVM"]
+
+
+def test_progress_bar_silent_when_not_a_terminal():
+    stream = io.StringIO()
+    with ProgressBar("scaling", stream=stream) as bar:
+        bar(0, 3, "forward n=10")
+        bar(1, 3, "reverse n=10")
+    assert stream.getvalue() == ""
+
+
+def test_progress_bar_line_without_tqdm(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)     # import tqdm -> ImportError
+    stream = io.StringIO()
+    with ProgressBar("scaling prod", enabled=True, stream=stream) as bar:
+        bar(0, 2, "forward n=10")
+        bar(1, 2, "reverse n=10")
+    # Each report rewrites the line; closing blanks it out.
+    assert stream.getvalue() == ("\rscaling prod [0/2] forward n=10"
+                                 "\rscaling prod [1/2] reverse n=10"
+                                 "\r" + " " * 31 + "\r")
+
+
+class _FakeTqdm:
+    """Records how ProgressBar drives a tqdm bar (tqdm is an optional extra)."""
+
+    monitor_interval = 10
+    made: list = []
+
+    def __init__(self, total, desc, file, leave, unit):
+        self.n = 0
+        self.calls = [("new", total, desc, leave)]
+        _FakeTqdm.made.append(self)
+
+    def update(self, k):
+        self.n += k
+        self.calls.append(("update", k))
+
+    def set_postfix_str(self, text, refresh):
+        self.calls.append(("postfix", text))
+
+    def close(self):
+        self.calls.append(("close",))
+
+
+def test_progress_bar_drives_tqdm(monkeypatch):
+    _FakeTqdm.made = []
+    monkeypatch.setitem(sys.modules, "tqdm", types.SimpleNamespace(tqdm=_FakeTqdm))
+    monkeypatch.setattr(_FakeTqdm, "monitor_interval", 10)   # restored after the test
+    with ProgressBar("scaling prod", enabled=True, stream=io.StringIO()) as bar:
+        bar(0, 3, "forward n=10")
+        bar(2, 3, "reverse n=20")
+    (made,) = _FakeTqdm.made
+    assert made.calls == [("new", 3, "scaling prod", False), ("update", 0),
+                          ("postfix", "forward n=10"), ("update", 2),
+                          ("postfix", "reverse n=20"), ("close",)]
+    # No monitor thread: the measurements fork child processes.
+    assert _FakeTqdm.monitor_interval == 0

@@ -1,8 +1,7 @@
-"""symdiff.lab.compare: every gradient method against the reference, op and
-evaluation counts, the scaling measurements, the finite-difference sweep,
-timing and progress helpers, and the plots."""
+"""symdiff.lab: every gradient method against the reference, op and
+evaluation counts, the scaling measurements and their progress reports, the
+finite-difference sweep, the timer, and the plots."""
 
-import io
 import math
 import sys
 import time
@@ -11,9 +10,10 @@ import numpy as np
 import pytest
 
 import symdiff as sd
-from symdiff.lab import compare
-from symdiff.lab.compare import (EXACT_METHODS, METHODS, Progress, compare_methods, fd_sweep,
-                             reference, scaling, time_call)
+from symdiff.lab.fd_sweep import fd_sweep
+from symdiff.lab.methods import EXACT_METHODS, METHODS, compare_methods, reference
+from symdiff.lab.scaling import SCALING_APPROACHES, scaling
+from symdiff.lab.timing import time_call
 from symdiff.numeric.finite_diff import EPS
 from symdiff.numeric.forward import forward_op_count
 from symdiff.numeric.reverse import reverse_op_count
@@ -161,7 +161,7 @@ def test_time_call_loops_fast_calls_and_respects_budget():
 def prod_scaling():
     # The cap leaves a wide margin for every approach but naive symbolic at
     # n = 100 (8-16 s here), which may or may not finish.
-    return scaling("prod", [10, 30, 100], timeout=5.0, repeat=1, progress=False)
+    return scaling("prod", [10, 30, 100], timeout=5.0, repeat=1)
 
 
 def _rows(rows, approach):
@@ -171,7 +171,7 @@ def _rows(rows, approach):
 def test_scaling_prod_operation_counts(prod_scaling):
     rows = prod_scaling
     assert [(r.approach, r.n) for r in rows] == [
-        (a, n) for a in compare.SCALING_APPROACHES for n in (10, 30, 100)]
+        (a, n) for a in SCALING_APPROACHES for n in (10, 30, 100)]
     for n in (10, 30, 100):
         f_ops = n - 1                             # x1*x2*...*xn: n-1 multiplications
         fwd = _rows(rows, "forward")[n]
@@ -208,17 +208,22 @@ def test_scaling_prod_naive_symbolic_blows_up(prod_scaling):
 
 
 def test_scaling_skips_larger_sizes_after_timeout():
+    reports = []
     rows = scaling("prod", [10, 20, 40], approaches=["naive_symbolic"], timeout=0.005,
-                   progress=False)
+                   progress=lambda *report: reports.append(report))
     assert [r.status for r in rows] == ["timeout", "skipped", "skipped"]
     assert rows[1].note == "timed out at n=10"
     assert all(r.seconds is None and r.ops is None for r in rows)
+    # Progress is reported before each measurement that runs: not the skipped ones.
+    assert reports == [(0, 3, "naive_symbolic n=10")]
 
 
 def test_scaling_reports_failures_without_raising():
     # SymPy's recursive diff cannot follow a 3000-deep tanh chain.
+    reports = []
     rows = scaling("chain", [3000], approaches=["naive_symbolic", "reverse"], timeout=20,
-                   repeat=1, progress=False)
+                   repeat=1, progress=lambda *report: reports.append(report))
+    assert reports == [(0, 2, "naive_symbolic n=3000"), (1, 2, "reverse n=3000")]
     naive, rev = rows
     assert naive.status in ("failed", "timeout")
     if naive.status == "failed":
@@ -270,33 +275,6 @@ def test_fd_sweep_defaults_to_first_variable_and_checks_input():
         fd_sweep(x * y, {"x": 3.0, "y": 0.5}, "w")
     with pytest.raises(ValueError, match="positive"):
         fd_sweep(x * y, {"x": 3.0, "y": 0.5}, steps=[0.0])
-
-
-# ---------------------------------------------------------------------------
-# progress display
-
-
-def test_progress_silent_when_not_a_terminal():
-    stream = io.StringIO()
-    bar = Progress(3, "scaling", stream=stream)
-    bar.start("forward n=10")
-    bar.advance()
-    bar.close()
-    assert stream.getvalue() == ""
-
-
-def test_progress_line_without_tqdm(monkeypatch):
-    monkeypatch.setitem(sys.modules, "tqdm", None)
-    stream = io.StringIO()
-    bar = Progress(2, "scaling prod", enabled=True, stream=stream)
-    bar.start("forward n=10")
-    bar.advance()
-    bar.start("reverse n=10")
-    bar.close()
-    out = stream.getvalue()
-    assert "\rscaling prod [0/2] forward n=10" in out
-    assert "\rscaling prod [1/2] reverse n=10" in out
-    assert out.endswith("\r")                 # the line is cleared at the end
 
 
 # ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""The ``symdiff compare`` and ``symdiff graph`` subcommands.
+"""``symdiff compare``: compare the ways to differentiate.
 
-``compare`` has three modes:
+Three modes:
 
 * ``symdiff compare EXPR --at x=2,z=3``: one row per differentiation
   method with its gradient, error against the 40-digit reference, time per
@@ -10,9 +10,9 @@
 * ``symdiff compare EXPR --at ... --fd-sweep``: finite-difference error
   against the step size (``--plot FILE.png`` draws the V).
 
-``graph`` writes the computation graph as Graphviz DOT, or as SVG/PNG
-through Graphviz's ``dot`` program.  The measurements live in
-:mod:`symdiff.lab.compare`, the drawing in :mod:`symdiff.lab.plots`.
+The measurements live in :mod:`symdiff.lab.methods`,
+:mod:`symdiff.lab.scaling` and :mod:`symdiff.lab.fd_sweep`, the drawing in
+:mod:`symdiff.lab.plots`.
 """
 
 from __future__ import annotations
@@ -20,30 +20,22 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import subprocess
-import sys
 
-from symdiff.cli.main import UsageError, load_expression, parse_point, parse_wrt
+from symdiff.cli.common import (UsageError, add_expr_args, gradient_inputs, load_expression,
+                                parse_point, parse_wrt)
+from symdiff.cli.render import (ProgressBar, format_count, format_error, format_float,
+                                format_point, format_seconds, format_table, json_number)
+from symdiff.text.infix import format_number
 
-__all__ = ["register", "cmd_compare", "cmd_graph"]
+__all__ = ["register", "cmd_compare", "print_method_comparison"]
 
 _DEFAULT_SIZES = "10,100,1000,10000"
 _MAX_GRADIENT_COLUMNS = 4      # more inputs than this: the table truncates
 
-#: One-line descriptions of the scaling models, for table headers.
-MODEL_DESCRIPTIONS = {
-    "prod": "f = x1*x2*...*xn",
-    "rosenbrock": "f = sum 100(x[i+1] - x[i]^2)^2 + (1 - x[i])^2",
-    "chain": "f = tanh(tanh(...tanh(x))), n levels, 1 input",
-    "mlp": "cross-entropy of an n-8-4 tanh MLP, 9n+44 parameters",
-}
-
 
 def register(sub) -> None:
-    """Add the ``compare`` and ``graph`` subcommands to the ``symdiff``
-    subparsers ``sub``."""
-    from symdiff.lab.compare import METHODS
+    """Add the ``compare`` subcommand to the CLI's subparsers ``sub``."""
+    from symdiff.lab.methods import METHODS
     from symdiff.lab.models import SCALING_MODELS
 
     p = sub.add_parser(
@@ -51,7 +43,7 @@ def register(sub) -> None:
         description="Compare gradient methods on an expression at a point, the cost of "
                     "each approach against n (--scaling), or the finite-difference error "
                     "against the step (--fd-sweep).")
-    _expr_args(p)
+    add_expr_args(p)
     p.add_argument("--at", help="the point, e.g. x=2,z=3")
     p.add_argument("--wrt", help="variables to differentiate by (default: all); "
                    "with --fd-sweep one variable")
@@ -70,91 +62,6 @@ def register(sub) -> None:
     p.add_argument("--plot", metavar="FILE.png",
                    help="with --scaling or --fd-sweep: draw the result (needs matplotlib)")
     p.set_defaults(func=cmd_compare)
-
-    g = sub.add_parser(
-        "graph", help="draw the computation graph (DOT, or SVG/PNG with Graphviz)",
-        description="Write the computation graph: inputs, intermediate values and "
-                    "constants drawn apart; with --grad the gradient's extra nodes in red.")
-    _expr_args(g)
-    g.add_argument("--grad", action="store_true", help="also draw the gradient")
-    g.add_argument("--wrt", help="with --grad: variables to differentiate by (default: all)")
-    g.add_argument("-o", "--output", metavar="FILE",
-                   help="FILE.dot (written directly), FILE.svg or FILE.png (through "
-                        "Graphviz's dot); default: DOT on stdout")
-    g.set_defaults(func=cmd_graph)
-
-
-def _expr_args(p) -> None:
-    p.add_argument("expr", nargs="?", help="the expression or program (statements "
-                   "separated by ';' or newlines, last line is the output)")
-    p.add_argument("-f", "--file", help="read the program from FILE")
-
-
-# ---------------------------------------------------------------------------
-# formatting
-
-
-def _json_number(v):
-    """A float for JSON, or None when not finite (JSON has no inf/NaN)."""
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
-def _fmt_value(v) -> str:
-    v = float(v)
-    return repr(v) if math.isfinite(v) else str(v)
-
-
-def _fmt_point(point) -> str:
-    from symdiff.text.infix import format_number
-
-    return ", ".join(f"{k}={format_number(float(v))}" for k, v in point.items())
-
-
-def _fmt_error(e) -> str:
-    if e is None:
-        return "-"
-    e = float(e)
-    return f"{e:.1e}" if math.isfinite(e) else str(e)
-
-
-def _fmt_time(s) -> str:
-    if s is None:
-        return "-"
-    if s < 1e-3:
-        return f"{s * 1e6:.3g} µs"
-    if s < 1.0:
-        return f"{s * 1e3:.3g} ms"
-    return f"{s:.3g} s"
-
-
-def _fmt_int(k) -> str:
-    return "-" if k is None else str(k)
-
-
-def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
-    """Aligned text table; columns in ``right`` are right-aligned.  A row
-    with two cells (name, message) spans the message over the columns."""
-    widths = [len(h) for h in header]
-    for r in rows:
-        if len(r) == len(header):
-            widths = [max(w, len(c)) for w, c in zip(widths, r)]
-
-    def line(cells):
-        out = []
-        for i, (c, w) in enumerate(zip(cells, widths)):
-            out.append(c.rjust(w) if i in right else c.ljust(w))
-        return "  ".join(out).rstrip()
-
-    lines = [line(header), "  ".join("-" * w for w in widths)]
-    for r in rows:
-        if len(r) == len(header):
-            lines.append(line(r))
-        else:
-            lines.append(f"{r[0].ljust(widths[0])}  {r[1]}")
-    return lines
 
 
 def _short(text: str, limit: int = 90) -> str:
@@ -181,10 +88,6 @@ def _expr_text(f, limit: int = 90) -> str:
     if size[f] >= bound:
         return f"<expression with {count_ops(f)} distinct operations>"
     return _short(to_string(f), limit)
-
-
-# ---------------------------------------------------------------------------
-# symdiff compare
 
 
 # Which options make sense in which mode: "methods" (EXPR --at), "scaling",
@@ -223,22 +126,19 @@ def cmd_compare(args) -> int:
 
 def _expression_and_point(args):
     """The scalar expression, the wrt symbols, every input and the point."""
-    from symdiff.core.graph import free_symbols
-
     outs, _ = load_expression(args)
     if args.at is None:
         raise UsageError("give the point with --at, e.g. --at x=2,z=3")
     wrt = parse_wrt(args.wrt, outs)
     if not wrt:
         raise UsageError("the expression has no variables to differentiate by")
-    inputs = free_symbols(outs)
-    inputs = inputs + [s for s in wrt if s not in inputs]
+    inputs = gradient_inputs(outs, wrt)
     point = parse_point(args.at, inputs)
     return outs[0], wrt, inputs, point
 
 
 def _cmd_methods(args) -> int:
-    from symdiff.lab.compare import METHODS, compare_methods, reference
+    from symdiff.lab.methods import METHODS
 
     f, wrt, inputs, point = _expression_and_point(args)
     methods = None
@@ -250,28 +150,41 @@ def _cmd_methods(args) -> int:
             raise UsageError(f"--methods: {what}; choose from {', '.join(METHODS)}")
         methods = list(dict.fromkeys(methods))
     repeat = 5 if args.repeat is None else args.repeat
+    print_method_comparison(f, wrt, inputs, point, methods, repeat, args.format)
+    return 0
+
+
+def print_method_comparison(f, wrt, inputs, point, methods=None, repeat: int = 5,
+                            output_format: str = "table") -> None:
+    """Print the method comparison of ``symdiff compare EXPR --at ...``:
+    the gradient of ``f`` with respect to the symbols ``wrt`` at ``point``
+    (name -> value for every symbol of ``inputs``) by each of ``methods``
+    (default all), timed with ``repeat`` runs, against the 40-digit
+    reference, as a table or (``output_format="json"``) a JSON document."""
+    from symdiff.lab.methods import compare_methods, reference
+
     ref = reference(f, point, wrt)
     results = compare_methods(f, point, wrt, methods, repeat=repeat, ref=ref)
     names = [s.payload for s in wrt]
 
-    if args.format == "json":
+    if output_format == "json":
         doc = {
             "inputs": [s.payload for s in inputs],
-            "reference": {"value": _json_number(ref.value),
-                          "gradient": {n: _json_number(v) for n, v in zip(names, ref.gradient)}},
+            "reference": {"value": json_number(ref.value),
+                          "gradient": {n: json_number(v) for n, v in zip(names, ref.gradient)}},
             "methods": [{
                 "name": r.name,
                 "gradient": None if r.gradient is None else
-                {n: _json_number(v) for n, v in zip(names, r.gradient)},
-                "max_rel_error": _json_number(r.max_rel_error),
-                "seconds": _json_number(r.seconds),
+                {n: json_number(v) for n, v in zip(names, r.gradient)},
+                "max_rel_error": json_number(r.max_rel_error),
+                "seconds": json_number(r.seconds),
                 "ops": r.ops,
                 "evaluations": r.evaluations,
                 "error": r.error,
             } for r in results],
         }
         print(json.dumps(doc, indent=2))
-        return 0
+        return
 
     shown = names if len(names) <= _MAX_GRADIENT_COLUMNS else names[:_MAX_GRADIENT_COLUMNS - 1]
     more = len(names) - len(shown)
@@ -284,26 +197,25 @@ def _cmd_methods(args) -> int:
         if r.gradient is None:
             rows.append([r.name, r.error or "no result"])
             continue
-        cells = [r.name] + [_fmt_value(v) for v in r.gradient[:len(shown)]]
+        cells = [r.name] + [format_float(v) for v in r.gradient[:len(shown)]]
         if more:
             cells.append(f"+{more} more")
-        cells += [_fmt_error(r.max_rel_error), _fmt_time(r.seconds), _fmt_int(r.ops),
-                  _fmt_int(r.evaluations)]
+        cells += [format_error(r.max_rel_error), format_seconds(r.seconds), format_count(r.ops),
+                  format_count(r.evaluations)]
         rows.append(cells)
-    at = _fmt_point(point)
-    ref_parts = [f"f = {_fmt_value(ref.value)}"] + \
-        [f"df/d{n} = {_fmt_value(v)}" for n, v in zip(shown, ref.gradient)]
+    at = format_point(point, number=format_number)
+    ref_parts = [f"f = {format_float(ref.value)}"] + \
+        [f"df/d{n} = {format_float(v)}" for n, v in zip(shown, ref.gradient)]
     if more:
         ref_parts.append(f"... ({more} more)")
     print(f"f = {_expr_text(f)}")
     print(f"at {at}")
     print(f"reference (mpmath, 40 digits): {', '.join(ref_parts)}")
     print()
-    print("\n".join(_table(header, rows, right)))
+    print(format_table(header, rows, right))
     print()
     print(f"rel. error: max_i |g_i - ref_i| / max_i |ref_i|;  time/grad: median of {repeat} "
           f"timed runs;\nops: arithmetic operations per gradient;  evals: calls of f")
-    return 0
 
 
 def _parse_sizes(spec: str) -> list[int]:
@@ -325,7 +237,8 @@ def _parse_sizes(spec: str) -> list[int]:
 
 
 def _cmd_scaling(args) -> int:
-    from symdiff.lab.compare import APPROACH_LABELS, scaling
+    from symdiff.lab.models import SCALING_MODEL_DESCRIPTIONS
+    from symdiff.lab.scaling import APPROACH_LABELS, scaling
 
     if args.expr or args.file:
         raise UsageError("--scaling measures a built-in model: give no EXPR or -f FILE")
@@ -336,7 +249,8 @@ def _cmd_scaling(args) -> int:
     if args.plot:
         _check_plot_target(args.plot)
     repeat = 3 if args.repeat is None else args.repeat
-    rows = scaling(args.scaling, sizes, timeout=timeout, repeat=repeat)
+    with ProgressBar(f"scaling {args.scaling}") as progress:
+        rows = scaling(args.scaling, sizes, timeout=timeout, repeat=repeat, progress=progress)
     if args.plot:
         from symdiff.lab.plots import plot_scaling
 
@@ -350,9 +264,9 @@ def _cmd_scaling(args) -> int:
             "repeat": repeat,
             "results": [{
                 "approach": r.approach, "n": r.n, "n_inputs": r.n_inputs, "f_ops": r.f_ops,
-                "seconds": _json_number(r.seconds), "ops": r.ops,
-                "ops_ratio": _json_number(r.ops_ratio), "evaluations": r.evaluations,
-                "setup_seconds": _json_number(r.setup_seconds), "status": r.status,
+                "seconds": json_number(r.seconds), "ops": r.ops,
+                "ops_ratio": json_number(r.ops_ratio), "evaluations": r.evaluations,
+                "setup_seconds": json_number(r.setup_seconds), "status": r.status,
                 "note": r.note,
             } for r in rows],
         }
@@ -361,7 +275,8 @@ def _cmd_scaling(args) -> int:
         print(json.dumps(doc, indent=2))
         return 0
 
-    print(f"gradient cost against n: {args.scaling} ({MODEL_DESCRIPTIONS.get(args.scaling, '')}); "
+    model = SCALING_MODEL_DESCRIPTIONS.get(args.scaling, "")
+    print(f"gradient cost against n: {args.scaling} ({model}); "
           f"time cap {timeout:g} s per measurement")
     print()
     header = ["approach", "n", "inputs", "|f|", "time", "ops", "ops/|f|", "evals", "note"]
@@ -370,14 +285,14 @@ def _cmd_scaling(args) -> int:
         note = r.note or ""
         if r.status == "ok" and r.setup_seconds is not None:
             what = "compile" if r.approach == "compiled" else "to SymPy"
-            note = f"{what} {_fmt_time(r.setup_seconds)}"
+            note = f"{what} {format_seconds(r.setup_seconds)}"
         elif r.status != "ok":
             note = f"{r.status}: {note}" if note else r.status
         ratio = r.ops_ratio
         table.append([APPROACH_LABELS.get(r.approach, r.approach), str(r.n), str(r.n_inputs),
-                      str(r.f_ops), _fmt_time(r.seconds), _fmt_int(r.ops),
-                      "-" if ratio is None else f"{ratio:.3g}", _fmt_int(r.evaluations), note])
-    print("\n".join(_table(header, table, right={1, 2, 3, 4, 5, 6, 7})))
+                      str(r.f_ops), format_seconds(r.seconds), format_count(r.ops),
+                      "-" if ratio is None else f"{ratio:.3g}", format_count(r.evaluations), note])
+    print(format_table(header, table, right={1, 2, 3, 4, 5, 6, 7}))
     print()
     print("time: build time for the symbolic approaches, time per gradient for the others; "
           "ops: arithmetic per gradient\n(central differences: evaluations x |f|; naive "
@@ -388,7 +303,7 @@ def _cmd_scaling(args) -> int:
 
 
 def _cmd_fd_sweep(args) -> int:
-    from symdiff.lab.compare import fd_sweep
+    from symdiff.lab.fd_sweep import fd_sweep
 
     f, wrt, inputs, point = _expression_and_point(args)
     if args.wrt is not None and len(wrt) != 1:
@@ -405,32 +320,32 @@ def _cmd_fd_sweep(args) -> int:
     if args.format == "json":
         doc = {
             "variable": var,
-            "point": {k: _json_number(v) for k, v in point.items()},
-            "exact": _json_number(sweep.exact),
-            "default_steps": {m: _json_number(h) for m, h in sweep.default_steps.items()},
-            "default_errors": {m: _json_number(e) for m, e in sweep.default_errors.items()},
-            "steps": [_json_number(h) for h in sweep.steps],
-            "relative_errors": {"forward": [_json_number(e) for e in sweep.forward],
-                                "central": [_json_number(e) for e in sweep.central]},
+            "point": {k: json_number(v) for k, v in point.items()},
+            "exact": json_number(sweep.exact),
+            "default_steps": {m: json_number(h) for m, h in sweep.default_steps.items()},
+            "default_errors": {m: json_number(e) for m, e in sweep.default_errors.items()},
+            "steps": [json_number(h) for h in sweep.steps],
+            "relative_errors": {"forward": [json_number(e) for e in sweep.forward],
+                                "central": [json_number(e) for e in sweep.central]},
         }
         if args.plot:
             doc["plot"] = args.plot
         print(json.dumps(doc, indent=2))
         return 0
 
-    at = _fmt_point(point)
-    print(f"finite-difference error of df/d{var} at {at} (exact {_fmt_value(sweep.exact)})")
+    at = format_point(point, number=format_number)
+    print(f"finite-difference error of df/d{var} at {at} (exact {format_float(sweep.exact)})")
     if not args.plot:
         print()
         rows = []
         for h, ef, ec in zip(sweep.steps, sweep.forward, sweep.central):
             note = "x + h == x: no step taken" if math.isnan(ef) and math.isnan(ec) else ""
-            rows.append([f"{h:.2e}", _fmt_error(ef), _fmt_error(ec), note])
-        print("\n".join(_table(["step", "forward", "central", ""], rows, right={0, 1, 2})))
+            rows.append([f"{h:.2e}", format_error(ef), format_error(ec), note])
+        print(format_table(["step", "forward", "central", ""], rows, right={0, 1, 2}))
         print()
     for m in ("forward", "central"):
         print(f"default {m} step: h = {sweep.default_steps[m]:.3g}, "
-              f"relative error {_fmt_error(sweep.default_errors[m])}")
+              f"relative error {format_error(sweep.default_errors[m])}")
     if args.plot:
         print(f"wrote {args.plot}")
     return 0
@@ -455,89 +370,3 @@ def _draw(plot_fn, data, path, **kw) -> None:
         plot_fn(data, path, **kw)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-# ---------------------------------------------------------------------------
-# symdiff graph
-
-_GRAPHVIZ_FORMATS = {".svg": "svg", ".png": "png"}
-
-
-def _output_names(text: str, outs) -> list[str]:
-    """Labels for the outputs: the assigned name of ``y = ...``, else f
-    (f0, f1, ... for several outputs)."""
-    from symdiff.text.parser import parse_program
-
-    texts = parse_program(text).output_texts
-    names = []
-    for k, t in enumerate(texts):
-        if t.isidentifier():
-            names.append(t)
-        else:
-            names.append("f" if len(outs) == 1 else f"f{k}")
-    return names
-
-
-def cmd_graph(args) -> int:
-    """``symdiff graph``: write the computation graph (with ``--grad``, the
-    gradient too) as DOT, SVG or PNG."""
-    from symdiff.core.differentiate import grad
-    from symdiff.core.graph import reachable
-    from symdiff.text.printers import to_dot
-
-    outs, text = load_expression(args, single=False)
-    names = _output_names(text, outs)
-    douts = []
-    if args.grad:
-        if len(outs) != 1:
-            raise UsageError(f"--grad needs one scalar output, got {len(outs)}")
-        wrt = parse_wrt(args.wrt, outs)
-        douts = grad(outs[0], wrt)
-        dot_text = to_dot(outs, names=names, derivative_outputs=douts,
-                          derivative_names=[f"d{names[0]}/d{s.payload}" for s in wrt])
-    else:
-        if args.wrt is not None:
-            raise UsageError("--wrt needs --grad")
-        dot_text = to_dot(outs, names=names)
-
-    path = args.output
-    if path is None or path == "-":
-        sys.stdout.write(dot_text)
-        return 0
-    ext = os.path.splitext(path)[1].lower()
-    if ext in (".dot", ".gv"):
-        try:
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(dot_text)
-        except OSError as exc:
-            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    elif ext in _GRAPHVIZ_FORMATS:
-        _run_graphviz(dot_text, path, _GRAPHVIZ_FORMATS[ext])
-    else:
-        raise UsageError(f"-o {path}: unknown format {ext or '(no extension)'}; "
-                         "use FILE.dot, FILE.svg or FILE.png")
-    nodes = reachable(list(outs) + list(douts))
-    n_in = sum(1 for n in nodes if n.op == "sym")
-    n_const = sum(1 for n in nodes if n.op == "const")
-    counts = [(len(nodes), "node"), (n_in, "input"), (n_const, "constant"),
-              (len(nodes) - n_in - n_const, "operation")]
-    total, *parts = [f"{k} {word}{'' if k == 1 else 's'}" for k, word in counts]
-    print(f"wrote {path}: {total} ({', '.join(parts)})")
-    return 0
-
-
-def _run_graphviz(dot_text: str, path: str, fmt: str) -> None:
-    exe = shutil.which("dot")
-    if exe is None:
-        raise UsageError(f"writing {fmt.upper()} needs Graphviz's 'dot' program, which is not "
-                         "on PATH (install Graphviz, e.g. 'apt-get install graphviz'); "
-                         "-o FILE.dot works without it")
-    try:
-        proc = subprocess.run([exe, f"-T{fmt}", "-o", path], input=dot_text.encode("utf-8"),
-                              capture_output=True, check=False)
-    except OSError as exc:
-        raise UsageError(f"cannot run {exe}: {exc.strerror or exc}") from None
-    if proc.returncode != 0:
-        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise UsageError(f"Graphviz failed writing {path}: "
-                         f"{msg[0] if msg else f'exit status {proc.returncode}'}")

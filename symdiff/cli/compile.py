@@ -11,7 +11,9 @@ import os
 import sys
 import time
 
-from symdiff.cli.main import UsageError, _add_expr_args, load_expression, parse_point, parse_wrt
+from symdiff.cli.common import (UsageError, add_expr_args, gradient_inputs, load_expression,
+                                parse_point, parse_wrt)
+from symdiff.cli.render import format_float, format_point
 
 __all__ = ["register", "cmd_compile", "gradient_outputs"]
 
@@ -48,9 +50,6 @@ def cmd_compile(args) -> int:
     import numpy as np
 
     import compiler
-
-    from symdiff.core.graph import free_symbols
-
     from symdiff.core.program import schedule
 
     if args.name and not (args.name.isidentifier() and args.name.isascii()):
@@ -59,8 +58,7 @@ def cmd_compile(args) -> int:
     outs, _ = load_expression(args)
     f = outs[0]
     wrt = parse_wrt(args.wrt, outs)
-    inputs = free_symbols(outs)
-    inputs += [s for s in wrt if s not in inputs]
+    inputs = gradient_inputs(outs, wrt)
     exprs, labels = gradient_outputs(f, wrt, args.hessian)
     program = schedule(exprs, inputs)
     options = dict(opt=args.opt, fast_math=args.fast_math, vector_math=not args.no_vector_math)
@@ -106,10 +104,9 @@ def cmd_compile(args) -> int:
         x = np.array([point[s.payload] for s in inputs], dtype=np.float64)
         y = fn(x)
         width = max(len(lb) for lb in labels)
-        at = ", ".join(f"{k}={v!r}" for k, v in point.items())
-        print(f"at {at}:")
+        print(f"at {format_point(point)}:")
         for lb, v in zip(labels, y):
-            print(f"  {lb.ljust(width)} = {float(v)!r}")
+            print(f"  {lb.ljust(width)} = {format_float(v)}")
     else:
         print("outputs: " + ", ".join(labels))
         print("(use --at x=...,y=... to evaluate, --emit llvm|asm|obj|shared|c-header "
@@ -134,7 +131,7 @@ def register(sub) -> None:
     """Add the ``compile`` subcommand to the CLI's subparsers."""
     p = sub.add_parser("compile", help="JIT-compile f and its gradient through LLVM; "
                        "emit IR, assembly, objects or shared libraries")
-    _add_expr_args(p)
+    add_expr_args(p)
     p.add_argument("--wrt", help="comma-separated variables (default: all, natural order)")
     p.add_argument("--emit", choices=["llvm", "asm", "obj", "shared", "c-header"],
                    help="what to produce (default: compile and report; with --at, run)")

@@ -14,7 +14,7 @@ from symdiff.text.parser import parse
 
 __all__ = ["LECTURE_EXAMPLE", "RUNNING_EXAMPLE", "lecture_example", "running_example",
            "prod", "rosenbrock", "tanh_chain", "softmax_regression_loss", "mlp_loss",
-           "SCALING_MODELS"]
+           "SCALING_MODELS", "SCALING_MODEL_DESCRIPTIONS"]
 
 #: y = e^{xz} + xz/ln x + sin(ln x)/(xz), differentiated at x = 2, z = 3 in
 #: the lectures by finite differences, symbolically and in reverse mode.
@@ -108,4 +108,12 @@ SCALING_MODELS = {
     "rosenbrock": rosenbrock,
     "chain": tanh_chain,
     "mlp": _mlp_by_size,
+}
+
+#: name -> one-line description of the SCALING_MODELS entry (table headers).
+SCALING_MODEL_DESCRIPTIONS = {
+    "prod": "f = x1*x2*...*xn",
+    "rosenbrock": "f = sum 100(x[i+1] - x[i]^2)^2 + (1 - x[i])^2",
+    "chain": "f = tanh(tanh(...tanh(x))), n levels, 1 input",
+    "mlp": "cross-entropy of an n-8-4 tanh MLP, 9n+44 parameters",
 }

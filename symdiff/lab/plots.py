@@ -62,7 +62,7 @@ def _ok_points(rows, approach, attr):
 
 
 def plot_scaling(rows, path, model: str = "", timeout: float | None = None) -> None:
-    """Draw :func:`symdiff.lab.compare.scaling` results as two log-log panels,
+    """Draw :func:`symdiff.lab.scaling.scaling` results as two log-log panels,
     operations vs n and time vs n, one line per approach (same colour in
     both, one legend below them), and save to ``path`` (format from the
     extension, e.g. PNG).
@@ -74,7 +74,7 @@ def plot_scaling(rows, path, model: str = "", timeout: float | None = None) -> N
     """
     from matplotlib.lines import Line2D
 
-    from symdiff.lab.compare import APPROACH_LABELS
+    from symdiff.lab.scaling import APPROACH_LABELS
 
     fig = _figure(13, 5.6)
     ax_ops, ax_time = fig.subplots(1, 2)
@@ -131,7 +131,7 @@ def plot_scaling(rows, path, model: str = "", timeout: float | None = None) -> N
 
 
 def plot_fd_sweep(sweep, path, expr_label: str = "") -> None:
-    """Draw a :func:`symdiff.lab.compare.fd_sweep` result: relative error of
+    """Draw a :func:`symdiff.lab.fd_sweep.fd_sweep` result: relative error of
     forward and central differences against the step (log-log), with each
     method's default step marked, and save to ``path``.  Steps at which no
     error can be plotted (0, or NaN where x + h == x) are left out."""

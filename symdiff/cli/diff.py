@@ -1,0 +1,106 @@
+"""``symdiff diff``: print the derivatives of an expression (as a CSE'd
+program, plain expressions, JSON or LaTeX), and their values with ``--at``."""
+
+from __future__ import annotations
+
+import json
+
+from symdiff.cli.common import (add_expr_args, gradient_inputs, load_expression, parse_point,
+                                parse_wrt)
+from symdiff.cli.render import format_float, format_point, json_number
+
+__all__ = ["register", "cmd_diff"]
+
+
+def register(sub) -> None:
+    """Add the ``diff`` subcommand to the CLI's subparsers ``sub``."""
+    p = sub.add_parser("diff", help="print derivative expressions (and values)")
+    add_expr_args(p)
+    p.add_argument("--wrt", help="comma-separated variables (default: all, natural order)")
+    p.add_argument("--at", help="evaluate at a point, e.g. x=2,z=3")
+    p.add_argument("--hessian", action="store_true", help="also second derivatives")
+    p.add_argument("--format", choices=["text", "json", "latex"], default="text")
+    p.add_argument("--no-cse", action="store_true",
+                   help="print each derivative as a plain expression")
+    p.set_defaults(func=cmd_diff)
+
+
+def cmd_diff(args) -> int:
+    """Print the derivatives of an expression (and values with --at)."""
+    from symdiff.core.differentiate import grad, hessian
+    from symdiff.core.graph import free_symbols
+    from symdiff.numeric.interpreter import evaluate
+    from symdiff.text import printers
+    from symdiff.text.infix import to_string
+
+    outs, _ = load_expression(args)
+    f = outs[0]
+    wrt = parse_wrt(args.wrt, outs)
+    inputs = free_symbols(outs)
+    missing = [s.payload for s in wrt if s not in inputs]
+    g = grad(f, wrt)
+    H = hessian(f, wrt) if args.hessian else None
+    point = parse_point(args.at, gradient_inputs(outs, wrt))
+    names = [s.payload for s in wrt]
+
+    values = None
+    if point is not None:
+        flat = [f, *g] + ([h for row in H for h in row] if H is not None else [])
+        vals = evaluate(flat, point, inputs=list(point))
+        values = {"value": vals[0], "gradient": vals[1:1 + len(g)]}
+        if H is not None:
+            n = len(wrt)
+            hv = vals[1 + len(g):]
+            values["hessian"] = [hv[i * n:(i + 1) * n] for i in range(n)]
+
+    if args.format == "json":
+        doc: dict = {"inputs": [s.payload for s in inputs],
+                     "derivatives": {n: to_string(d) for n, d in zip(names, g)}}
+        if missing:
+            doc["note"] = f"f does not depend on {', '.join(missing)}"
+        if H is not None:
+            doc["second_derivatives"] = [[to_string(h) for h in row] for row in H]
+        if values is not None:
+            doc["value"] = json_number(values["value"])
+            doc["gradient"] = {n: json_number(v) for n, v in zip(names, values["gradient"])}
+            if H is not None:
+                doc["hessian"] = [[json_number(v) for v in row] for row in values["hessian"]]
+        print(json.dumps(doc, indent=2))
+        return 0
+
+    if args.format == "latex":
+        print(f"f = {printers.to_latex(f)}")
+        for n, d in zip(names, g):
+            print(f"\\frac{{\\partial f}}{{\\partial {printers.latex_symbol(n)}}} = "
+                  f"{printers.to_latex(d)}")
+        if H is not None:
+            for i, ni in enumerate(names):
+                for j, nj in enumerate(names[i:], start=i):
+                    print(f"\\frac{{\\partial^2 f}}{{\\partial {printers.latex_symbol(ni)}"
+                          f"\\,\\partial {printers.latex_symbol(nj)}}} = "
+                          f"{printers.to_latex(H[i][j])}")
+    else:
+        labels = ["f"] + [f"df/d{n}" for n in names]
+        exprs = [f, *g]
+        if H is not None:
+            for i, ni in enumerate(names):
+                for j, nj in enumerate(names[i:], start=i):
+                    labels.append(f"d2f/d{ni}d{nj}")
+                    exprs.append(H[i][j])
+        if args.no_cse:
+            width = max(len(lb) for lb in labels)
+            for lb, e in zip(labels, exprs):
+                print(f"{lb.ljust(width)} = {to_string(e)}")
+        else:
+            print(printers.to_program(exprs, names=labels))
+    if values is not None:
+        print()
+        print(f"at {format_point(point)}:")
+        print(f"  f = {format_float(values['value'])}")
+        for n, v in zip(names, values["gradient"]):
+            print(f"  df/d{n} = {format_float(v)}")
+        if H is not None:
+            print("  hessian:")
+            for row in values["hessian"]:
+                print("    [" + ", ".join(format_float(v) for v in row) + "]")
+    return 0

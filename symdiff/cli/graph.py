@@ -1,0 +1,111 @@
+"""``symdiff graph``: write the computation graph as Graphviz DOT, or as
+SVG/PNG through Graphviz's ``dot`` program; with ``--grad`` the gradient's
+extra nodes are drawn in red."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+from symdiff.cli.common import UsageError, add_expr_args, load_expression, parse_wrt
+
+__all__ = ["register", "cmd_graph"]
+
+_GRAPHVIZ_FORMATS = {".svg": "svg", ".png": "png"}
+
+
+def register(sub) -> None:
+    """Add the ``graph`` subcommand to the CLI's subparsers ``sub``."""
+    g = sub.add_parser(
+        "graph", help="draw the computation graph (DOT, or SVG/PNG with Graphviz)",
+        description="Write the computation graph: inputs, intermediate values and "
+                    "constants drawn apart; with --grad the gradient's extra nodes in red.")
+    add_expr_args(g)
+    g.add_argument("--grad", action="store_true", help="also draw the gradient")
+    g.add_argument("--wrt", help="with --grad: variables to differentiate by (default: all)")
+    g.add_argument("-o", "--output", metavar="FILE",
+                   help="FILE.dot (written directly), FILE.svg or FILE.png (through "
+                        "Graphviz's dot); default: DOT on stdout")
+    g.set_defaults(func=cmd_graph)
+
+
+def _output_names(text: str, outs) -> list[str]:
+    """Labels for the outputs: the assigned name of ``y = ...``, else f
+    (f0, f1, ... for several outputs)."""
+    from symdiff.text.parser import parse_program
+
+    texts = parse_program(text).output_texts
+    names = []
+    for k, t in enumerate(texts):
+        if t.isidentifier():
+            names.append(t)
+        else:
+            names.append("f" if len(outs) == 1 else f"f{k}")
+    return names
+
+
+def cmd_graph(args) -> int:
+    """``symdiff graph``: write the computation graph (with ``--grad``, the
+    gradient too) as DOT, SVG or PNG."""
+    from symdiff.core.differentiate import grad
+    from symdiff.core.graph import reachable
+    from symdiff.text.printers import to_dot
+
+    outs, text = load_expression(args, single=False)
+    names = _output_names(text, outs)
+    douts = []
+    if args.grad:
+        if len(outs) != 1:
+            raise UsageError(f"--grad needs one scalar output, got {len(outs)}")
+        wrt = parse_wrt(args.wrt, outs)
+        douts = grad(outs[0], wrt)
+        dot_text = to_dot(outs, names=names, derivative_outputs=douts,
+                          derivative_names=[f"d{names[0]}/d{s.payload}" for s in wrt])
+    else:
+        if args.wrt is not None:
+            raise UsageError("--wrt needs --grad")
+        dot_text = to_dot(outs, names=names)
+
+    path = args.output
+    if path is None or path == "-":
+        sys.stdout.write(dot_text)
+        return 0
+    ext = os.path.splitext(path)[1].lower()
+    if ext in (".dot", ".gv"):
+        try:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(dot_text)
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    elif ext in _GRAPHVIZ_FORMATS:
+        _run_graphviz(dot_text, path, _GRAPHVIZ_FORMATS[ext])
+    else:
+        raise UsageError(f"-o {path}: unknown format {ext or '(no extension)'}; "
+                         "use FILE.dot, FILE.svg or FILE.png")
+    nodes = reachable(list(outs) + list(douts))
+    n_in = sum(1 for n in nodes if n.op == "sym")
+    n_const = sum(1 for n in nodes if n.op == "const")
+    counts = [(len(nodes), "node"), (n_in, "input"), (n_const, "constant"),
+              (len(nodes) - n_in - n_const, "operation")]
+    total, *parts = [f"{k} {word}{'' if k == 1 else 's'}" for k, word in counts]
+    print(f"wrote {path}: {total} ({', '.join(parts)})")
+    return 0
+
+
+def _run_graphviz(dot_text: str, path: str, fmt: str) -> None:
+    exe = shutil.which("dot")
+    if exe is None:
+        raise UsageError(f"writing {fmt.upper()} needs Graphviz's 'dot' program, which is not "
+                         "on PATH (install Graphviz, e.g. 'apt-get install graphviz'); "
+                         "-o FILE.dot works without it")
+    try:
+        proc = subprocess.run([exe, f"-T{fmt}", "-o", path], input=dot_text.encode("utf-8"),
+                              capture_output=True, check=False)
+    except OSError as exc:
+        raise UsageError(f"cannot run {exe}: {exc.strerror or exc}") from None
+    if proc.returncode != 0:
+        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise UsageError(f"Graphviz failed writing {path}: "
+                         f"{msg[0] if msg else f'exit status {proc.returncode}'}")
