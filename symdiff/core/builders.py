@@ -10,7 +10,7 @@ import numpy as np
 from symdiff.core import symbolic as build
 
 from symdiff.core import ops
-from symdiff.core.node import Node, symbol
+from symdiff.core.node import Node, array_const, symbol
 
 __all__ = ["symbols", "vector", "matrix", "sum", "prod", "dot", "function"]
 
@@ -126,6 +126,15 @@ def dot(a, b):
     raise ValueError(f"dot: unsupported shapes {a.shape} and {b.shape}")
 
 
+def _object_scalar(x):
+    # A node as a 0-d object array: nodes opt out of numpy's ufuncs.
+    if isinstance(x, Node):
+        o = np.empty((), dtype=object)
+        o[()] = x
+        return o
+    return x
+
+
 def function(name: str):
     """The elementwise builder for the op-table primitive ``name``: applies
     to nodes, numbers and object arrays (elementwise)."""
@@ -133,7 +142,11 @@ def function(name: str):
 
     def fn(*args):
         if any(isinstance(a, np.ndarray) for a in args):
-            return np.frompyfunc(lambda *xs: build.apply(name, *xs), len(args), 1)(*args)
+            if any(isinstance(a, Node) and a.shape for a in args):
+                return build.apply(name, *[array_const(a) if isinstance(a, np.ndarray)
+                                           else a for a in args])
+            return np.frompyfunc(lambda *xs: build.apply(name, *xs), len(args), 1)(
+                *[_object_scalar(a) for a in args])
         return build.apply(name, *args)
 
     fn.__name__ = name

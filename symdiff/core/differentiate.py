@@ -10,6 +10,17 @@ followed, and a missing adjoint is absent rather than a ``0`` node, so no
 zero terms are ever built.
 
 Higher derivatives apply the same machinery to the derivative graph.
+
+Tensors use the same loop.  Elementwise ops reuse their scalar rules (the
+symbolic namespace broadcasts); structural ops have rules of their own (see
+:mod:`symdiff.core.ops`).  An adjoint may be *smaller* than its node (a
+scalar ``1/m`` stands for that value in every entry), which keeps
+derivatives free of needless broadcasts; where a forward op broadcast an
+argument, its contribution is summed back down to the argument's shape
+(the "sum of a broadcast" rule makes a broadcast scalar cost nothing).
+Jacobians and Hessians are reverse mode with a *batched* seed: the
+identity, whose leading axis runs over the outputs, so ``hessian(f, x)`` is
+one tensor expression (A + A.T for x @ A @ x), not n^2 scalars.
 """
 
 from __future__ import annotations
@@ -18,10 +29,15 @@ import numpy as np
 
 from symdiff.core import symbolic as F
 from symdiff.core.graph import as_outputs, free_symbols, paused_gc, toposort
-from symdiff.core.node import Node, const, symbol
-from symdiff.core.ops import OPS
+from symdiff.core.node import Node, const, eye, symbol
+from symdiff.core.ops import ALL_OPS
 
-__all__ = ["adjoints", "grad", "jacobian", "hessian", "diff", "as_symbols"]
+__all__ = ["adjoints", "grad", "jacobian", "hessian", "hvp", "diff", "as_symbols"]
+
+# Structural ops whose rule accepts a scalar adjoint as it is (a broadcast
+# constant reshaped, transposed or summed into is still that constant).
+_SCALAR_TRANSPARENT = frozenset({"reshape", "transpose", "sum", "reduce_max",
+                                 "stop_gradient", "onehot"})
 
 _ZERO = const(0.0)
 _ONE = const(1.0)
@@ -31,7 +47,7 @@ def _as_wrt(wrt, outputs) -> tuple[list[Node], object]:
     """Normalize ``wrt`` to a flat list of symbols, remembering the shape of an
     array argument so results can be returned in the same shape."""
     if wrt is None:
-        return free_symbols(outputs), None
+        return [s for s in free_symbols(outputs) if s.dtype == "float64"], None
     shape = None
     if isinstance(wrt, np.ndarray):
         shape = wrt.shape
@@ -41,30 +57,56 @@ def _as_wrt(wrt, outputs) -> tuple[list[Node], object]:
         shape = ()
     else:
         items = list(wrt)
+    if any(isinstance(w, str) for w in items):
+        # Names may denote tensors of the expression, not only scalars.
+        by_name = {s.payload: s for s in free_symbols(outputs)}
+        items = [by_name.get(w, w) if isinstance(w, str) else w for w in items]
     return as_symbols(items), shape
 
 
 def as_symbols(items) -> list[Node]:
     """Symbols (or their names) as a list of symbol nodes; ``TypeError`` for
-    anything that is not a symbol."""
+    anything that is not a float symbol."""
     syms = []
     for w in items:
         s = symbol(w) if isinstance(w, str) else w
         if not isinstance(s, Node) or s.op != "sym":
             raise TypeError(f"can only differentiate with respect to symbols, got {w!r}")
+        if s.dtype != "float64":
+            raise TypeError(f"cannot differentiate with respect to {s.payload!r}: it is an "
+                            "integer tensor (labels)")
         syms.append(s)
     return syms
 
 
-def adjoints(f: Node, wrt) -> dict[Node, Node]:
+def adjoints(f: Node, wrt, seed: Node | None = None) -> dict[Node, Node]:
     """Reverse accumulation: map each node on a path from ``f`` to a symbol in
-    ``wrt`` to its adjoint d f / d node (absent means zero)."""
+    ``wrt`` to its adjoint d f / d node (absent means zero).
+
+    ``seed`` is f's own adjoint (default 1); a seed with extra leading axes
+    (the identity, for a Jacobian) makes every adjoint carry those axes.
+    """
     f = as_outputs(f)[0] if not isinstance(f, Node) else f
     with paused_gc():
-        return _adjoints(f, wrt)
+        return _adjoints(f, wrt, _ONE if seed is None else seed)
 
 
-def _adjoints(f: Node, wrt) -> dict[Node, Node]:
+def sum_to(c: Node, shape: tuple) -> Node:
+    """``c`` summed down to ``shape``: over leading axes ``shape`` lacks and
+    over axes where ``shape`` has 1 (numpy broadcasting, undone).  A ``c``
+    already broadcastable to ``shape`` is returned as it is."""
+    cs = c.shape
+    lead = len(cs) - len(shape)
+    keep = tuple(k - len(cs) for k in range(max(lead, 0), len(cs))
+                 if shape[k - lead] == 1 and cs[k] != 1)
+    if keep:
+        c = F.sum(c, keep, True)
+    if lead > 0:
+        c = F.sum(c, tuple(range(-len(cs), -len(cs) + lead)), False)
+    return c
+
+
+def _adjoints(f: Node, wrt, seed: Node) -> dict[Node, Node]:
     targets = set(wrt)
     nodes = toposort([f])
     # Forward pass: which nodes depend on a requested variable at all.
@@ -80,7 +122,8 @@ def _adjoints(f: Node, wrt) -> dict[Node, Node]:
     adj: dict[Node, Node] = {}
     if f not in dep:
         return adj
-    adj[f] = _ONE
+    batch = seed.shape[:len(seed.shape) - len(f.shape)]
+    adj[f] = seed
     add = F.add
     for n in reversed(nodes):
         if not n.args or n not in dep:
@@ -88,17 +131,55 @@ def _adjoints(f: Node, wrt) -> dict[Node, Node]:
         g = adj.get(n)
         if g is None:
             continue
-        vjp = OPS[n.op].vjp
+        op = ALL_OPS[n.op]
         args = n.args
+        if op.kind == "structural":
+            full = batch + n.shape
+            if g.shape != full and (g.shape or n.op not in _SCALAR_TRANSPARENT):
+                g = F.broadcast_to(g, full)
+            params = n.payload
+            for i, a in enumerate(args):
+                if a not in dep:
+                    continue
+                c = op.vjp(F, i, args, n, g, params)
+                if c is not None:
+                    _accumulate(adj, a, c, batch, add)
+            continue
+        vjp = op.vjp
         for i, a in enumerate(args):
             if a not in dep:
                 continue
             c = vjp(F, i, args, n, g)
             if c is None:
                 continue
-            prev = adj.get(a)
-            adj[a] = c if prev is None else add(prev, c)
+            if a.shape != n.shape:
+                # a was broadcast by this op: its adjoint sums the entries
+                # it was copied to (c stands for its broadcast to n).
+                full = batch + n.shape
+                if c.shape != full:
+                    c = F.broadcast_to(c, full)
+            _accumulate(adj, a, c, batch, add)
     return adj
+
+
+def _accumulate(adj: dict, a: Node, c: Node, batch: tuple, add) -> None:
+    if a.shape or batch:
+        target = batch + a.shape
+        if c.shape != target and len(c.shape) >= len(target) and c.shape != ():
+            c = sum_to(c, target)
+    prev = adj.get(a)
+    adj[a] = c if prev is None else add(prev, c)
+
+
+def _exact(c: Node | None, shape: tuple) -> Node:
+    """An adjoint as a result of exactly ``shape`` (zeros if absent)."""
+    if c is None:
+        return F.broadcast_to(_ZERO, shape) if shape else _ZERO
+    if c.shape != shape:
+        c = sum_to(c, shape) if len(c.shape) > len(shape) else c
+        if c.shape != shape:
+            c = F.broadcast_to(c, shape)
+    return c
 
 
 def _shape(items: list, shape):
@@ -114,26 +195,54 @@ def _shape(items: list, shape):
 def grad(f, wrt=None):
     """Gradient of the scalar expression ``f``.
 
-    ``wrt``: symbols (or names, or an object array of symbols); defaults to
-    all free symbols of ``f`` in natural name order.  Returns a list (an
-    array of the same shape if ``wrt`` is an array).  Entries for variables
-    ``f`` does not depend on are the constant 0.
+    ``wrt``: symbols or tensors (or names, or an object array of symbols);
+    defaults to all free float symbols of ``f`` in natural name order.
+    Returns one expression per entry of ``wrt`` with that entry's shape
+    (a tensor of X's shape for a tensor X), as a list, or a single
+    expression for a single ``wrt`` (an array of the same shape if
+    ``wrt`` is an array).  Variables ``f`` does not depend on get zeros.
     """
     f = _single(f)
+    if f.shape:
+        raise ValueError(f"grad needs a scalar f (shape ()), got shape {f.shape}; "
+                         "use jacobian for a vector")
     syms, shape = _as_wrt(wrt, [f])
     adj = adjoints(f, syms)
-    return _shape([adj.get(s, _ZERO) for s in syms], shape)
+    return _shape([_exact(adj.get(s), s.shape) for s in syms], shape)
+
+
+def _tensor_jacobian(y: Node, x: Node) -> Node:
+    """d y / d x for a vector (or scalar) y and a tensor x: shape
+    y.shape + x.shape, by reverse mode seeded with the identity."""
+    if len(y.shape) > 1:
+        raise ValueError(f"jacobian needs a vector or scalar expression, got shape {y.shape}")
+    if not y.shape:
+        return grad(y, x)
+    adj = adjoints(y, [x], seed=eye(y.shape[0]))
+    return _exact(adj.get(x), y.shape + x.shape)
 
 
 def jacobian(outputs, wrt=None):
-    """Jacobian of a list of expressions: ``J[i][j] = d outputs[i] / d wrt[j]``,
-    as a list of lists (a 2-D object array if ``wrt`` is an array)."""
+    """Jacobian ``J[i][j] = d outputs[i] / d wrt[j]``.
+
+    For a vector expression ``y`` and a tensor ``x`` (one each) it is one
+    tensor expression of shape ``y.shape + x.shape``.  For a list of scalar
+    expressions it is a list of lists (a 2-D object array if ``wrt`` is an
+    array)."""
+    if isinstance(outputs, Node) and (outputs.shape or (isinstance(wrt, Node) and wrt.shape)):
+        xs = _as_wrt(wrt, [outputs])[0] if wrt is not None else _single_wrt(outputs)
+        if len(xs) != 1:
+            raise ValueError("the jacobian of a tensor expression takes one wrt tensor")
+        return _tensor_jacobian(outputs, xs[0])
     outs = as_outputs(outputs)
     syms, shape = _as_wrt(wrt, outs)
     rows = []
     for o in outs:
+        if o.shape:
+            raise ValueError("jacobian of several outputs needs scalar expressions; "
+                             "pass one vector expression instead")
         adj = adjoints(o, syms)
-        rows.append([adj.get(s, _ZERO) for s in syms])
+        rows.append([_exact(adj.get(s), s.shape) for s in syms])
     if shape is None:
         return rows
     arr = np.empty((len(outs), len(syms)), dtype=object)
@@ -142,13 +251,44 @@ def jacobian(outputs, wrt=None):
     return arr
 
 
+def _single_wrt(y: Node) -> list:
+    syms = [s for s in free_symbols([y]) if s.dtype == "float64"]
+    if len(syms) != 1:
+        raise ValueError(f"jacobian of a tensor needs wrt (the expression depends on "
+                         f"{len(syms)} variables)")
+    return syms
+
+
 def hessian(f, wrt=None):
     """Hessian of the scalar ``f``: the Jacobian of its gradient, both built by
-    reverse accumulation, so all entries share one graph with f."""
+    reverse accumulation, so all entries share one graph with f.  For a
+    vector ``x`` it is one tensor expression of shape (n, n)."""
     f = _single(f)
+    if isinstance(wrt, Node) and wrt.shape:
+        if len(wrt.shape) != 1:
+            raise ValueError(f"hessian needs a vector x, got shape {wrt.shape}")
+        return _tensor_jacobian(grad(f, wrt), wrt)
     syms, shape = _as_wrt(wrt, [f])
     g = grad(f, syms)
     return jacobian(g, syms if shape is None else np.array(syms, dtype=object))
+
+
+def hvp(f, x, v) -> Node:
+    """Hessian-vector product H(f) v for a tensor (or scalar) ``x`` and
+    ``v`` of the same shape (a tensor expression or an array): the gradient
+    of ``<grad f, v>``, never forming H."""
+    from symdiff.core.tensor import as_tensor
+
+    f = _single(f)
+    v = as_tensor(v)
+    (xs,), _ = _as_wrt([x], [f])
+    if v.shape != xs.shape:
+        raise ValueError(f"hvp: v has shape {v.shape}, x has shape {xs.shape}")
+    g = grad(f, xs)
+    inner = F.mul(g, v)
+    if inner.shape:
+        inner = F.sum(inner, tuple(range(-len(inner.shape), 0)), False)
+    return grad(inner, xs)
 
 
 def diff(f, x, n: int = 1) -> Node:

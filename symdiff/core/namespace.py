@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
-from symdiff.core.ops import OPS
+from symdiff.core.ops import ALL_OPS
 
 __all__ = ["Namespace", "numpy_namespace"]
 
@@ -50,6 +50,22 @@ class Namespace:
             raise KeyError(f"namespace {self.name!r} has no implementation of op "
                            f"{op_name!r}") from None
 
+    # Leaves of tensor programs (numeric defaults; the symbolic namespace
+    # builds nodes instead).
+    def array(self, values):
+        """A constant array's value."""
+        return values
+
+    def eye(self, n: int):
+        """The n x n identity."""
+        import numpy as np
+
+        return np.eye(n)
+
+    def dim(self, name: str):
+        """An unbound dimension: only the symbolic namespace keeps names."""
+        raise ValueError(f"namespace {self.name!r} needs the size of dimension {name!r}")
+
     def __repr__(self) -> str:
         return f"<namespace {self.name!r}: {len(self.impls)} ops>"
 
@@ -58,7 +74,7 @@ def numpy_namespace(name: str, overrides: Mapping[str, Callable] | None = None,
                     const: Callable = float) -> Namespace:
     """A namespace with ``F.<op> = OPS[op].numpy`` for every op of the table,
     then ``overrides`` applied on top (``KeyError`` for an unknown op)."""
-    impls = {op_name: op.numpy for op_name, op in OPS.items()}
+    impls = {op_name: op.numpy for op_name, op in ALL_OPS.items()}
     if overrides:
         unknown = set(overrides) - set(impls)
         if unknown:

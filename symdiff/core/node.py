@@ -29,7 +29,7 @@ import struct
 import weakref
 import zlib
 
-from symdiff.core.ops import CONSTANTS, OPS
+from symdiff.core.ops import ALL_OPS, CONSTANTS, FLOAT_DTYPE, INT_DTYPE, OPS
 
 __all__ = ["Node", "symbol", "const", "array_const", "dim", "eye", "make", "is_const",
            "is_symbol", "FLOAT", "INT", "stable_hash", "natural_key"]
@@ -140,6 +140,40 @@ class Node:
     def __pos__(self):
         return self
 
+    def __matmul__(self, other):
+        return _symbolic.binary_operator("matmul", self, other)
+
+    def __rmatmul__(self, other):
+        return _symbolic.binary_operator("matmul", other, self)
+
+    def __getitem__(self, key):
+        from symdiff.core.tensor import index
+
+        return index(self, key)
+
+    def __iter__(self):
+        # Without this, Python would iterate through __getitem__ forever on a
+        # named dimension.
+        raise TypeError("symdiff expressions are not iterable; index a tensor instead "
+                        "(t[0], t[:, 1])")
+
+    @property
+    def T(self):  # noqa: N802 - numpy's name
+        """The transpose (all axes reversed; a vector is its own transpose)."""
+        from symdiff.core.tensor import transpose
+
+        return transpose(self)
+
+    @property
+    def ndim(self) -> int:
+        """Number of axes (0 for a scalar)."""
+        return len(self.shape)
+
+    # numpy defers to the methods above instead of treating a node as an
+    # opaque object (array * tensor builds a tensor expression; array *
+    # scalar expression still gives an object array of expressions).
+    __array_ufunc__ = None
+
     @property
     def name(self) -> str:
         """The name of a symbol (``ValueError`` for other nodes)."""
@@ -168,10 +202,8 @@ def _const_key(value: float) -> bytes:
     return struct.pack("<d", value)
 
 
-#: dtype of every value but integer label tensors.
-FLOAT = "float64"
-#: dtype of integer label tensors (the argument of onehot).
-INT = "int64"
+FLOAT = FLOAT_DTYPE
+INT = INT_DTYPE
 
 
 def make(op: str, args: tuple = (), payload: object = None, shape: tuple = (),
@@ -254,7 +286,7 @@ _set_op, _set_args, _set_payload, _set_id, _set_shash, _set_order, _set_shape, _
     getattr(Node, f).__set__
     for f in ("op", "args", "payload", "id", "shash", "order", "shape", "dtype"))
 _op_codes: dict = {}
-_OP_RANK = {name: op.rank for name, op in OPS.items()}
+_OP_RANK = {name: op.rank for name, op in ALL_OPS.items()}
 
 
 def _stable_str_hash(text: str) -> int:
@@ -331,6 +363,7 @@ def symbol(name: str, shape: tuple = (), dtype: str = FLOAT) -> Node:
     _check_name(name)
     if dtype not in (FLOAT, INT):
         raise ValueError(f"dtype must be {FLOAT!r} or {INT!r}, got {dtype!r}")
+    dtype = FLOAT if dtype == FLOAT else INT   # the canonical objects (compared with 'is')
     h = hash((_op_code("sym"), _stable_str_hash(name), stable_hash(shape), dtype == INT))
     return _leaf(key, "sym", name, shape, dtype, h, (1, 0, natural_key(name), h))
 

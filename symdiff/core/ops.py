@@ -53,6 +53,11 @@ import numpy as np
 
 VARIADIC = -1
 
+#: dtype of every value but integer label tensors.
+FLOAT_DTYPE = "float64"
+#: dtype of integer label tensors (the argument of onehot).
+INT_DTYPE = "int64"
+
 # Precedences used by the printers and the parser.
 PREC_ADD = 10
 PREC_MUL = 20
@@ -99,6 +104,12 @@ class Hook:
 
 
 @dataclass(frozen=True)
+class Structural:
+    """Not a scalar instruction: the tensor compiler lowers it (a loop nest
+    or a BLAS call); the scalar compiler rejects it."""
+
+
+@dataclass(frozen=True)
 class OpDef:
     """Everything symdiff knows about one primitive."""
 
@@ -120,6 +131,9 @@ class OpDef:
     complex_ok: bool = False
     domain: tuple = ("real",)
     doc: str = ""
+    kind: str = "elementwise"
+    shape_rule: Optional[Callable] = None
+    spell: Optional[Callable] = None
 
     def check_arity(self, n: int) -> bool:
         """True if the op accepts ``n`` arguments."""
@@ -439,8 +453,336 @@ _TABLE = [
           doc="1 if a == b else 0 (splits max/min gradients at ties)"),
 ]
 
-#: name -> OpDef, for every primitive.
-OPS: dict[str, OpDef] = {op.name: op for op in _TABLE}
+# ---------------------------------------------------------------------------
+# Structural tensor ops.  Elementwise ops above apply to tensors with numpy
+# broadcasting and reuse their scalar rules unchanged (the symbolic
+# namespace is shape-polymorphic); only the ops below, which move, reduce
+# or combine whole arrays, have rules of their own.
+#
+# Conventions shared by their entries:
+# * ``params`` is a tuple of hashable values (the node's payload), passed
+#   unpacked after the arguments to ``numpy``, to the namespaces' functions
+#   and to ``shape_rule``; the vjp gets it as one tuple.  Axes are negative
+#   (counted from the end) and index specs cover every axis, so that each
+#   rule also works on adjoints with extra *leading* batch axes (Jacobians
+#   and Hessians are reverse mode with a batched seed).
+# * ``shape_rule(shapes, dtypes, *params) -> (shape, dtype)`` raises
+#   ShapeError naming the op and the shapes.
+# * ``spell(params, arg_shapes)`` says how text shows the op: ("call", name,
+#   keyword arguments), ("postfix", text) or ("subscript", items).
+# * Derivative rules receive the adjoint ``g`` with the node's full shape
+#   (plus batch axes); what they return may be broadcastable to the
+#   argument's shape, or larger (the differentiation loop sums it down).
+
+
+def _swap_last(F, x):
+    return F.transpose(x, (1, 0))
+
+
+def _expand(F, g, axis_from_end: int):
+    """g with a new axis of length 1 inserted ``axis_from_end`` positions from
+    the end (-1: a new last axis)."""
+    shape = g.shape
+    k = len(shape) + 1 + axis_from_end
+    return F.reshape(g, shape[:k] + (1,) + shape[k:])
+
+
+def _vjp_matmul(F, i, a, out, g, params):
+    A, B = a
+    if len(A.shape) >= 2 and len(B.shape) == 2:          # (.., m, k) @ (k, p)
+        return F.matmul(g, _swap_last(F, B)) if i == 0 else F.matmul(_swap_last(F, A), g)
+    if len(A.shape) == 2 and len(B.shape) == 1:          # (m, k) @ (k,)
+        return F.mul(_expand(F, g, -1), B) if i == 0 else F.matmul(g, A)
+    if len(A.shape) == 1 and len(B.shape) == 2:          # (k,) @ (k, p)
+        return F.matmul(g, _swap_last(F, B)) if i == 0 else \
+            F.mul(F.reshape(A, A.shape + (1,)), _expand(F, g, -2))
+    # (k,) @ (k,): the dot product
+    other = B if i == 0 else A
+    if not g.shape:
+        return F.mul(g, other)
+    return F.mul(_expand(F, g, -1), other)
+
+
+def _matmul_shape(shapes, dtypes, *params):
+    from symdiff.core.shapes import ShapeError, matmul_shape
+
+    a, b = shapes
+    if len(a) > 2 and len(b) == 2:        # a stack of matrices (batched adjoints)
+        return a[:-2] + matmul_shape(a[-2:], b), FLOAT_DTYPE
+    if len(b) > 2 and len(a) == 2:
+        r = matmul_shape(a, b[-2:])
+        return b[:-2] + r, FLOAT_DTYPE
+    if len(a) > 2 or len(b) > 2:
+        raise ShapeError(f"matmul: shapes {a} and {b}: only vectors, matrices and a "
+                         "stack of matrices times a matrix are supported")
+    return matmul_shape(a, b), FLOAT_DTYPE
+
+
+def _np_transpose(x, perm):
+    nd = np.ndim(x)
+    lead = nd - len(perm)
+    return np.transpose(x, tuple(range(lead)) + tuple(lead + p for p in perm))
+
+
+def _vjp_transpose(F, i, a, out, g, params):
+    (perm,) = params
+    inv = [0] * len(perm)
+    for k, p in enumerate(perm):
+        inv[p] = k
+    return F.transpose(g, tuple(inv))
+
+
+def _transpose_shape(shapes, dtypes, perm):
+    from symdiff.core.shapes import ShapeError
+
+    (s,) = shapes
+    if sorted(perm) != list(range(len(perm))) or len(perm) > len(s):
+        raise ShapeError(f"transpose: axes {perm} are not a permutation of the last "
+                         f"axes of shape {s}")
+    lead = len(s) - len(perm)
+    return s[:lead] + tuple(s[lead + p] for p in perm), dtypes[0]
+
+
+def _spell_transpose(params, shapes):
+    (perm,) = params
+    if perm == tuple(range(len(perm) - 1, -1, -1)) and len(perm) == len(shapes[0]):
+        return ("postfix", ".T")
+    return ("call", "transpose", {"axes": perm})
+
+
+def _abs_axes(axes, ndim):
+    return tuple(a + ndim for a in axes)
+
+
+def _reduce_shape_rule(name):
+    def rule(shapes, dtypes, axes, keepdims):
+        from symdiff.core.shapes import reduce_shape
+
+        (s,) = shapes
+        return reduce_shape(s, _abs_axes(axes, len(s)), keepdims), dtypes[0]
+    return rule
+
+
+def _spell_reduce(name):
+    def spell(params, shapes):
+        axes, keepdims = params
+        nd = len(shapes[0])
+        kw = {}
+        if len(axes) != nd:
+            ax = _abs_axes(axes, nd)
+            kw["axis"] = ax[0] if len(ax) == 1 else ax
+        if keepdims:
+            kw["keepdims"] = True
+        return ("call", name, kw)
+    return spell
+
+
+def _keep_shape(shape, axes):
+    """``shape`` (an output without the reduced axes) with 1s put back at
+    the reduced axes (negative, relative to the input's end)."""
+    nd = len(shape) + len(axes)
+    ax = set(a + nd for a in axes)
+    it = iter(shape)
+    return tuple(1 if k in ax else next(it) for k in range(nd))
+
+
+def _vjp_sum(F, i, a, out, g, params):
+    axes, keepdims = params
+    if keepdims or not g.shape:
+        return g                            # already broadcastable to the input
+    nb = len(g.shape) - len(out.shape)
+    return F.reshape(g, g.shape[:nb] + _keep_shape(out.shape, axes))
+
+
+def _vjp_reduce_max(F, i, a, out, g, params):
+    # Ties split equally: weight = [x == max] / #ties, as for elementwise max.
+    axes, keepdims = params
+    x = a[0]
+    m = out if keepdims else F.reshape(out, _keep_shape(out.shape, axes))
+    if not keepdims and g.shape:
+        nb = len(g.shape) - len(out.shape)
+        g = F.reshape(g, g.shape[:nb] + _keep_shape(out.shape, axes))
+    hits = F.eq(x, m)
+    return F.mul(g, F.div(hits, F.sum(hits, axes, True)))
+
+
+def _np_reduce_max(x, axes, keepdims):
+    # NaN-ignoring like the elementwise max (IEEE maxNum).
+    return np.fmax.reduce(x, axis=axes, keepdims=keepdims)
+
+
+def _reshape_shape(shapes, dtypes, shape):
+    from symdiff.core.shapes import ShapeError, shape_size
+
+    (s,) = shapes
+    n_in, n_out = shape_size(s), shape_size(shape)
+    if n_in is not None and n_out is not None:
+        ok = n_in == n_out
+    else:
+        # With named dimensions only 1s may come and go.
+        ok = [d for d in s if d != 1] == [d for d in shape if d != 1]
+    if not ok:
+        raise ShapeError(f"reshape: cannot reshape shape {s} into {shape}")
+    return tuple(shape), dtypes[0]
+
+
+def _vjp_reshape(F, i, a, out, g, params):
+    if not g.shape:
+        return g
+    nb = len(g.shape) - len(out.shape)
+    return F.reshape(g, g.shape[:nb] + a[0].shape)
+
+
+def _broadcast_shape(shapes, dtypes, shape):
+    from symdiff.core.shapes import ShapeError, broadcast_shapes
+
+    (s,) = shapes
+    if len(s) > len(shape) or broadcast_shapes([s, shape], "broadcast_to") != tuple(shape):
+        raise ShapeError(f"broadcast_to: cannot broadcast shape {s} to {shape}")
+    return tuple(shape), dtypes[0]
+
+
+def _vjp_broadcast(F, i, a, out, g, params):
+    return g                                # summed down by the differentiation loop
+
+
+def _np_index(x, spec):
+    return x[(Ellipsis,) + tuple(slice(*s) if isinstance(s, tuple) else s for s in spec)]
+
+
+def _index_shape(shapes, dtypes, spec):
+    from symdiff.core.shapes import ShapeError
+
+    (s,) = shapes
+    if len(spec) != len(s):
+        raise ShapeError(f"index: {len(spec)} indices for shape {s}")
+    out = []
+    for k, (d, item) in enumerate(zip(s, spec)):
+        if isinstance(item, int):
+            if isinstance(d, int) and not -d <= item < d:
+                raise ShapeError(f"index {item} is out of range for axis {k} of shape {s}")
+            continue
+        start, stop, step = item
+        if isinstance(d, int):
+            out.append(len(range(*slice(start, stop, step).indices(d))))
+        elif (start, stop, step) in ((None, None, None), (None, None, 1), (0, None, 1)):
+            out.append(d)
+        else:
+            raise ShapeError(f"index: cannot slice the named dimension {d} (axis {k} of "
+                             f"shape {s}) with bounds; only ':' is allowed")
+    return tuple(out), dtypes[0]
+
+
+def _spell_index(params, shapes):
+    return ("subscript", params[0])
+
+
+def _vjp_index(F, i, a, out, g, params):
+    (spec,) = params
+    nb = len(g.shape) - len(out.shape)
+    if nb < 0:                              # a broadcast scalar adjoint
+        g = F.broadcast_to(g, out.shape)
+        nb = 0
+    return F.unindex(g, spec, a[0].shape)
+
+
+def _np_unindex(g, spec, shape):
+    nb = np.ndim(g) - _index_rank(spec)
+    z = np.zeros(np.shape(g)[:nb] + tuple(shape))
+    z[(Ellipsis,) + tuple(slice(*s) if isinstance(s, tuple) else s for s in spec)] = g
+    return z
+
+
+def _index_rank(spec):
+    return sum(1 for s in spec if not isinstance(s, int))
+
+
+def _unindex_shape(shapes, dtypes, spec, shape):
+    (s,) = shapes
+    return s[:len(s) - _index_rank(spec)] + tuple(shape), dtypes[0]
+
+
+def _vjp_unindex(F, i, a, out, g, params):
+    spec, shape = params
+    return F.index(g, spec)
+
+
+def _np_onehot(labels, k):
+    labels = np.asarray(labels)
+    if labels.size and (labels.min() < 0 or labels.max() >= k):
+        bad = labels[(labels < 0) | (labels >= k)].ravel()[0]
+        raise ValueError(f"onehot: label {int(bad)} is outside 0..{k - 1}")
+    return (labels[..., None] == np.arange(k)).astype(np.float64)
+
+
+def _onehot_shape(shapes, dtypes, k):
+    from symdiff.core.shapes import ShapeError
+
+    if dtypes[0] != INT_DTYPE:
+        raise ShapeError("onehot: labels must be an integer tensor "
+                         "(declare it with dtype=int)")
+    return shapes[0] + (k,), FLOAT_DTYPE
+
+
+def _same_shape(shapes, dtypes, *params):
+    return shapes[0], dtypes[0]
+
+
+def _none(F, i, a, out, g, params):
+    return None
+
+
+def _structural(name, arity, numpy, vjp, shape_rule, spell, *, infix=None,
+                precedence=PREC_ATOM, smooth=True, doc=""):
+    return OpDef(name, arity, numpy, vjp, Structural(), infix=infix, precedence=precedence,
+                 latex=None, rank=8, function=False, smooth=smooth, domain=(),
+                 doc=doc, kind="structural", shape_rule=shape_rule, spell=spell)
+
+
+_TABLE += [
+    _structural("matmul", 2, lambda a, b: np.matmul(a, b), _vjp_matmul, _matmul_shape,
+                None, infix="@", precedence=PREC_MUL,
+                doc="matrix product (matrix-matrix, matrix-vector, vector-vector)"),
+    _structural("transpose", 1, _np_transpose, _vjp_transpose, _transpose_shape,
+                _spell_transpose, doc="permute the last axes (x.T reverses them all)"),
+    _structural("sum", 1, lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
+                _vjp_sum, _reduce_shape_rule("sum"), _spell_reduce("sum"),
+                doc="sum over axes"),
+    _structural("reduce_max", 1, _np_reduce_max, _vjp_reduce_max, _reduce_shape_rule("max"),
+                _spell_reduce("max"), smooth=False,
+                doc="largest entry over axes (NaN-ignoring); ties split the gradient"),
+    _structural("reshape", 1, lambda x, shape: np.reshape(x, shape), _vjp_reshape,
+                _reshape_shape, lambda params, shapes: ("call", "reshape",
+                                                        {"shape": params[0]}),
+                doc="the same entries in another shape"),
+    _structural("broadcast_to", 1, lambda x, shape: np.broadcast_to(x, shape),
+                _vjp_broadcast, _broadcast_shape,
+                lambda params, shapes: ("call", "broadcast_to", {"shape": params[0]}),
+                doc="numpy broadcasting made explicit"),
+    _structural("index", 1, _np_index, _vjp_index, _index_shape, _spell_index,
+                doc="x[i, j:k]: integers and slices"),
+    _structural("unindex", 1, _np_unindex, _vjp_unindex, _unindex_shape,
+                lambda params, shapes: ("call", "unindex", {"index": params[0],
+                                                            "shape": params[1]}),
+                doc="zeros of a shape with g placed at an index (index's adjoint)"),
+    _structural("onehot", 1, _np_onehot, _none, _onehot_shape,
+                lambda params, shapes: ("call", "onehot", {"k": params[0]}), smooth=False,
+                doc="integer labels to rows of the identity (I_y)"),
+    _structural("stop_gradient", 1, lambda x: x, _none, _same_shape,
+                lambda params, shapes: ("call", "stop_gradient", {}),
+                doc="the value, with no derivative"),
+]
+
+
+#: name -> OpDef for every elementwise primitive (scalar ops; on tensors
+#: they apply entry by entry with broadcasting).
+OPS: dict[str, OpDef] = {op.name: op for op in _TABLE if op.kind == "elementwise"}
+
+#: name -> OpDef for the structural tensor ops (matmul, transpose, sum ...).
+TENSOR_OPS: dict[str, OpDef] = {op.name: op for op in _TABLE if op.kind == "structural"}
+
+#: Every op of the table, for lookups by name.
+ALL_OPS: dict[str, OpDef] = {op.name: op for op in _TABLE}
 
 #: Functions a user may call by name in the parser and CLI.
 FUNCTIONS: dict[str, OpDef] = {op.name: op for op in _TABLE if op.function}
@@ -451,4 +793,4 @@ CONSTANTS = {"pi": float(np.pi), "e": float(np.e)}
 
 def opdef(name: str) -> OpDef:
     """The :class:`OpDef` called ``name`` (``KeyError`` if unknown)."""
-    return OPS[name]
+    return ALL_OPS[name]

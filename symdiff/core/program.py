@@ -21,7 +21,9 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 import numpy as np
 
 from symdiff.core.graph import as_outputs, paused_gc, sort_symbols, toposort
-from symdiff.core.node import Node, const, symbol
+from symdiff.core.node import Node, array_const, const, dim, eye, symbol
+from symdiff.core.ops import TENSOR_OPS
+from symdiff.core.shapes import ShapeError
 
 __all__ = ["Instr", "Program", "schedule", "Steps", "prepare", "run", "bind_point",
            "schedule_at", "depends_on_inputs", "program_to_nodes", "pickle_reduce"]
@@ -29,12 +31,23 @@ __all__ = ["Instr", "Program", "schedule", "Steps", "prepare", "run", "bind_poin
 
 class Instr(NamedTuple):
     """One SSA instruction.  ``op`` is ``"input"`` (payload: input index),
-    ``"const"`` (payload: float value) or an op-table name, whose operands
-    are the slot numbers in ``args`` (earlier instructions)."""
+    a leaf (``"const"``: a float; ``"array"``: a constant ndarray;
+    ``"dim"``: a dimension's name, its value being that dimension's size;
+    ``"eye"``: the identity's size) or an op-table name, whose operands are
+    the slot numbers in ``args`` (earlier instructions) and whose payload is
+    the structural op's parameters (None for elementwise ops).  ``shape``
+    and ``dtype`` describe the value (shape entries are ints or dimension
+    names)."""
 
     op: str
     args: tuple
     payload: object = None
+    shape: tuple = ()
+    dtype: str = "float64"
+
+
+#: Instruction kinds that are neither inputs nor ops.
+LEAVES = frozenset({"const", "array", "dim", "eye"})
 
 
 @dataclass(frozen=True)
@@ -53,7 +66,29 @@ class Program:
     @property
     def n_ops(self) -> int:
         """Operations: instructions that are neither inputs nor constants."""
-        return sum(1 for i in self.instrs if i.op not in ("input", "const"))
+        return sum(1 for i in self.instrs if i.args)
+
+    @property
+    def input_shapes(self) -> tuple:
+        """Declared shape of each input (``()`` for scalars)."""
+        return tuple(self.instrs[k].shape for k in range(len(self.inputs)))
+
+    @property
+    def input_dtypes(self) -> tuple:
+        """Declared dtype of each input (``"float64"`` or ``"int64"``)."""
+        return tuple(self.instrs[k].dtype for k in range(len(self.inputs)))
+
+    @property
+    def is_tensor(self) -> bool:
+        """True if any value has a shape, or any op is structural: the
+        program needs the tensor evaluator and compiler."""
+        return any(i.shape or i.op in TENSOR_OPS or i.op in ("array", "eye")
+                   for i in self.instrs)
+
+    @property
+    def output_shapes(self) -> tuple:
+        """Shape of each output."""
+        return tuple(self.instrs[o].shape for o in self.outputs)
 
     def structural_hash(self) -> str:
         """A stable SHA-256 over the program's structure (inputs, ops,
@@ -65,10 +100,18 @@ class Program:
         # instruction: ~10x faster on 10^4-instruction programs, which the
         # compile cache hashes on every lookup.  repr(float) round-trips
         # exactly and keeps -0.0 apart from 0.0.
-        text = repr((self.inputs, [tuple(i) for i in self.instrs], self.outputs))
+        text = repr((self.inputs, [_hashable(i) for i in self.instrs], self.outputs))
         digest = hashlib.sha256(text.encode()).hexdigest()
         object.__setattr__(self, "_structural_hash", digest)  # frozen: memo only
         return digest
+
+
+def _hashable(ins: Instr) -> tuple:
+    # repr() of a large ndarray elides entries; hash constant arrays' bits.
+    if ins.op == "array":
+        a = ins.payload
+        return ins._replace(payload=(a.shape, hashlib.sha256(a.tobytes()).hexdigest()))
+    return tuple(ins)
 
 
 def schedule(outputs, inputs: Sequence | None = None) -> Program:
@@ -87,30 +130,45 @@ def _schedule(outs: list, inputs) -> Program:
     if inputs is None:
         in_syms = sort_symbols(n for n in nodes if n.op == "sym")
     else:
-        in_syms = [symbol(s) if isinstance(s, str) else s for s in inputs]
+        by_name = None
+        in_syms = []
+        for s in inputs:
+            if isinstance(s, str):
+                if by_name is None:   # names denote the expression's own symbols
+                    by_name = {n.payload: n for n in nodes if n.op == "sym"}
+                s = by_name.get(s) or symbol(s)
+            in_syms.append(s)
         for s in in_syms:
             if not isinstance(s, Node) or s.op != "sym":
                 raise TypeError(f"inputs must be symbols, got {s!r}")
         if len(set(in_syms)) != len(in_syms):
             raise ValueError("inputs contain a repeated symbol")
+    names = [s.payload for s in in_syms]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ValueError(f"two different inputs are called {dup!r} (shapes "
+                         f"{[s.shape for s in in_syms if s.payload == dup]})")
     slot: dict[Node, int] = {}
     instrs: list[Instr] = []
     for k, s in enumerate(in_syms):
         slot[s] = len(instrs)
-        instrs.append(Instr("input", (), k))
+        instrs.append(Instr("input", (), k, s.shape, s.dtype))
     for n in nodes:
         if n in slot:
             continue
         if n.op == "sym":
+            if n.payload in names:
+                raise ValueError(f"two different symbols are called {n.payload!r} (shapes "
+                                 f"{n.shape} and {in_syms[names.index(n.payload)].shape})")
             raise ValueError(f"expression depends on {n.payload!r}, which is not among "
-                             f"the inputs {[s.payload for s in in_syms]}")
+                             f"the inputs {names}")
         slot[n] = len(instrs)
-        if n.op == "const":
-            instrs.append(Instr("const", (), n.payload))
+        if not n.args:
+            instrs.append(Instr(n.op, (), n.payload, n.shape, n.dtype))
         else:
-            instrs.append(Instr(n.op, tuple(map(slot.__getitem__, n.args))))
-    return Program(tuple(s.payload for s in in_syms), tuple(instrs),
-                   tuple(slot[o] for o in outs))
+            instrs.append(Instr(n.op, tuple(map(slot.__getitem__, n.args)), n.payload,
+                                n.shape, n.dtype))
+    return Program(tuple(names), tuple(instrs), tuple(slot[o] for o in outs))
 
 
 # ---------------------------------------------------------------------------
@@ -129,10 +187,46 @@ class Steps(NamedTuple):
     ops: tuple
 
 
-def prepare(program: Program, F) -> Steps:
+def _bind_params(params, dims):
+    """Structural parameters with dimension names replaced by their sizes."""
+    if isinstance(params, str):
+        v = dims.get(params)
+        if v is None:
+            raise ShapeError(f"unknown dimension {params!r}: no input has it in its shape")
+        return v
+    if isinstance(params, tuple):
+        return tuple(_bind_params(p, dims) for p in params)
+    return params
+
+
+def _with_params(fn, params):
+    def call(*args):
+        return fn(*args, *params)
+
+    return call
+
+
+def _leaf_value(F, ins: Instr, dims):
+    op = ins.op
+    if op == "const":
+        return F.const(ins.payload)
+    if op == "array":
+        return F.array(ins.payload)
+    if op == "dim":
+        if dims is None:
+            return F.dim(ins.payload)
+        return F.const(float(_bind_params(ins.payload, dims)))
+    if op == "eye":
+        return F.eye(ins.payload if dims is None else _bind_params(ins.payload, dims))
+    raise ValueError(f"unknown leaf instruction {op!r}")
+
+
+def prepare(program: Program, F, dims: Mapping | None = None) -> Steps:
     """Resolve ``program`` against namespace ``F`` once, for repeated
     :func:`run` calls (``F.fn`` and ``F.const`` are looked up here, not per
-    evaluation)."""
+    evaluation).  ``dims`` binds dimension names in structural parameters
+    and ``dim`` leaves (None keeps them symbolic, for the symbolic
+    namespace)."""
     instrs = program.instrs
     last_use = [-1] * len(instrs)
     for k, ins in enumerate(instrs):
@@ -150,35 +244,40 @@ def prepare(program: Program, F) -> Steps:
         op = ins.op
         if op == "input":
             inputs.append((k, ins.payload))
-        elif op == "const":
-            consts.append((k, F.const(ins.payload)))
+        elif not ins.args:
+            consts.append((k, _leaf_value(F, ins, dims)))
         else:
             fn = fns.get(op)
             if fn is None:
                 fn = fns[op] = F.fn(op)
+            if ins.payload is not None:
+                params = ins.payload if dims is None else _bind_params(ins.payload, dims)
+                fn = _with_params(fn, params)
             ops.append((k, fn, ins.args, tuple(frees[k])))
     return Steps(tuple(inputs), tuple(consts), tuple(ops))
 
 
 def run(program: Program, F, inputs: Sequence, *, all_slots: bool = False,
-        release: bool = False, steps: Steps | None = None) -> list:
+        release: bool = False, steps: Steps | None = None, dims: Mapping | None = None) -> list:
     """Evaluate ``program`` in namespace ``F``: the one loop over a program's
     instructions that every evaluator shares.
 
     ``inputs``: one value per program input, already of ``F``'s kind
     (floats, arrays, dual numbers, tape Scalars, symbols ...).  Each op
-    instruction calls ``F.fn(op)`` on its arguments' values; constants are
-    ``F.const(value)``.  Returns the outputs' values, or with ``all_slots``
-    the value of every slot (what a reverse sweep needs).  ``release``
-    drops each value after its last use, so memory follows the program's
-    width rather than its length (for large array inputs).  ``steps`` is a
-    :func:`prepare` result to reuse across calls.
+    instruction calls ``F.fn(op)`` on its arguments' values (structural ops
+    also on their parameters); leaves are ``F.const(value)``,
+    ``F.array(ndarray)``, ``F.eye(n)`` and, for a dimension, its bound size
+    as a constant (``F.dim(name)`` when ``dims`` is None).  Returns the
+    outputs' values, or with ``all_slots`` the value of every slot (what a
+    reverse sweep needs).  ``release`` drops each value after its last use,
+    so memory follows the program's width rather than its length.
+    ``steps`` is a :func:`prepare` result to reuse across calls.
     """
     if len(inputs) != len(program.inputs):
         raise ValueError(f"expected {len(program.inputs)} input values "
                          f"({', '.join(program.inputs)}), got {len(inputs)}")
     if steps is None:
-        steps = prepare(program, F)
+        steps = prepare(program, F, dims)
     vals: list = [None] * len(program.instrs)
     for k, j in steps.inputs:
         vals[k] = inputs[j]
@@ -289,7 +388,8 @@ class PickleState:
 
     def __init__(self, parent, instrs: tuple, slots: dict | None, nodes: list | None):
         self.parent = parent
-        self.instrs = instrs          # ("sym", name) | ("const", v) | (op, args)
+        # ("sym", name, shape, dtype) | (leaf op, payload) | (op, args, payload)
+        self.instrs = instrs
         self.base = 0 if parent is None else parent.base + len(parent.instrs)
         self.slots = slots            # node -> global slot, while pickling
         self.nodes = nodes            # global slot -> node, after unpickling
@@ -306,12 +406,15 @@ def _unpickle_state(parent, instrs) -> PickleState:
     for ins in instrs:
         kind = ins[0]
         if kind == "sym":
-            nodes.append(symbol(ins[1]))
-        elif kind == "const":
-            nodes.append(const(ins[1]))
+            nodes.append(symbol(ins[1], ins[2], ins[3]))
+        elif len(ins) == 2:
+            nodes.append(_LEAF_BUILDERS[kind](ins[1]))
         else:
-            nodes.append(symbolic.apply(kind, *[nodes[a] for a in ins[1]]))
+            nodes.append(symbolic.apply(kind, *[nodes[a] for a in ins[1]], params=ins[2]))
     return PickleState(parent, instrs, None, nodes)
+
+
+_LEAF_BUILDERS = {"const": const, "array": array_const, "dim": dim, "eye": eye}
 
 
 _newest_state = None  # weakref.ref to the newest PickleState of this session
@@ -334,11 +437,11 @@ def pickle_reduce(node: Node):
         for n in toposort([node], done=covered):
             slots[n] = base + len(instrs)
             if n.op == "sym":
-                instrs.append(("sym", n.payload))
-            elif n.op == "const":
-                instrs.append(("const", n.payload))
+                instrs.append(("sym", n.payload, n.shape, n.dtype))
+            elif not n.args:
+                instrs.append((n.op, n.payload))
             else:
-                instrs.append((n.op, tuple(slots[a] for a in n.args)))
+                instrs.append((n.op, tuple(slots[a] for a in n.args), n.payload))
     new = PickleState(st, tuple(instrs), slots, None)
     _newest_state = weakref.ref(new)
     return (_rebuild_node, (new, slots[node]))

@@ -21,6 +21,10 @@ __all__ = ["RULES"]
 def _add(S, a, b):
     if a.op == "const" and a.payload == 0.0:   # 0 + b -> b
         return b
+    if a.shape or b.shape:
+        out = _tensor_sum_rules(S, "add", a, b)
+        if out is not None:
+            return out
     if b.op == "neg":                           # a + -c -> a - c (exact)
         return S.apply("sub", a, b.args[0])
     if a.op == "neg":                           # -c + b -> b - c (exact)
@@ -35,6 +39,8 @@ def _sub(S, a, b):
         return S.apply("neg", b)
     if b.op == "neg":                           # a - -c -> a + c (exact)
         return S.apply("add", a, b.args[0])
+    if a.shape or b.shape:
+        return _tensor_sum_rules(S, "sub", a, b)
     return None
 
 
@@ -55,6 +61,8 @@ def _mul(S, a, b):
         return S.apply("neg", S.apply("mul", a.args[0], b))   # -a * b -> -(a*b) (exact)
     if b.op == "neg":                           # a * -b -> -(a*b) (exact)
         return S.apply("neg", S.apply("mul", a, b.args[0]))
+    if a.shape or b.shape:
+        return _tensor_mul_rules(S, a, b)
     return None
 
 
@@ -107,7 +115,168 @@ def _maxmin(name):
     return rules
 
 
-#: op name -> rule(S, *args): a simplified node, or None when no rule applies.
+# ---------------------------------------------------------------------------
+# Tensor rules.  "Scalar" below means a node of shape (); the rules float
+# scalar factors outward through products, sums and structural ops, so
+# that derivatives read as matrix algebra (X.T @ (P - Iy) / m rather than
+# X.T @ ((1/m)/s * E - (1/m) * Iy)).  Moving a scalar factor across another
+# operation reassociates floating-point products: exact up to rounding
+# (each result differs from the unrewritten one by a few ulps at most), as
+# README's Conventions say.  They never fire on scalar expressions, whose
+# rules above are exact.
+
+
+def _scalar_factor(x):
+    """For ``A * c`` or ``A / c`` with a scalar c and a tensor A: (A, c, op)."""
+    if x.op in ("mul", "div") and x.shape:
+        a, b = x.args
+        if not b.shape and a.shape:
+            return a, b, x.op
+        if x.op == "mul" and not a.shape and b.shape:
+            return b, a, "mul"
+    return None
+
+
+def _tensor_mul_rules(S, a, b):
+    for x, y in ((a, b), (b, a)):
+        if not y.shape and x.shape:
+            if y.op == "div" and y.args[0].op == "const" and y.args[0].payload == 1.0:
+                return S.apply("div", x, y.args[1])        # X * (1/d) -> X / d
+        if x.op == "div" and y.shape and not x.args[0].shape and x.args[1].shape:
+            c, s = x.args                                  # (c / S) * E -> (E / S) * c
+            return S.apply("mul", S.apply("div", y, s), c)
+        f = _scalar_factor(x)
+        if f is not None and y.shape:
+            A, c, op = f                                   # (A c) * B -> (A * B) c
+            return S.apply(op, S.apply("mul", A, y), c)
+    return None
+
+
+def _tensor_sum_rules(S, name, a, b):
+    fa, fb = _scalar_factor(a), _scalar_factor(b)
+    if fa is not None and fb is not None and fa[1] is fb[1] and fa[2] == fb[2]:
+        # A c + B c -> (A + B) c;  A / d - B / d -> (A - B) / d
+        return S.apply(fa[2], S.apply(name, fa[0], fb[0]), fa[1])
+    if name == "add" and a.op == b.op == "matmul":
+        (A, x), (B, z) = a.args, b.args
+        if x is z and A.shape == B.shape:                  # A x + B x -> (A + B) x
+            return S.apply("matmul", S.apply("add", A, B), x, params=())
+        if A is B and x.shape == z.shape:                  # x A + z A -> (x + z) A
+            return S.apply("matmul", S.apply("add", x, z), A, params=())
+    return None
+
+
+def _pull_scalar(S, name, x, params):
+    """op(A c) -> op(A) c for a linear structural op and a scalar c."""
+    f = _scalar_factor(x)
+    if f is not None:
+        A, c, op = f
+        return S.apply(op, S.apply(name, A, params=params), c)
+    if x.op == "neg" and x.shape:                          # op(-A) -> -op(A)
+        return S.apply("neg", S.apply(name, x.args[0], params=params))
+    return None
+
+
+def _transpose(S, x, *, params, shape):
+    (perm,) = params
+    if x.op == "transpose" and len(x.payload[0]) == len(perm):
+        p = x.payload[0]                                   # (A^P)^Q -> A^(P Q)
+        composed = tuple(p[q] for q in perm)
+        if composed == tuple(range(len(perm))):
+            return x.args[0]                               # (A^T)^T -> A
+        return S.apply("transpose", x.args[0], params=(composed,))
+    if x.op == "matmul" and perm == (1, 0) and len(x.args[0].shape) == 2 \
+            and len(x.args[1].shape) == 2:
+        A, B = x.args                                      # (A B)^T -> B^T A^T
+        return S.apply("matmul", S.apply("transpose", B, params=((1, 0),)),
+                       S.apply("transpose", A, params=((1, 0),)), params=())
+    if x.op == "eye":                                      # I^T -> I
+        return x
+    if x.op == "broadcast_to" and not x.args[0].shape:    # (c 1)^T -> c 1
+        return S.apply("broadcast_to", x.args[0], params=(shape,))
+    return _pull_scalar(S, "transpose", x, params)
+
+
+def _reshape(S, x, *, params, shape):
+    if shape == x.shape:                                   # reshape to its own shape
+        return x
+    if x.op == "reshape":                                  # reshape(reshape(A)) -> reshape(A)
+        return S.apply("reshape", x.args[0], params=params)
+    if x.op == "broadcast_to" and not x.args[0].shape:    # reshape(c 1) -> c 1
+        return S.apply("broadcast_to", x.args[0], params=(shape,))
+    return _pull_scalar(S, "reshape", x, params)
+
+
+def _broadcast_to(S, x, *, params, shape):
+    if shape == x.shape:                                   # to its own shape
+        return x
+    if x.op == "broadcast_to":                             # bcast(bcast(a)) -> bcast(a)
+        return S.apply("broadcast_to", x.args[0], params=params)
+    return None
+
+
+def _count(S, shape, axes):
+    """Number of entries over ``axes`` (negative) of ``shape``, as a node."""
+    from symdiff.core.node import const, dim
+
+    n, out = 1, None
+    for a in axes:
+        d = shape[a]
+        if isinstance(d, int):
+            n *= d
+        else:
+            out = dim(d) if out is None else S.apply("mul", out, dim(d))
+    if out is None:
+        return const(float(n))
+    return out if n == 1 else S.apply("mul", const(float(n)), out)
+
+
+def _sum(S, x, *, params, shape):
+    axes, keepdims = params
+    if not axes:
+        return x
+    if x.op == "broadcast_to" and not x.args[0].shape:
+        # sum(c 1) over k entries -> c k (a running sum of k copies of c
+        # rounds differently from c*k: up to rounding)
+        return S.apply("mul", x.args[0], _count(S, x.shape, axes))
+    if x.op == "mul" and not keepdims and len(shape) == 0 and len(x.shape) == 1:
+        u, v = x.args                                      # sum(u * v) -> u @ v (vectors)
+        if u.shape == v.shape:
+            return S.apply("matmul", u, v, params=())
+    return _pull_scalar(S, "sum", x, params)
+
+
+def _matmul(S, a, b, *, params, shape):
+    if a.op == "eye" and len(b.shape) >= 1:               # I B -> B (exact)
+        return b
+    if b.op == "eye" and len(a.shape) >= 1:               # A I -> A (exact)
+        return a
+    for x, other, left in ((a, b, True), (b, a, False)):
+        f = _scalar_factor(x)                              # (A c) @ B -> (A @ B) c
+        if f is not None:
+            A, c, op = f
+            prod = S.apply("matmul", A, other, params=()) if left else \
+                S.apply("matmul", other, A, params=())
+            return S.apply(op, prod, c)
+        if x.op == "neg" and x.shape:                      # (-A) @ B -> -(A @ B) (exact)
+            prod = S.apply("matmul", x.args[0], other, params=()) if left else \
+                S.apply("matmul", other, x.args[0], params=())
+            return S.apply("neg", prod)
+    return None
+
+
+def _stop_gradient(S, x, *, params, shape):
+    if x.op == "stop_gradient":                            # sg(sg(a)) -> sg(a)
+        return x
+    return None
+
+
+def _index(S, x, *, params, shape):
+    return _pull_scalar(S, "index", x, params)
+
+
+#: op name -> rule(S, *args): a simplified node, or None when no rule applies
+#: (structural ops' rules also get ``params=`` and the result ``shape=``).
 RULES = {
     "add": _add,
     "sub": _sub,
@@ -117,4 +286,11 @@ RULES = {
     "pow": _pow,
     "max": _maxmin("max"),
     "min": _maxmin("min"),
+    "transpose": _transpose,
+    "reshape": _reshape,
+    "broadcast_to": _broadcast_to,
+    "sum": _sum,
+    "matmul": _matmul,
+    "stop_gradient": _stop_gradient,
+    "index": _index,
 }

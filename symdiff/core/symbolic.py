@@ -23,7 +23,8 @@ import numpy as np
 
 from symdiff.core import ops
 from symdiff.core.rules import RULES as _RULES
-from symdiff.core.node import Node, const, make
+from symdiff.core.node import FLOAT, Node, array_const, const, dim, eye, make
+from symdiff.core.shapes import broadcast_shapes
 
 __all__ = ["apply", "add", "sub", "mul", "div", "neg", "pow", "const",
            "constant_value", "as_node"]
@@ -55,13 +56,15 @@ def _order_key(node: Node):
     return node.order
 
 
-_OPS = ops.OPS
+_OPS = ops.ALL_OPS
 
 
 def _apply1(name: str, op, a) -> Node:
     # Fast path for unary ops (the hot path of differentiation).
     if a.__class__ is not Node:
         a = as_node(a)
+    if a.shape or a.dtype is not FLOAT:
+        return _elementwise(name, op, (a,))
     if a.op == "const":                         # constants fold
         return const(ops.fold(op, a.payload))
     rule = _RULES.get(name)
@@ -78,6 +81,8 @@ def _apply2(name: str, op, a, b) -> Node:
         a = as_node(a)
     if b.__class__ is not Node:
         b = as_node(b)
+    if a.shape or b.shape or a.dtype is not FLOAT or b.dtype is not FLOAT:
+        return _elementwise(name, op, (a, b))
     if a.op == "const" and b.op == "const":     # constants fold
         return const(ops.fold(op, a.payload, b.payload))
     if op.commutative and b.order < a.order:
@@ -90,12 +95,72 @@ def _apply2(name: str, op, a, b) -> Node:
     return make(name, (a, b))
 
 
-def apply(name: str, *args) -> Node:
+def _check_float(name: str, args) -> None:
+    for a in args:
+        if a.dtype is not FLOAT:
+            what = f"{a.payload!r} " if a.op == "sym" else ""
+            raise TypeError(f"{name}: {what}is an integer tensor (labels); only "
+                            f"onehot(labels, k) takes integers")
+
+
+def _elementwise(name: str, op, args: tuple) -> Node:
+    """An elementwise op on tensors: numpy broadcasting, then the same
+    folding and rules as for scalars; a rule's result is broadcast back to
+    the op's shape if it came out smaller (0 * X -> broadcast 0)."""
+    _check_float(name, args)
+    shape = broadcast_shapes([a.shape for a in args], name)
+    if all(a.op in ("const", "array") for a in args):   # constants fold
+        with np.errstate(all="ignore"):
+            return array_const(op.numpy(*[a.payload for a in args]))
+    if op.commutative:
+        args = tuple(sorted(args, key=_order_key))
+    rule = _RULES.get(name)
+    if rule is not None:
+        out = rule(_S, *args)
+        if out is not None:
+            return fit(out, shape)
+    return make(name, args, None, shape)
+
+
+def fit(node: Node, shape: tuple) -> Node:
+    """``node`` broadcast to ``shape`` if its own shape is smaller."""
+    if node.shape == shape:
+        return node
+    return structural("broadcast_to", (node,), (tuple(shape),))
+
+
+def structural(name: str, args: tuple, params: tuple) -> Node:
+    """Build the structural tensor op ``name`` (matmul, transpose, sum ...)
+    on ``args`` with its parameters: shape check, constant folding, the
+    tensor rewrite rules, interning."""
+    op = _OPS[name]
+    args = tuple(a if isinstance(a, Node) else as_node(a) for a in args)
+    if not op.check_arity(len(args)):
+        raise TypeError(f"{name} takes {op.arity} argument(s), got {len(args)}")
+    if name != "onehot":
+        _check_float(name, args)
+    shape, dtype = op.shape_rule([a.shape for a in args], [a.dtype for a in args], *params)
+    if all(a.op in ("const", "array") for a in args) and (name != "onehot"):
+        with np.errstate(all="ignore"):
+            return array_const(op.numpy(*[a.payload for a in args], *params))
+    rule = _RULES.get(name)
+    if rule is not None:
+        out = rule(_S, *args, params=params, shape=shape)
+        if out is not None:
+            return fit(out, shape)
+    return make(name, args, params, shape, dtype)
+
+
+def apply(name: str, *args, params: tuple | None = None) -> Node:
     """Build ``name(*args)`` with constant folding, rewrite rules and
-    canonical operand order.  Arguments may be nodes or real numbers."""
+    canonical operand order.  Arguments may be nodes or real numbers;
+    structural tensor ops take their ``params`` (see
+    :mod:`symdiff.core.ops`)."""
     op = _OPS.get(name)
     if op is None:
         raise ValueError(f"unknown operation {name!r}")
+    if op.kind == "structural":
+        return structural(name, args, () if params is None else tuple(params))
     if op.arity == 2 and len(args) == 2:
         return _apply2(name, op, args[0], args[1])
     if op.arity == 1 and len(args) == 1:
@@ -104,6 +169,8 @@ def apply(name: str, *args) -> Node:
     if not op.check_arity(len(args)):
         raise TypeError(f"{name} takes {op.arity if op.arity > 0 else '2 or more'} "
                         f"arguments, got {len(args)}")
+    if any(a.shape or a.dtype is not FLOAT for a in args):
+        return _elementwise(name, op, args)
     if all(a.op == "const" for a in args):      # constants fold
         return const(ops.fold(op, *(a.payload for a in args)))
     if op.commutative:
@@ -166,14 +233,34 @@ def _make_unary(name):
     return fn
 
 
-for _name, _op in ops.OPS.items():
-    if _name not in globals() and _op.arity == 1:
+def _make_structural(name):
+    op = ops.ALL_OPS[name]
+    arity = op.arity
+
+    def fn(*args_and_params) -> Node:
+        return structural(name, args_and_params[:arity], args_and_params[arity:])
+
+    fn.__name__ = name
+    fn.__doc__ = f"{name}(args..., params...): {op.doc or name}"
+    return fn
+
+
+for _name, _op in ops.ALL_OPS.items():
+    if _name in globals():
+        continue
+    if _op.kind == "structural":
+        globals()[_name] = _make_structural(_name)
+    elif _op.arity == 1:
         globals()[_name] = _make_unary(_name)
 
 
 def eq(a, b) -> Node:
     """1 if a == b else 0 (a derivative helper for max/min)."""
     return apply("eq", a, b)
+
+
+#: Leaves of programs, for run() with this namespace.
+array = array_const
 
 
 def fn(name: str):
@@ -188,24 +275,50 @@ def fn(name: str):
 
 
 def binary_operator(name: str, a, b):
-    """``a <op> b`` for the Node operators: ``NotImplemented`` for operands
-    that are neither nodes nor real numbers (numpy arrays then apply the
-    operation elementwise to object arrays of nodes)."""
-    if a.__class__ is not Node:
-        if isinstance(a, np.ndarray):
-            return NotImplemented
+    """``a <op> b`` for the Node operators (``+ - * / ** @``).
+
+    numpy arrays meet scalar expressions entry by entry (an object array of
+    expressions, as before tensors existed) and tensor expressions as
+    constant tensors; other operand types give ``NotImplemented``.
+    """
+    if a.__class__ is not Node or b.__class__ is not Node:
+        arr = a if isinstance(a, np.ndarray) else b if isinstance(b, np.ndarray) else None
+        if arr is not None:
+            node = b if arr is a else a
+            if isinstance(node, Node) and (node.shape or name == "matmul"):
+                if arr.dtype == object:
+                    raise TypeError(f"{name}: cannot combine an object array of scalar "
+                                    f"expressions with a tensor of shape {node.shape}; use "
+                                    "a numeric array or a tensor")
+                c = array_const(arr)
+                return _binary_node(name, c, node) if arr is a else _binary_node(name, node, c)
+            return _object_array_op(name, a, b)
         try:
             a = as_node(a)
-        except TypeError:
-            return NotImplemented
-    if b.__class__ is not Node:
-        if isinstance(b, np.ndarray):
-            return NotImplemented
-        try:
             b = as_node(b)
         except TypeError:
             return NotImplemented
+    return _binary_node(name, a, b)
+
+
+def _binary_node(name, a, b):
+    if name == "matmul":
+        return structural("matmul", (a, b), ())
     return _apply2(name, _OPS[name], a, b)
+
+
+def _object_array_op(name, a, b):
+    """Entry by entry, into an object array (numpy would refuse: nodes opt
+    out of ufuncs)."""
+    def wrap(x):
+        if isinstance(x, np.ndarray):
+            return x
+        o = np.empty((), dtype=object)
+        o[()] = x
+        return o
+
+    fn = np.frompyfunc(lambda x, y: binary_operator(name, x, y), 2, 1)
+    return fn(wrap(a), wrap(b))
 
 
 _S = sys.modules[__name__]
