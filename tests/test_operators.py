@@ -1,8 +1,11 @@
-"""The parser and the infix printer read operators from the op table: the
-operator tables of symdiff.text.operators, and a new infix op picked up
-with no change to symdiff/text."""
+"""The parser and the printers read operators from the op table: the
+operator tables of symdiff.text.operators, a new infix op picked up with no
+change to symdiff/text, and no per-op knowledge left in symdiff/text."""
 
 from __future__ import annotations
+
+import ast
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +16,7 @@ from symdiff.core.ops import OPS, PREC_ADD, PREC_MUL, PREC_NEG, PREC_POW, Libm, 
 from symdiff.core.symbolic import apply
 from symdiff.text import operators
 
+TEXT = Path(sd.__file__).parent / "text"
 a, b, c, x = (symbol(n) for n in "abcx")
 
 
@@ -78,3 +82,33 @@ def test_a_new_infix_op_is_parsed_and_printed(extended_table, text, printed, bui
     assert sd.parse(text) is e
     assert sd.to_string(e) == printed
     assert sd.parse(printed) is e
+
+
+def test_a_new_infix_op_in_latex_and_dot(extended_table):
+    mod = apply("mod", a + b, c)
+    assert sd.to_latex(mod) == r"\left(a + b\right) \bmod c"
+    assert sd.to_latex(apply("lnot", x)) == r"\lnot x"
+    assert 'label="%"' in sd.to_dot(mod) and 'label="~"' in sd.to_dot(apply("lnot", x))
+
+
+def _strings_outside_docstrings(path: Path):
+    tree = ast.parse(path.read_text())
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                and id(node) not in docstrings:
+            yield node.lineno, node.value
+
+
+@pytest.mark.parametrize("path", sorted(p.name for p in TEXT.glob("*.py")
+                                        if p.name != "sympy_interop.py"))
+def test_no_op_is_named_in_the_text_modules(path):
+    # Every per-op fact the parser and printers need comes from the table;
+    # sympy_interop.py is the exception (its SymPy translations are per-op).
+    named = [(line, s) for line, s in _strings_outside_docstrings(TEXT / path) if s in OPS]
+    assert named == []

@@ -61,6 +61,13 @@ def eval_program(text, point):
     return results
 
 
+def test_public_printers_live_in_their_modules():
+    from symdiff.text import dot, latex, program
+
+    assert sd.to_program is program.to_program
+    assert sd.to_latex is latex.to_latex and sd.to_dot is dot.to_dot
+
+
 # ---------------------------------------------------------------------------
 # to_program
 
