@@ -5,11 +5,12 @@ node: parentheses are kept wherever dropping them would regroup the
 operations and so change IEEE rounding (``a + (b + c)`` is not ``a + b + c``).
 Operators, precedences and associativity are the op table's, through
 :mod:`symdiff.text.operators`: a binary op prints between its operands
-with its ``infix`` spelling (``x*y``, ``x + y``), a unary op with a spelling
-as a prefix (``-x``), every other op as a call (``sin(x)``, ``max(x, y, z)``).  Printing is iterative (an
-explicit stack), so deep expressions print at the default recursion limit.
-Shared subexpressions are printed each time they occur;
-:func:`symdiff.to_program` prints the CSE'd form instead.
+with its ``infix`` spelling (``x*y``, ``x + y``), a unary op with a
+spelling as a prefix (``-x``), every other op as a call (``sin(x)``,
+``max(x, y, z)``).  Printing is iterative (an explicit stack), so deep
+expressions print at the default recursion limit.  Shared subexpressions
+are printed each time they occur; :func:`symdiff.to_program` prints the
+CSE'd form instead.
 """
 
 from __future__ import annotations

@@ -113,6 +113,7 @@ def _current_grammar() -> _Grammar:
         _GRAMMAR[:] = [operators, _grammar(operators)]
     return _GRAMMAR[1]
 
+
 # Look-alike characters people paste from documents, with what to type.
 _HINTS = {
     "\u2212": "'-'", "\u2013": "'-'", "\u00d7": "'*'", "\u22c5": "'*'",
