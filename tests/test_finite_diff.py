@@ -11,9 +11,11 @@ import symdiff as sd
 from symdiff.numeric.finite_diff import (EPS, central_difference, complex_function, complex_step,
                                  fd_error_sweep, forward_difference, graph_function,
                                  richardson)
-from symdiff.numeric.namespaces import FLOAT, NUMPY, partials, sample_domain
-from symdiff.core.ops import OPS, VARIADIC
+from symdiff.numeric.namespaces import FLOAT, NUMPY, partials
+from symdiff.core.ops import OPS
 from symdiff.numeric.reference import corpus, max_rel_error, reference_gradient
+
+from op_specs import OP_SPECS, sample
 
 x, y, z = sd.symbols("x y z")
 CORPUS = corpus()
@@ -38,11 +40,8 @@ def test_corpus_matches_reference(name, f, point):
         assert max_rel_error(cs.gradient, ref) <= 1e-13
 
 
-def test_lecture_example_all_methods():
-    f = sd.exp(x * z) + x * z / sd.log(x) + sd.sin(sd.log(x)) / (x * z)
-    l2 = math.log(2)
-    exact = [3 * math.exp(6) + 3 / l2 - 3 / l2 ** 2 + math.cos(l2) / 12 - math.sin(l2) / 12,
-             2 * math.exp(6) + 2 / l2 - math.sin(l2) / 18]
+def test_lecture_example_all_methods(lecture):
+    f, exact = lecture.f, lecture.gradient
     fn = graph_function(f)
     assert fn.inputs == ("x", "z")
     p = [2.0, 3.0]
@@ -79,13 +78,12 @@ def test_steps_are_scaled_and_exactly_representable():
         richardson(fn, p, levels=0)
 
 
-def test_error_sweep_is_v_shaped_for_differences_and_flat_for_complex_step():
-    f = sd.exp(x * z) + x * z / sd.log(x) + sd.sin(sd.log(x)) / (x * z)
-    p = {"x": 2.0, "z": 3.0}
+def test_error_sweep_is_v_shaped_for_differences_and_flat_for_complex_step(lecture):
+    f, p = lecture.f, lecture.point
     steps = 10.0 ** -np.arange(1, 15)
     for method, best in (("forward", 1e-8), ("central", 1e-5)):
         s = fd_error_sweep(f, p, "x", steps, method=method)
-        assert s.exact == pytest.approx(1208.3812151266096, rel=1e-15)
+        assert s.exact == pytest.approx(lecture.gradient[0], rel=1e-14)
         k = int(np.argmin(s.relative_errors))
         assert 0 < k < len(steps) - 1                      # minimum inside
         assert steps[k] == pytest.approx(best, rel=10)     # near sqrt/cbrt(eps) (x 10^+-1)
@@ -114,57 +112,39 @@ def test_complex_function_names_the_offending_op():
 # ---------------------------------------------------------------------------
 # every op's derivative rule against central differences
 
-_KINKED = {"relu", "abs", "step", "sign"}
+@pytest.mark.parametrize("spec", OP_SPECS, ids=lambda s: s.name)
+def test_every_op_rule_passes_central_differences(spec, rng):
+    op = OPS[spec.name]
 
+    def fn(v):
+        with np.errstate(all="ignore"):
+            return float(op.numpy(*v))
 
-def _sample_args(name, rng):
-    op = OPS[name]
-    arity = 3 if op.arity == VARIADIC else op.arity
-    domain = op.domain if len(op.domain) == arity else op.domain[:1] * arity
-    while True:
-        args = [float(sample_domain(d, rng)) for d in domain]
-        if name in _KINKED and abs(args[0]) < 0.05:
-            continue                          # stay off the kink at 0
-        if name in ("max", "min", "eq"):
-            gaps = [abs(a - b) for i, a in enumerate(args) for b in args[i + 1:]]
-            if min(gaps) < 0.05:
-                continue                      # stay off ties
-        return args
-
-
-@pytest.mark.parametrize("name", sorted(OPS))
-def test_every_op_rule_passes_central_differences(name):
-    op = OPS[name]
-    rng = np.random.default_rng(sum(map(ord, name)))
     for _ in range(10):
-        args = _sample_args(name, rng)
-
-        def fn(v):
-            with np.errstate(all="ignore"):
-                return float(op.numpy(*v))
-
+        args = list(sample(spec, rng, margin=0.05))   # off kinks and ties
         fd = central_difference(fn, args).gradient
-        rule = [float(p) for p in partials(name, args)]
-        assert rule == pytest.approx(list(fd), rel=1e-6, abs=1e-7), (name, args)
+        rule = [float(p) for p in partials(spec.name, args)]
+        assert rule == pytest.approx(list(fd), rel=1e-6, abs=1e-7), (spec.name, args)
         # the vectorized (numpy) namespace computes the same numbers
-        assert [float(p) for p in partials(name, args, NUMPY)] == pytest.approx(rule, rel=1e-15)
+        assert [float(p) for p in partials(spec.name, args, NUMPY)] == pytest.approx(rule,
+                                                                                    rel=1e-15)
 
 
-def test_every_op_rule_in_a_random_direction():
+@pytest.mark.parametrize("spec", OP_SPECS, ids=lambda s: s.name)
+def test_every_op_rule_in_a_random_direction(spec, rng):
     # JAX's check: one central difference along a random direction.
-    rng = np.random.default_rng(7)
-    for name, op in OPS.items():
-        args = np.array(_sample_args(name, rng))
-        d = rng.normal(size=len(args))
-        d /= np.linalg.norm(d)
+    op = OPS[spec.name]
+    args = np.array(sample(spec, rng, margin=0.05))
+    d = rng.normal(size=len(args))
+    d /= np.linalg.norm(d)
 
-        def along(t):
-            with np.errstate(all="ignore"):
-                return float(op.numpy(*(args + t[0] * d)))
+    def along(t):
+        with np.errstate(all="ignore"):
+            return float(op.numpy(*(args + t[0] * d)))
 
-        fd = central_difference(along, [0.0], h=1e-5).gradient[0]
-        exact = float(np.dot([float(p) for p in partials(name, list(args))], d))
-        assert exact == pytest.approx(fd, rel=1e-6, abs=1e-7), name
+    fd = central_difference(along, [0.0], h=1e-5).gradient[0]
+    exact = float(np.dot([float(p) for p in partials(spec.name, list(args))], d))
+    assert exact == pytest.approx(fd, rel=1e-6, abs=1e-7), spec.name
 
 
 def test_nonsmooth_conventions_of_the_rules():

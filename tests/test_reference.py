@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import symdiff as sd
-from symdiff.numeric.namespaces import sample_domain
 from symdiff.core.ops import OPS
 from symdiff.numeric.reference import (MP_OPS, corpus, max_rel_error, mp_evaluate,
-                               reference_gradient)
+                                       reference_gradient)
+
+from op_specs import OP_SPECS, points
 
 x, y, z = sd.symbols("x y z")
 mpf = mpmath.mpf
@@ -22,59 +23,37 @@ def test_every_op_has_an_mpmath_implementation():
     assert set(MP_OPS) == set(OPS)
 
 
-@pytest.mark.parametrize("name", sorted(OPS))
-def test_mp_ops_agree_with_numpy_at_domain_points(name):
-    op = OPS[name]
-    rng = np.random.default_rng(abs(hash(name)) % 2**32)
-    arity = 3 if op.arity == -1 else op.arity
-    domain = op.domain if len(op.domain) == arity else op.domain[:1] * arity
-    for _ in range(20):
-        args = [float(sample_domain(d, rng)) for d in domain]
-        with np.errstate(all="ignore"):
-            expected = float(op.numpy(*args))
+def _same(got: float, want: float) -> bool:
+    """Exactly equal, both NaN, or equal infinities."""
+    return got == want or (math.isnan(got) and math.isnan(want))
+
+
+@pytest.mark.parametrize("spec", OP_SPECS, ids=lambda s: s.name)
+def test_mp_ops_and_numpy_agree_with_the_oracle_at_domain_points(spec):
+    op = OPS[spec.name]
+    for args in points(spec, n_random=17):
         with mpmath.workdps(30):
-            got = MP_OPS[name](*[mpf(a) for a in args])
-        assert float(got) == pytest.approx(expected, rel=1e-14, abs=1e-300), (name, args)
+            mp_args = [mpf(a) for a in args]
+            want = spec.mp(*mp_args)
+            got = MP_OPS[spec.name](*mp_args)
+            assert abs(got - want) <= mpf(10) ** -28 * max(1, abs(want)), (spec.name, args)
+        with np.errstate(all="ignore"):
+            np_val = float(op.numpy(*args))
+        assert np_val == pytest.approx(float(want), rel=1e-14, abs=1e-300), (spec.name, args)
 
 
-@pytest.mark.parametrize("name, args, expected", [
-    ("log", (-1.0,), math.nan),
-    ("log", (0.0,), -math.inf),
-    ("sqrt", (-4.0,), math.nan),
-    ("asin", (2.0,), math.nan),
-    ("pow", (-8.0, 1.0 / 3.0), math.nan),      # IEEE pow: no real cube root
-    ("pow", (-2.0, 3.0), -8.0),
-    ("pow", (0.0, -1.0), math.inf),
-    ("pow", (math.nan, 0.0), 1.0),
-    ("pow", (1.0, math.nan), 1.0),
-    ("div", (1.0, 0.0), math.inf),
-    ("div", (-1.0, 0.0), -math.inf),
-    ("div", (0.0, 0.0), math.nan),
-    ("log1p", (-1.0,), -math.inf),
-    ("relu", (0.0,), 0.0),
-    ("relu", (-3.0,), 0.0),
-    ("step", (0.0,), 0.0),
-    ("step", (1e-300,), 1.0),
-    ("sign", (0.0,), 0.0),
-    ("sign", (-2.5,), -1.0),
-    ("abs", (-2.5,), 2.5),
-    ("max", (1.0, math.nan, 3.0), 3.0),       # NaN-ignoring like numpy.fmax
-    ("min", (math.nan, 2.0), 2.0),
-    ("eq", (2.0, 2.0), 1.0),
-    ("eq", (math.nan, math.nan), 0.0),
-    ("sigmoid", (-800.0,), float(mpmath.exp(-800))),
-    ("softplus", (800.0,), 800.0),
-])
-def test_ieee_real_edge_cases(name, args, expected):
+SPECIAL = [(s.name, args, want) for s in OP_SPECS for args, want in s.special]
+
+
+@pytest.mark.parametrize("name, args, expected", SPECIAL,
+                         ids=[f"{n}{a}" for n, a, _ in SPECIAL])
+def test_ieee_real_special_values(name, args, expected):
     got = float(MP_OPS[name](*[mpf(a) for a in args]))
-    if math.isnan(expected):
-        assert math.isnan(got)
-    else:
-        assert got == expected
+    assert _same(got, expected), got
     # The float64 op table agrees on every one of these.
     with np.errstate(all="ignore"):
         np_val = float(OPS[name].numpy(*args))
-    assert (math.isnan(np_val) and math.isnan(expected)) or np_val == pytest.approx(expected)
+    assert _same(np_val, expected) or np_val == pytest.approx(expected, rel=1e-15), np_val
 
 
 def test_lecture_example_value_and_gradient_closed_form():

@@ -1,10 +1,8 @@
-"""to_sympy / from_sympy, and every derivative rule checked against sympy.diff."""
+"""to_sympy / from_sympy, and every derivative rule checked against sympy.diff
+of an independent SymPy oracle (tests/op_specs.py)."""
 
-import contextlib
 import math
-import sys
 
-import numpy as np
 import pytest
 import sympy
 from hypothesis import given, settings, strategies as st
@@ -12,68 +10,18 @@ from hypothesis import given, settings, strategies as st
 import symdiff as sd
 from symdiff.core.symbolic import apply
 from symdiff.core.node import const, make
-from symdiff.core.ops import OPS, VARIADIC
+from symdiff.core.ops import OPS
 from symdiff.text.sympy_interop import TO_SYMPY
+
+from op_specs import OP_SPECS, points
 
 x, y, z = sd.symbols("x y z")
 X, Y, Z = sympy.symbols("x y z", real=True)
 
-# Sample intervals per OpDef.domain entry, away from poles and branch points.
-DOMAINS = {
-    "real": (-3.0, 3.0),
-    "positive": (0.1, 3.0),
-    "unit": (-0.9, 0.9),
-    "gt_minus1": (-0.9, 3.0),
-    "nonzero": (0.2, 3.0),      # sign chosen separately
-    "trig": (-1.3, 1.3),
-}
-# Fixed grid values tried first in each domain: zero and negatives included
-# wherever the domain allows them.
-GRID = {
-    "real": [0.0, -1.5, 2.0], "positive": [0.5, 1.0, 2.5], "unit": [0.0, -0.5, 0.7],
-    "gt_minus1": [0.0, -0.5, 1e-8], "nonzero": [-1.5, 0.5, 2.0],
-    "trig": [0.0, -1.0, 1.2],
-}
 
-
-def op_args(name):
-    op = OPS[name]
-    n = 3 if op.arity == VARIADIC else op.arity
-    return (x, y, z)[:n]
-
-
-def op_domains(name):
-    op = OPS[name]
-    n = len(op_args(name))
-    dom = tuple(op.domain)
-    return (dom * n)[:n] if len(dom) < n else dom[:n]
-
-
-def sample_points(name, n_random=4, seed=0):
-    """Grid points then random points inside the op's domain."""
-    doms = op_domains(name)
-    rng = np.random.default_rng(seed + sum(map(ord, name)))
-    # rotate the grid per argument so that multi-argument ops see no ties
-    pts = [tuple(GRID[d][(k + j) % 3] for j, d in enumerate(doms)) for k in range(3)]
-    for _ in range(n_random):
-        p = []
-        for d in doms:
-            lo, hi = DOMAINS[d]
-            v = rng.uniform(lo, hi)
-            if d == "nonzero" and rng.random() < 0.5:
-                v = -v
-            p.append(float(v))
-        pts.append(tuple(p))
-    return pts
-
-
-def at_kink(name, pt):
-    """Non-smooth ops are skipped where their derivative does not exist."""
-    if name in ("relu", "abs", "step", "sign"):
-        return pt[0] == 0.0
-    if name in ("max", "min", "eq"):
-        return len(set(pt)) < len(pt)
-    return False
+def spec_args(spec):
+    """The symdiff and SymPy symbols an op is applied to in these tests."""
+    return (x, y, z)[:spec.nargs], [X, Y, Z][:spec.nargs]
 
 
 def sympy_value(expr, syms, pt):
@@ -89,16 +37,6 @@ def close(a, b, rtol, atol=0.0):
     return abs(a - b) <= atol + rtol * max(abs(a), abs(b))
 
 
-@contextlib.contextmanager
-def default_recursion_limit():
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(1000)
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(old)
-
-
 # ---------------------------------------------------------------------------
 # the table
 
@@ -107,47 +45,45 @@ def test_every_op_has_a_sympy_translation():
     assert set(TO_SYMPY) == set(OPS)
 
 
-@pytest.mark.parametrize("name", sorted(OPS))
-def test_round_trip_rebuilds_the_same_node(name):
-    e = make(name, op_args(name))
+@pytest.mark.parametrize("spec", OP_SPECS, ids=lambda s: s.name)
+def test_round_trip_rebuilds_the_same_node(spec):
+    args, _ = spec_args(spec)
+    e = make(spec.name, args)
     back = sd.from_sympy(sd.to_sympy(e))
-    assert back is apply(name, *op_args(name))
+    assert back is apply(spec.name, *args)
     # also without SymPy's automatic evaluation
     assert sd.from_sympy(sd.to_sympy(e, evaluate=False)) is back
 
 
-@pytest.mark.parametrize("name", sorted(OPS))
-def test_to_sympy_values_match(name):
-    args = op_args(name)
-    e = apply(name, *args)
-    s = sd.to_sympy(e)
-    syms = [sympy.Symbol(a.name, real=True) for a in args]
-    for pt in sample_points(name):
-        want = sd.evaluate(e, dict(zip([a.name for a in args], pt)))
-        got = sympy_value(s, syms, pt)
-        assert close(got, want, 1e-13, 1e-300), (name, pt, got, want)
+@pytest.mark.parametrize("spec", OP_SPECS, ids=lambda s: s.name)
+def test_to_sympy_values_match_the_oracle(spec):
+    args, syms = spec_args(spec)
+    e = apply(spec.name, *args)
+    ours = sd.to_sympy(e)
+    oracle = spec.sympy(*syms)
+    for pt in points(spec):
+        want = sympy_value(oracle, syms, pt)
+        got = sympy_value(ours, syms, pt)
+        assert close(got, want, 1e-15, 1e-300), (spec.name, pt, got, want)
+        value = sd.evaluate(e, dict(zip([a.name for a in args], pt)))
+        assert close(value, want, 1e-13, 1e-300), (spec.name, pt, value, want)
 
 
-@pytest.mark.parametrize("name", sorted(OPS))
-def test_derivative_rule_matches_sympy_diff(name):
-    """Each op's vjp rule, through symdiff.grad, against sympy.diff."""
-    args = op_args(name)
-    e = apply(name, *args)
-    s = sd.to_sympy(e)
-    syms = [sympy.Symbol(a.name, real=True) for a in args]
-    grads = sd.grad(e, list(args))
-    sympy_grads = [sympy.diff(s, v) for v in syms]
-    checked = 0
-    for pt in sample_points(name):
-        if at_kink(name, pt):
-            continue
-        point = dict(zip([a.name for a in args], pt))
-        ours = sd.evaluate(grads, point)
+@pytest.mark.parametrize("spec", OP_SPECS, ids=lambda s: s.name)
+def test_derivative_rule_matches_sympy_diff(spec):
+    """Each op's vjp rule, through symdiff.grad, against sympy.diff of the oracle."""
+    args, syms = spec_args(spec)
+    grads = sd.grad(apply(spec.name, *args), list(args))
+    oracle = spec.sympy(*syms)
+    sympy_grads = [sympy.diff(oracle, v) for v in syms]
+    # margin=0: leave out only the kinks themselves, where there is no derivative
+    pts = points(spec, n_random=4, margin=0.0)
+    assert len(pts) >= 5
+    for pt in pts:
+        ours = sd.evaluate(grads, dict(zip([a.name for a in args], pt)))
         for i, d in enumerate(sympy_grads):
             want = sympy_value(d, syms, pt)
-            assert close(ours[i], want, 1e-10, 1e-12), (name, i, pt, ours[i], want, d)
-        checked += 1
-    assert checked >= 5
+            assert close(ours[i], want, 1e-10, 1e-12), (spec.name, i, pt, ours[i], want, d)
 
 
 # ---------------------------------------------------------------------------
@@ -308,7 +244,7 @@ def test_round_trip_preserves_values(round_trips, xv, yv, zv):
         assert close(a, b, 1e-12, 1e-12), (e, back, values, a, b)
 
 
-def test_deep_from_sympy_does_not_recurse():
+def test_deep_from_sympy_does_not_recurse(default_recursion_limit):
     e = x
     for _ in range(5000):
         e = sd.sin(e)

@@ -6,7 +6,10 @@ A program is a sequence of statements separated by newlines or ``;``::
     b = sin(a) + a
     b^2, a/b         # the last one is the output (comma-separated outputs)
 
-Grammar (one statement; ``^`` and ``**`` are the same operator)::
+The operators come from the op table (:mod:`symdiff.text.operators`): each
+op's ``infix`` spelling and ``aliases``, ``precedence`` and ``right_assoc``.
+With today's table the grammar of one statement is (``^`` and its alias
+``**`` are the same operator)::
 
     expr  := term (('+' | '-') term)*
     term  := unary (('*' | '/') unary)*
@@ -32,57 +35,84 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from symdiff.core import ops as _ops
 from symdiff.core.symbolic import apply
 from symdiff.core.node import Node, const, symbol
-from symdiff.core.ops import PREC_NEG
+from symdiff.text import operators as _operators
+from symdiff.text.operators import Operators
 
 __all__ = ["parse", "parse_program", "ParsedProgram", "ParseError"]
 
 # Names that read as float constants.  ``inf`` and ``nan`` are here because
-# the printer spells those values that way (see printing.format_number).
+# the printer spells those values that way (see infix.format_number).
 _CONSTANTS = {**_ops.CONSTANTS, "inf": math.inf, "nan": math.nan}
 _FUNCTIONS = _ops.FUNCTIONS
 _KNOWN = ", ".join(sorted(_FUNCTIONS))
 
-# Binary operators: token -> (op name, precedence, right-associative).
-_BINARY = {
-    "+": ("add", _ops.PREC_ADD, False),
-    "-": ("sub", _ops.PREC_ADD, False),
-    "*": ("mul", _ops.PREC_MUL, False),
-    "/": ("div", _ops.PREC_MUL, False),
-    "^": ("pow", _ops.PREC_POW, True),
-    "**": ("pow", _ops.PREC_POW, True),
-}
-
 # Operator-stack entry kinds.  Entries below _OPEN are operators waiting for
 # their right operand; _OPEN and _CALL are markers that ')' and ',' stop at.
-_BIN, _NEG, _OPEN, _CALL = 0, 1, 2, 3
+_BIN, _PRE, _OPEN, _CALL = 0, 1, 2, 3
 
 # One token per match, after optional blanks.  A number keeps a malformed
 # tail (1.2.3, 1e+, 2e) so that it is reported as one bad number rather
 # than as two tokens.  Digits are spelled [0-9] because \d also matches
-# non-ASCII digits, which float() would happily accept.  The catch-all
+# non-ASCII digits, which float() would happily accept.  Operators of more
+# than one character (``**``) are tried before the catch-all, which
 # excludes blanks so that trailing blanks never become tokens.
-_SCAN = re.compile(r"""
+_SCAN_HEAD = r"""
     [ \t\f\v]*
     (
         \#.*                                               # comment to end of line
       | (?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?   # number
         (?:\.[0-9.]*|[eE](?:[+-]|(?![A-Za-z0-9_])))?       #   malformed tail
       | [A-Za-z_][A-Za-z0-9_]*                              # name
-      | \*\*                                              # power, same as ^
+"""
+_SCAN_TAIL = r"""
       | [^ \t\f\v]                                         # operator or stray character
     )
-""", re.VERBOSE)
+"""
 
 # Token classes by first character; a token whose first character is in none
-# of them is a stray character.
+# of them (nor starts an operator) is a stray character.
 _NUM, _NAME, _OP = 1, 2, 3
 _CLASS = {**{c: _NUM for c in "0123456789."},
           **{c: _NAME for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"},
-          **{c: _OP for c in "+-*/^(),="}}
+          **{c: _OP for c in "(),="}}
+
+
+class _Grammar(NamedTuple):
+    """The token-level grammar of one op table: its ``binary`` and ``prefix``
+    operators (spelling -> :class:`~symdiff.text.operators.Binary` or
+    :class:`~symdiff.text.operators.Prefix`), the token ``scan`` pattern and
+    the token ``classes`` by first character."""
+
+    binary: dict
+    prefix: dict
+    scan: re.Pattern
+    classes: dict
+
+
+def _grammar(operators: Operators) -> _Grammar:
+    """The grammar reading the operators of ``operators``."""
+    longer = "".join(f"      | {re.escape(t)}\n" for t in operators.tokens if len(t) > 1)
+    scan = re.compile(_SCAN_HEAD + longer + _SCAN_TAIL, re.VERBOSE)
+    classes = {**_CLASS, **{t[0]: _OP for t in operators.tokens}}
+    return _Grammar(operators.binary, operators.prefix, scan, classes)
+
+
+# (operators, grammar) for the current symdiff.text.operators.OPERATORS.
+_GRAMMAR: list = [None, None]
+
+
+def _current_grammar() -> _Grammar:
+    """The grammar of the op table's operators, rebuilt if they were."""
+    operators = _operators.OPERATORS
+    if _GRAMMAR[0] is not operators:
+        _GRAMMAR[:] = [operators, _grammar(operators)]
+    return _GRAMMAR[1]
+
 
 # Look-alike characters people paste from documents, with what to type.
 _HINTS = {
@@ -168,7 +198,7 @@ def _char_message(ch: str) -> str:
     return msg
 
 
-def _tokenize(lines: list[str]) -> list[tuple[int, int, list[str]]]:
+def _tokenize(lines: list[str], scan: re.Pattern) -> list[tuple[int, int, list[str]]]:
     """Split the program into statements: (line number, index of the first
     token within its line, token texts).
 
@@ -178,7 +208,7 @@ def _tokenize(lines: list[str]) -> list[tuple[int, int, list[str]]]:
     rejected here, so the first error is reported in statement order.
     """
     statements = []
-    findall = _SCAN.findall
+    findall = scan.findall
     for lineno, line in enumerate(lines, 1):
         toks = findall(line)
         if toks and toks[-1][0] == "#":         # a comment is always last
@@ -205,6 +235,7 @@ class _Parser:
         # One newline convention, so that columns and source lines agree.
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         self.lines = text.split("\n")
+        self.grammar = _current_grammar()
         self.definitions: dict[str, Node] = {}
         self.def_lines: dict[str, int] = {}
         self.future: dict[str, tuple[int, int]] = {}
@@ -225,7 +256,7 @@ class _Parser:
         cols = self._columns.get(self.lineno)
         if cols is None:
             line = self.lines[self.lineno - 1]
-            cols = [m.start(1) + 1 for m in _SCAN.finditer(line)]
+            cols = [m.start(1) + 1 for m in self.grammar.scan.finditer(line)]
             self._columns[self.lineno] = cols
         return cols[self.offset + k]
 
@@ -244,7 +275,7 @@ class _Parser:
 
     def run(self) -> ParsedProgram:
         """Parse every statement in order and collect the outputs."""
-        statements = _tokenize(self.lines)
+        statements = _tokenize(self.lines, self.grammar.scan)
         if not statements:
             raise ParseError("empty input: expected an expression", 1, 1, self.lines[0])
         for index, (lineno, _, toks) in enumerate(statements):
@@ -342,6 +373,8 @@ class _Parser:
         """
         toks = self.toks
         resolved = self.resolved
+        classes, binaries, prefixes = self.grammar.classes, self.grammar.binary, \
+            self.grammar.prefix
         vals: list[Node] = []
         # Operator stack entries: (kind, precedence (for a call: the
         # function's arity), op name, token index, height of ``vals`` when a
@@ -354,7 +387,7 @@ class _Parser:
         i, hi = lo, len(toks)
         while i < hi:
             tok = toks[i]
-            cls = _CLASS.get(tok[0])
+            cls = classes.get(tok[0])
             if expect_operand:
                 if cls == _NAME:
                     if i + 1 < hi and toks[i + 1] == "(":
@@ -378,8 +411,9 @@ class _Parser:
                     expect_operand = False
                 elif tok == "(":
                     stack.append((_OPEN, 0, None, i, len(vals)))
-                elif tok == "-":
-                    stack.append((_NEG, PREC_NEG, "neg", i, 0))
+                elif tok in prefixes:
+                    pre = prefixes[tok]
+                    stack.append((_PRE, pre.precedence, pre.op, i, 0))
                 elif tok == "+":
                     pass                                # unary plus: a no-op
                 elif cls is None:
@@ -393,13 +427,14 @@ class _Parser:
                 else:
                     raise self._missing_operand(i, prev)
             else:
-                binary = _BINARY.get(tok)
+                binary = binaries.get(tok)
                 if binary is not None:
-                    name, prec, right = binary
+                    prec, right = binary.precedence, binary.right_assoc
                     # Apply pending operators that bind at least as tightly
-                    # (strictly tighter for the right-associative '^').  A
-                    # pending unary minus (PREC_NEG) stays below an incoming
-                    # '^', so -x^2 is -(x^2) and 2^-x^y is 2^(-(x^y)).
+                    # (strictly tighter for a right-associative one, so
+                    # a^b^c is a^(b^c)).  A pending prefix operator that
+                    # binds less tightly stays: with the table's precedences
+                    # -x^2 is -(x^2), 2^-x^y is 2^(-(x^y)) and -a*b is (-a)*b.
                     while stack:
                         top = stack[-1]
                         if top[0] >= _OPEN or top[1] < prec or (top[1] == prec and right):
@@ -409,8 +444,8 @@ class _Parser:
                             rhs = vals.pop()
                             vals[-1] = apply(top[2], vals[-1], rhs)
                         else:
-                            vals[-1] = apply("neg", vals[-1])
-                    stack.append((_BIN, prec, name, i, 0))
+                            vals[-1] = apply(top[2], vals[-1])
+                    stack.append((_BIN, prec, binary.op, i, 0))
                     expect_operand = True
                 elif tok == ")":
                     if stack and stack[-1][0] < _OPEN:
@@ -522,7 +557,7 @@ def _reduce_to_marker(stack: list, vals: list) -> None:
             rhs = vals.pop()
             vals[-1] = apply(top[2], vals[-1], rhs)
         else:
-            vals[-1] = apply("neg", vals[-1])
+            vals[-1] = apply(top[2], vals[-1])
 
 
 def parse_program(text: str) -> ParsedProgram:

@@ -1,0 +1,401 @@
+"""LaTeX printing of one expression with minimal parentheses.
+
+Every op prints through the ``latex`` template of the op table
+(``"{0} + {1}"``, ``r"\\frac{{{0}}}{{{1}}}"``, ``"{0}^{{{1}}}"``, ``"-{0}"``,
+``r"\\sin\\left({0}\\right)"`` ...).  Where an argument needs parentheses is
+decided by a few layout rules keyed on the table's fields and on the
+template's shape, never on op names:
+
+1. An argument inside braces or ``\\left ... \\right`` of its template is
+   delimited already: never parenthesized (``\\frac{a + b}{c}``).
+2. A template that starts and ends with text (``\\frac{..}{..}``,
+   ``\\sin\\left(..\\right)``) prints as an atom; one that starts or ends
+   with a bare argument is an operator form of the op's ``precedence``.
+3. The first bare argument of an operator form needs the op's precedence
+   (one more for a ``right_assoc`` op).  A later bare argument needs the
+   same precedence if the op is ``commutative`` (sums and products are
+   associative on paper: ``x + y + z``, ``x y z``) and one more otherwise
+   (``x - \\left(y + z\\right)``); the argument of a prefix form (``-{0}``)
+   is parenthesized exactly where a subtrahend would be, because on paper a
+   leading minus binds like a binary one (``-x y``, ``-\\left(x + y\\right)``).
+   A later bare argument whose text would begin with a minus is
+   parenthesized too, so that two operators never touch
+   (``x + \\left(-y\\right)``).
+4. A bare argument followed by a superscript ``^`` must be one visual unit:
+   a symbol, a number without sign, space or exponent, or an atom that
+   neither ends in its own superscript (``e^{x}^{2}`` is a LaTeX error) nor
+   is a fraction (the exponent would read as the denominator's), unless the
+   atom is wrapped in ``\\left ... \\right``; anything else is parenthesized.
+5. A template's ``\\cdot`` prints as juxtaposition (``2 x``) unless the
+   argument after it begins with a digit (``x \\cdot 2``, ``2 \\cdot 3``).
+6. In the template of a variadic op, ``{0}`` stands for all the arguments,
+   comma separated (``\\max\\left(x, y, z\\right)``).
+
+Printing is iterative (an explicit stack), so 10^5-deep expressions print
+at the default recursion limit.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import NamedTuple
+
+import numpy as np
+
+from symdiff.core.graph import as_outputs
+from symdiff.core.node import Node
+from symdiff.core.ops import OPS, PREC_ADD, PREC_ATOM, VARIADIC, OpDef
+from symdiff.text import operators as _operators
+from symdiff.text.infix import format_number, signed_precedence
+
+__all__ = ["to_latex", "latex_symbol"]
+
+
+# ---------------------------------------------------------------------------
+# symbols and numbers
+
+_GREEK = {
+    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta",
+    "theta", "vartheta", "iota", "kappa", "lambda", "mu", "nu", "xi", "pi",
+    "varpi", "rho", "varrho", "sigma", "varsigma", "tau", "upsilon", "phi",
+    "varphi", "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi",
+    "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega",
+}
+_INDEXED = re.compile(r"([A-Za-z]+?)(\d+(?:_\d+)*)$")      # x12, W3_4
+_SUBSCRIPTED = re.compile(r"([A-Za-z][A-Za-z0-9]*?)_([A-Za-z0-9_]+)$")  # x_max
+
+
+_LATEX_SPECIAL = str.maketrans({c: "\\" + c for c in "_#$%&{}"})
+
+
+def _latex_word(word: str) -> str:
+    if word in _GREEK:
+        return "\\" + word
+    if len(word) == 1 and word.isalnum() or word.isdigit():
+        return word
+    # Several letters would read as a product of single-letter variables.
+    return r"\mathrm{" + word.translate(_LATEX_SPECIAL) + "}"
+
+
+def latex_symbol(name: str) -> str:
+    """LaTeX for a symbol name: ``x12`` -> ``x_{12}``, ``W3_4`` -> ``W_{3,4}``,
+    ``alpha`` -> ``\\alpha``, ``x_max`` -> ``x_{\\mathrm{max}}``."""
+    m = _INDEXED.match(name)
+    if m:
+        return f"{_latex_word(m.group(1))}_{{{','.join(m.group(2).split('_'))}}}"
+    m = _SUBSCRIPTED.match(name)
+    if m:
+        sub = m.group(2)
+        inner = ",".join(sub.split("_")) if re.fullmatch(r"\d+(_\d+)*", sub) \
+            else _latex_word(sub)
+        return f"{_latex_word(m.group(1))}_{{{inner}}}"
+    return _latex_word(name)
+
+
+def _latex_number(value: float) -> str:
+    if math.isnan(value):
+        return r"\mathrm{NaN}"
+    if math.isinf(value):
+        return r"\infty" if value > 0 else r"-\infty"
+    if value == math.pi:
+        return r"\pi"
+    if value == math.e:
+        return "e"
+    text = format_number(value)
+    if "e" in text:
+        # 1.5e-10 -> 1.5 \cdot 10^{-10}; 1e+16 -> 10^{16}
+        mant, expo = text.split("e")
+        power = f"10^{{{int(expo)}}}"
+        if mant in ("1", "-1"):
+            return ("-" if mant == "-1" else "") + power
+        return f"{mant} \\cdot {power}"
+    return text
+
+
+def _const_lead(v: float) -> str:
+    """How the LaTeX of the number ``v`` begins: 'minus', 'digit' or 'other'."""
+    if v < 0 or (v == 0 and math.copysign(1.0, v) < 0):
+        return "minus"
+    if math.isnan(v) or math.isinf(v) or v == math.pi or v == math.e:
+        return "other"
+    return "digit"
+
+
+# ---------------------------------------------------------------------------
+# templates and their layout
+
+_FIELD = re.compile(r"\{\{|\}\}|\{(\d+)\}")
+
+
+def _split_template(template: str) -> list:
+    """A LaTeX template as a list of literal strings and argument indices.
+
+    ``{0}`` is an argument and ``{{``/``}}`` an escaped brace, as in
+    ``str.format``; any other brace is kept literally, so a template written
+    as plain LaTeX (``\\operatorname{relu}\\left({0}\\right)``) works too.
+    """
+    parts: list = []
+    pos = 0
+    for m in _FIELD.finditer(template):
+        literal = template[pos:m.start()]
+        if m.group(1) is None:
+            literal += m.group(0)[0]
+        if literal:
+            if parts and isinstance(parts[-1], str):
+                parts[-1] += literal
+            else:
+                parts.append(literal)
+        if m.group(1) is not None:
+            parts.append(int(m.group(1)))
+        pos = m.end()
+    if template[pos:]:
+        if parts and isinstance(parts[-1], str):
+            parts[-1] += template[pos:]
+        else:
+            parts.append(template[pos:])
+    return parts
+
+
+class _Slot(NamedTuple):
+    """Where an argument sits in its template (rules 1, 3 and 4)."""
+
+    need: int             # minimum precedence printed without parentheses
+    after_text: bool      # follows template text: a leading minus needs parentheses
+    superscripted: bool   # followed by '^': must be one visual unit
+
+
+_DELIMITED = _Slot(0, False, False)
+
+# Template text that opens or closes a delimited group.
+_GROUPING = re.compile(r"\\left|\\right|\\[{}]|[{}]")
+
+
+def _depths(parts: list) -> list:
+    """Grouping depth (braces and \\left/\\right pairs) at each part."""
+    depth = 0
+    out = []
+    for part in parts:
+        out.append(depth)
+        if isinstance(part, str):
+            for m in _GROUPING.finditer(part):
+                tok = m.group(0)
+                if tok in ("\\left", "{"):
+                    depth += 1
+                elif tok in ("\\right", "}"):
+                    depth -= 1
+    return out
+
+
+# Printing steps of a layout, in the order they are pushed on the printer's
+# stack (the template reversed): (_TEXT, literal, None), (_ARG, index, slot),
+# (_CDOT, (literal, index of the next argument), its slot) and
+# (_ALL, None, None) for the arguments of a variadic op.
+_TEXT, _ARG, _CDOT, _ALL = range(4)
+
+
+class _Layout(NamedTuple):
+    """How one op prints: its template ``parts`` (literals and argument
+    indices), a :class:`_Slot` per part (``None`` for literals), its
+    printed ``precedence``, ``lead`` (how its text begins when the template
+    starts with text, else ``None``: the first argument decides),
+    ``safe_base`` (rule 4, for atoms) and the printing ``steps``."""
+
+    parts: list
+    slots: list
+    precedence: int
+    lead: str | None
+    safe_base: bool
+    steps: tuple
+
+
+def _layout_of(op: OpDef) -> _Layout:
+    template = op.latex or (r"\operatorname{%s}\left({0}\right)" % op.name)
+    parts = _split_template(template)
+    depths = _depths(parts)
+    bare_first = isinstance(parts[0], int)
+    bare_last = isinstance(parts[-1], int)
+    atom = not (bare_first or bare_last)
+    p = PREC_ATOM if atom else op.precedence
+    slots: list = []
+    for k, part in enumerate(parts):
+        if isinstance(part, str):
+            slots.append(None)
+        elif depths[k] > 0 or atom:
+            slots.append(_DELIMITED)
+        else:
+            nxt = parts[k + 1] if k + 1 < len(parts) else ""
+            superscripted = isinstance(nxt, str) and nxt.startswith("^")
+            if k == 0:
+                slots.append(_Slot(p + 1 if op.right_assoc else p, False, superscripted))
+            elif op.arity == 1:
+                slots.append(_Slot(PREC_ADD + 1, True, superscripted))
+            else:
+                need = p if op.commutative else p + 1
+                slots.append(_Slot(need, True, superscripted))
+    lead = None
+    if not bare_first:
+        lead = "minus" if parts[0][0] == "-" else "digit" if parts[0][0].isdigit() else "other"
+    safe_base = template.startswith(r"\left") or \
+        ("^" not in template and not template.startswith(r"\frac"))
+    steps = []
+    for k in range(len(parts) - 1, -1, -1):
+        part = parts[k]
+        if isinstance(part, int):
+            if op.arity == VARIADIC and part == 0:
+                steps.append((_ALL, None, None))
+            else:
+                steps.append((_ARG, part, slots[k]))
+        elif part.strip() == r"\cdot" and k + 1 < len(parts) and isinstance(parts[k + 1], int):
+            steps.append((_CDOT, (part, parts[k + 1]), slots[k + 1]))
+        else:
+            steps.append((_TEXT, part, None))
+    return _Layout(parts, slots, p, lead, safe_base, tuple(steps))
+
+
+# op name -> (the OpDef it was built from, its layout); rebuilt if the table
+# entry is replaced.
+_LAYOUTS: dict[str, tuple] = {}
+
+
+def _layout(name: str) -> _Layout:
+    op = OPS[name]
+    entry = _LAYOUTS.get(name)
+    if entry is None or entry[0] is not op:
+        entry = _LAYOUTS[name] = (op, _layout_of(op))
+    return entry[1]
+
+
+# ---------------------------------------------------------------------------
+# the printer
+
+
+class _Latex:
+    """State of one LaTeX print: memo of each node's leading character, and
+    the layouts of the ops seen (looked up in the table once per print)."""
+
+    def __init__(self):
+        self.lead_memo: dict[Node, str] = {}
+        self.layouts: dict[str, _Layout] = {}
+        # A negative number reads like the prefix operator '-' applied to it.
+        self.signed = signed_precedence(_operators.OPERATORS)
+
+    def layout(self, name: str) -> _Layout:
+        """The :class:`_Layout` of op ``name``."""
+        lay = self.layouts.get(name)
+        if lay is None:
+            lay = self.layouts[name] = _layout(name)
+        return lay
+
+    def lead(self, node: Node) -> str:
+        """'minus', 'digit' or 'other': how the unparenthesized text of
+        ``node`` begins (decides ``a + (-b)`` and ``x \\cdot 2``)."""
+        memo = self.lead_memo
+        spine = []
+        n = node
+        # Walk down the first bare arguments (iteratively) to the node that
+        # decides: a number, a symbol, text, or a parenthesized argument.
+        while n not in memo:
+            if n.op == "const":
+                memo[n] = _const_lead(n.payload)
+                break
+            if n.op == "sym":
+                memo[n] = "other"
+                break
+            lay = self.layout(n.op)
+            if lay.lead is not None:
+                memo[n] = lay.lead
+                break
+            first = n.args[lay.parts[0]]
+            if self.paren(first, lay.slots[0]):
+                memo[n] = "other"
+                break
+            spine.append(n)
+            n = first
+        kind = memo[n]
+        for s in spine:
+            memo[s] = kind
+        return memo[node]
+
+    def paren(self, node: Node, slot: _Slot) -> bool:
+        """Whether ``node`` needs parentheses in ``slot``."""
+        if slot is _DELIMITED:
+            return False
+        op = node.op
+        if slot.superscripted:
+            if op == "sym":
+                return False
+            if op == "const":
+                # 2^{x}, \pi^{x} and e^{x} are fine; -2, 10^{-9}, -\infty are not.
+                text = _latex_number(node.payload)
+                return any(c in text for c in " -^")
+            lay = self.layouts.get(op) or self.layout(op)
+            return lay.precedence < PREC_ATOM or not lay.safe_base
+        if op == "const":
+            prec = self.signed if _const_lead(node.payload) == "minus" else PREC_ATOM
+        elif op == "sym":
+            prec = PREC_ATOM
+        else:
+            prec = (self.layouts.get(op) or self.layout(op)).precedence
+        if prec < slot.need:
+            return True
+        return slot.after_text and self.lead(node) == "minus"
+
+
+def to_latex(expr) -> str:
+    """LaTeX for one expression (a list of expressions gives a list).
+
+    Division prints as ``\\frac{a}{b}``, powers as ``x^{2}``, products by
+    juxtaposition (``2 x``) with ``\\cdot`` where a number would otherwise
+    run into the previous factor (``x \\cdot 2``, ``2 \\cdot 3``); every op
+    uses its ``latex`` template from the op table (``\\ln``, ``\\sqrt{}``,
+    ``\\left| \\right|``, ``\\sigma`` ...).  Parentheses appear only where
+    the mathematical grouping needs them (sums are associative on paper,
+    unlike in :func:`symdiff.to_string`); see the module docstring for the
+    rules.  Symbols: ``x12`` -> ``x_{12}``, ``W3_4`` -> ``W_{3,4}``,
+    ``alpha`` -> ``\\alpha``.
+    """
+    if isinstance(expr, (list, tuple, np.ndarray)):
+        return [to_latex(e) for e in as_outputs(expr)]
+    if not isinstance(expr, Node):
+        from symdiff.core.symbolic import as_node
+
+        expr = as_node(expr)
+    st = _Latex()
+    out: list[str] = []
+    # Work items: a literal string, or (node, slot).
+    stack: list = [(expr, _DELIMITED)]
+    push = stack.append
+    layouts = st.layouts
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        node, slot = item
+        op = node.op
+        if slot is not _DELIMITED and st.paren(node, slot):
+            out.append(r"\left(")
+            push(r"\right)")
+        if op == "sym":
+            out.append(latex_symbol(node.payload))
+            continue
+        if op == "const":
+            out.append(_latex_number(node.payload))
+            continue
+        args = node.args
+        for kind, a, slot in (layouts.get(op) or st.layout(op)).steps:
+            if kind == _ARG:
+                push((args[a], slot))
+            elif kind == _TEXT:
+                push(a)
+            elif kind == _CDOT:
+                nxt = args[a[1]]
+                digit = not st.paren(nxt, slot) and st.lead(nxt) == "digit"
+                push(a[0] if digit else " ")
+            else:
+                for i in range(len(args) - 1, -1, -1):
+                    push((args[i], _DELIMITED))
+                    if i:
+                        push(", ")
+    return "".join(out)

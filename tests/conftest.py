@@ -1,0 +1,109 @@
+"""Shared fixtures and settings for the test suite.
+
+* Hypothesis is deterministic: the default profile ``ci`` derandomizes
+  every property test (its examples derive from the test itself) and sets
+  no deadline (no wall-clock limits in tests).  ``pytest
+  --hypothesis-profile=explore`` draws fresh examples instead.
+* Compiled code of the whole session goes to a temporary cache directory
+  (``SYMDIFF_CACHE_DIR``, inherited by subprocesses), never to the user's
+  ``~/.cache``; :func:`cache_dir` gives a test a fresh, empty one.
+* Soak and scaling tests are marked ``slow`` (registered in pyproject.toml):
+  ``pytest -m "not slow"`` is the quick run, plain ``pytest`` runs them all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import zlib
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+from hypothesis import settings
+
+import symdiff as sd
+from symdiff.core.node import Node
+
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.register_profile("explore", derandomize=False, deadline=None)
+settings.load_profile("ci")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache_dir(tmp_path_factory):
+    """One temporary compile cache for the session (subprocesses inherit it)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SYMDIFF_CACHE_DIR", str(tmp_path_factory.mktemp("symdiff-cache")))
+        yield
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    """A fresh, empty compile cache directory for one test (disk and memory),
+    with caching enabled whatever the environment says."""
+    from compiler import cache
+
+    d = tmp_path / "cache"
+    monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(d))
+    monkeypatch.delenv("SYMDIFF_CACHE", raising=False)
+    cache.clear_memory()
+    yield d
+    cache.clear_memory()
+
+
+@pytest.fixture
+def rng(request) -> np.random.Generator:
+    """A numpy generator seeded from the test's id: the same numbers on
+    every run and in any test order, different numbers for each test."""
+    return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+
+
+@contextlib.contextmanager
+def _at_default_recursion_limit():
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
+@pytest.fixture
+def default_recursion_limit():
+    """A context manager running its block at CPython's default recursion
+    limit (1000) whatever the runner set, so that a deep test proves the
+    code under test does not recurse: ``with default_recursion_limit(): ...``."""
+    return _at_default_recursion_limit
+
+
+@pytest.fixture(scope="session")
+def sin_chain() -> Node:
+    """sin(sin(...sin(x))), 10^5 deep, built once for the session's deep tests."""
+    e = sd.symbol("x")
+    for _ in range(100_000):
+        e = sd.sin(e)
+    return e
+
+
+class Lecture(NamedTuple):
+    """The lectures' running example with its closed-form value and gradient."""
+
+    f: Node            # exp(x z) + x z / log(x) + sin(log(x)) / (x z)
+    point: dict        # x = 2, z = 3
+    value: float
+    gradient: list     # [df/dx, df/dz] at the point
+
+
+@pytest.fixture(scope="session")
+def lecture() -> Lecture:
+    """``f = e^{xz} + xz/ln x + sin(ln x)/(xz)`` at x = 2, z = 3, with its
+    value and gradient worked out by hand."""
+    x, z = sd.symbols("x z")
+    f = sd.exp(x * z) + x * z / sd.log(x) + sd.sin(sd.log(x)) / (x * z)
+    l2, e6 = math.log(2), math.exp(6)
+    value = e6 + 6 / l2 + math.sin(l2) / 6
+    dx = 3 * e6 + 3 / l2 - 3 / l2 ** 2 + math.cos(l2) / 12 - math.sin(l2) / 12
+    dz = 2 * e6 + 2 / l2 - math.sin(l2) / 18
+    return Lecture(f, {"x": 2.0, "z": 3.0}, value, [dx, dz])
