@@ -12,7 +12,7 @@ import pytest
 
 import symdiff as sd
 from symdiff.core.node import symbol
-from symdiff.core.ops import OPS, PREC_ADD, PREC_MUL, PREC_NEG, PREC_POW, Libm, OpDef
+from symdiff.core.ops import ALL_OPS, OPS, PREC_ADD, PREC_MUL, PREC_NEG, PREC_POW, Libm, OpDef
 from symdiff.core.symbolic import apply
 from symdiff.text import operators
 
@@ -58,8 +58,9 @@ def extended_table(monkeypatch):
     mod = _op("mod", 2, infix="%", aliases=("//",), precedence=PREC_MUL,
               latex=r"{0} \bmod {1}", function=False, domain=("real", "nonzero"))
     lnot = _op("lnot", 1, infix="~", precedence=PREC_NEG, latex=r"\lnot {0}", function=False)
-    monkeypatch.setitem(OPS, "mod", mod)
-    monkeypatch.setitem(OPS, "lnot", lnot)
+    for table in (OPS, ALL_OPS):
+        monkeypatch.setitem(table, "mod", mod)
+        monkeypatch.setitem(table, "lnot", lnot)
     monkeypatch.setattr(operators, "OPERATORS", operators.from_table(OPS))
 
 
