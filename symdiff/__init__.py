@@ -10,22 +10,31 @@ instruction list that the interpreter, printers and the LLVM compiler
 from __future__ import annotations
 
 from symdiff.core.builders import dot, function, matrix, prod, symbols, vector
-from symdiff.core.builders import sum  # noqa: A004 - mirrors numpy.sum
-from symdiff.core.differentiate import adjoints, diff, grad, hessian, jacobian
-from symdiff.numeric.interpreter import Interpreter, evaluate
+from symdiff.core.differentiate import adjoints, diff, grad, hessian, hvp, jacobian
+from symdiff.core.expand import scalar_symbols, to_scalars
 from symdiff.core.graph import count_ops, free_symbols, substitute, toposort
-from symdiff.core.program import Instr, Program, program_to_nodes, schedule
 from symdiff.core.node import Node, const, symbol
 from symdiff.core.ops import CONSTANTS, OPS, OpDef
+from symdiff.core.program import Instr, Program, program_to_nodes, schedule
+from symdiff.core.shapes import ShapeError
+from symdiff.core.tensor import (broadcast_to, constant, logsumexp, matmul, mean, onehot,
+                                 reshape, softmax, stop_gradient, tensor, transpose)
+from symdiff.numeric.interpreter import Interpreter, evaluate
 from symdiff.text.infix import to_string
 
 __version__ = "0.1.0"
 
 # Elementwise functions for every callable primitive: symdiff.exp, .tanh, ...
+# (they apply to scalars, tensors and object arrays of expressions).
 for _name, _op in OPS.items():
-    if _op.infix is None or _name == "pow":
+    if _op.function:
         globals()[_name] = function(_name)
 del _name, _op
+
+# Reductions that also keep their scalar-list meaning (after the loop, so
+# that sd.max is the dispatching max, not the elementwise one).
+from symdiff.core.builders import max  # noqa: E402, A004 - mirrors numpy.max
+from symdiff.core.builders import sum  # noqa: E402, A004 - mirrors numpy.sum
 
 pi = const(CONSTANTS["pi"])
 e = const(CONSTANTS["e"])
@@ -62,7 +71,10 @@ def __getattr__(name):
 
 __all__ = [
     "Node", "symbol", "const", "symbols", "vector", "matrix", "sum", "prod", "dot",
-    "function", "grad", "jacobian", "hessian", "diff", "adjoints", "evaluate",
+    "function", "grad", "jacobian", "hessian", "hvp", "diff", "adjoints", "evaluate",
+    "tensor", "constant", "matmul", "transpose", "mean", "max", "logsumexp", "softmax",
+    "onehot", "reshape", "broadcast_to", "stop_gradient", "to_scalars", "scalar_symbols",
+    "ShapeError",
     "Interpreter", "schedule", "Program", "Instr", "count_ops", "free_symbols",
     "toposort", "substitute", "program_to_nodes", "to_string", "OPS", "OpDef", "pi", "e",
     *_LAZY,

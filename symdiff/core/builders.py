@@ -9,10 +9,10 @@ import numpy as np
 
 from symdiff.core import symbolic as build
 
-from symdiff.core import ops
+from symdiff.core import ops, tensor
 from symdiff.core.node import Node, array_const, symbol
 
-__all__ = ["symbols", "vector", "matrix", "sum", "prod", "dot", "function"]
+__all__ = ["symbols", "vector", "matrix", "sum", "max", "prod", "dot", "function"]
 
 _RANGE = re.compile(r"^([A-Za-z_][A-Za-z_0-9]*?)(\d*):(\d+)$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
@@ -77,9 +77,16 @@ def balanced(items: list, combine):
     return items[0]
 
 
-def sum(values, axis=None):  # noqa: A001 - mirrors numpy
-    """Balanced-tree sum of an iterable or array of expressions (``axis`` as
-    in numpy for arrays)."""
+def sum(values, axis=None, keepdims: bool = False):  # noqa: A001 - mirrors numpy
+    """Sum, as :func:`numpy.sum`.
+
+    For an expression (a tensor, or a scalar node) it is the tensor sum over
+    ``axis`` (None: every axis), see :func:`symdiff.core.tensor.sum`.  For
+    an iterable or object array of scalar expressions it is a balanced-tree
+    sum (over ``axis`` for arrays).
+    """
+    if isinstance(values, Node):
+        return tensor.sum(values, axis, keepdims)
     if isinstance(values, np.ndarray) and axis is not None:
         return np.apply_along_axis(lambda v: sum(list(v)), axis, values)
     items = list(np.asarray(values, dtype=object).ravel()) if isinstance(values, np.ndarray) \
@@ -135,6 +142,19 @@ def _object_scalar(x):
     return x
 
 
+def max(*args, axis=None, keepdims: bool = False):  # noqa: A001 - mirrors numpy/builtins
+    """``max(t, axis=...)`` of one tensor is the reduction
+    (:func:`symdiff.core.tensor.max`); ``max(a, b, ...)`` of two or more
+    expressions is the elementwise, NaN-ignoring maximum (ties split the
+    gradient equally)."""
+    if len(args) == 1 and isinstance(args[0], Node):
+        return tensor.max(args[0], axis, keepdims)
+    if axis is not None or keepdims:
+        raise TypeError("max(..., axis=) reduces one tensor; the elementwise max of "
+                        f"{len(args)} arguments takes no axis")
+    return _ELEMENTWISE_MAX(*args)
+
+
 def function(name: str):
     """The elementwise builder for the op-table primitive ``name``: applies
     to nodes, numbers and object arrays (elementwise)."""
@@ -153,3 +173,6 @@ def function(name: str):
     fn.__qualname__ = name
     fn.__doc__ = f"{name}(...): {op.doc or name}; elementwise on arrays."
     return fn
+
+
+_ELEMENTWISE_MAX = function("max")

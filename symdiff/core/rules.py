@@ -251,6 +251,10 @@ def _matmul(S, a, b, *, params, shape):
         return b
     if b.op == "eye" and len(a.shape) >= 1:               # A I -> A (exact)
         return a
+    if len(a.shape) == 1 and len(b.shape) == 2:
+        # v A -> A^T v: the same dot products, one canonical form, so that
+        # A x + x A factors into (A + A^T) x
+        return S.apply("matmul", S.apply("transpose", b, params=((1, 0),)), a, params=())
     for x, other, left in ((a, b, True), (b, a, False)):
         f = _scalar_factor(x)                              # (A c) @ B -> (A @ B) c
         if f is not None:
