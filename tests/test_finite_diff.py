@@ -13,7 +13,8 @@ from symdiff.numeric.finite_diff import (EPS, central_difference, complex_functi
                                  richardson)
 from symdiff.numeric.namespaces import FLOAT, NUMPY, partials
 from symdiff.core.ops import OPS
-from symdiff.numeric.reference import corpus, max_rel_error, reference_gradient
+from symdiff.lab.models import corpus
+from symdiff.numeric.reference import max_rel_error, reference_gradient
 
 from op_specs import OP_SPECS, sample
 

@@ -9,7 +9,8 @@ from hypothesis import given, settings, strategies as st
 import symdiff as sd
 from symdiff.numeric.forward import (forward_gradient, forward_gradient_vectorized, forward_jacobian,
                              forward_op_count, jvp)
-from symdiff.numeric.reference import corpus, max_rel_error, reference_gradient
+from symdiff.lab.models import corpus
+from symdiff.numeric.reference import max_rel_error, reference_gradient
 from symdiff.numeric.reverse import reverse_gradient, reverse_op_count, vjp
 
 from op_specs import OP_SPECS, points

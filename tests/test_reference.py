@@ -10,7 +10,8 @@ from hypothesis import given, settings, strategies as st
 
 import symdiff as sd
 from symdiff.core.ops import OPS
-from symdiff.numeric.reference import (MP_OPS, corpus, max_rel_error, mp_evaluate,
+from symdiff.lab.models import corpus
+from symdiff.numeric.reference import (MP_OPS, max_rel_error, mp_evaluate,
                                        reference_gradient)
 
 from op_specs import OP_SPECS, points

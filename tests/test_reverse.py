@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import symdiff as sd
-from symdiff.numeric.reference import corpus, max_rel_error, reference_gradient
+from symdiff.lab.models import corpus
+from symdiff.numeric.reference import max_rel_error, reference_gradient
 from symdiff.numeric.reverse import (Scalar, Value, build_tape, reverse_gradient, reverse_op_count,
                              vjp, zero_grad)
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
+import symdiff as sd
+
 from symdiff.core import builders as B
 from symdiff.core.node import Node, symbol
 from symdiff.text.parser import parse
 
-__all__ = ["LECTURE_EXAMPLE", "RUNNING_EXAMPLE", "lecture_example", "running_example",
+__all__ = ["corpus", "LECTURE_EXAMPLE", "RUNNING_EXAMPLE", "lecture_example", "running_example",
            "prod", "rosenbrock", "tanh_chain", "softmax_regression_loss", "mlp_loss",
            "SCALING_MODELS", "SCALING_MODEL_DESCRIPTIONS"]
 
@@ -117,3 +119,39 @@ SCALING_MODEL_DESCRIPTIONS = {
     "chain": "f = tanh(tanh(...tanh(x))), n levels, 1 input",
     "mlp": "cross-entropy of an n-8-4 tanh MLP, 9n+44 parameters",
 }
+
+
+def corpus() -> list:
+    """Test and benchmark problems: ``(name, expression, point)`` triples with
+    well-scaled points (every coordinate O(1), away from kinks, ties and
+    domain boundaries), covering every smooth op of the table, shared
+    subexpressions, deep compositions and the lectures' worked examples."""
+    x, y, z, w = sd.symbols("x y z w")
+    u = x * y + z                        # shared subexpression
+    deep = x
+    for _ in range(25):                  # a 25-level composition
+        deep = sd.sin(deep) * 0.9 + 0.1 * y
+    cases = [
+        ("lecture_y", sd.exp(x * z) + x * z / sd.log(x) + sd.sin(sd.log(x)) / (x * z),
+         {"x": 2.0, "z": 3.0}),
+        ("lecture_f", sd.log(1 + sd.exp(-(x + y))) * (x + y), {"x": 0.5, "y": 1.25}),
+        ("polynomial", x ** 3 * y - 2 * x * y ** 2 + y ** 4, {"x": 1.3, "y": -0.7}),
+        ("rational", (x * y + 1) / (x ** 2 + y ** 2 + 1), {"x": 0.8, "y": -1.1}),
+        ("trig", sd.sin(x) * sd.cos(y) + sd.tan(x * y / 4), {"x": 0.9, "y": 1.2}),
+        ("hyperbolic", sd.tanh(x) * sd.sinh(y) / sd.cosh(x - y), {"x": 0.4, "y": -0.6}),
+        ("inverse_trig", sd.asin(x / 2) + sd.acos(y / 3) + sd.atan(x * y),
+         {"x": 0.7, "y": -1.4}),
+        ("exp_log", sd.log1p(x ** 2) + sd.expm1(y / 2) - sd.sqrt(x ** 2 + y ** 2 + 1),
+         {"x": 1.1, "y": 0.3}),
+        ("logsumexp", sd.log(sd.exp(x) + sd.exp(y) + sd.exp(z)) - y,
+         {"x": 0.2, "y": -0.5, "z": 1.0}),
+        ("general_pow", x ** y + y ** (x / 2), {"x": 1.7, "y": 0.6}),
+        ("shared", u * sd.sin(u) + sd.exp(-u ** 2), {"x": 0.6, "y": 0.7, "z": -0.3}),
+        ("deep", deep, {"x": 0.8, "y": 0.5}),
+        ("product", x * y * z * w * (x + w) * (y - z), {"x": 1.2, "y": 0.9, "z": -0.8, "w": 1.1}),
+        ("logistic", sd.sigmoid(0.3 + 1.5 * x - 2 * y) * sd.softplus(z - x),
+         {"x": 0.4, "y": 0.1, "z": 0.9}),
+        ("nonsmooth", sd.relu(x - y) + sd.abs(y * z) + sd.max(x, y, z) - sd.min(x * y, z),
+         {"x": 1.3, "y": -0.4, "z": 0.7}),
+    ]
+    return cases
