@@ -127,6 +127,16 @@ class TensorFunction:
                         sorted(((k, b) for k, b in self.plan.buffers.items()
                                 if b.kind == "array"), key=lambda kb: kb[1].index)]
         self._scratch = threading.local()
+        # Label inputs and the k of every onehot reading them: checked per
+        # call, so an out-of-range label is an error, not a zero row.
+        self._label_bounds: dict = {}
+        for ins in program.instrs:
+            if ins.op == "onehot":
+                src = program.instrs[ins.args[0]]
+                if src.op == "input":
+                    j = src.payload
+                    self._label_bounds[j] = min(self._label_bounds.get(j, ins.payload[0]),
+                                                ins.payload[0])
         info["total_s"] = time.perf_counter() - t0
         self.compile_info = info
 
@@ -217,6 +227,12 @@ class TensorFunction:
         for d, v in dims.items():
             if v > _INT32_MAX:
                 raise ValueError(f"dimension {d} = {v} is too large (BLAS takes 32-bit sizes)")
+        for j, k in self._label_bounds.items():
+            a = arrays[j]
+            if a.size and (a.min() < 0 or a.max() >= k):
+                bad = a[(a < 0) | (a >= k)].ravel()[0]
+                raise ValueError(f"input {self.program.inputs[j]}: label {int(bad)} is outside "
+                                 f"0..{k - 1} (onehot with k = {k})")
         outs = self._outputs(out, shapes, arrays)
         dim_arr = np.array([dims[d] for d in self.plan.dims], dtype=np.int64)
         scratch = self._scratch_for(dims)
