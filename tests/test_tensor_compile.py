@@ -258,3 +258,46 @@ def test_pickle_round_trip_in_a_fresh_process(tmp_path):
     assert r.returncode == 0, r.stderr
     assert float(r.stdout) == float(expect[0])
     assert np.array_equal(np.load(tmp_path / "out.npy"), expect[1])
+
+
+def test_shared_library_and_header_run_from_c(tmp_path):
+    import shutil
+
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler (cc) on this machine")
+    from compiler.tensor.aot import tensor_c_header, tensor_shared
+
+    loss, wrt, inputs = softmax_regression(3, 2)
+    outs = [loss, *sd.grad(loss, wrt)]
+    prog = sd.schedule(outs, inputs)
+    lib = tensor_shared(prog, tmp_path / "libsr.so", "sr")
+    (tmp_path / "sr.h").write_text(tensor_c_header(prog, "sr"))
+    (tmp_path / "main.c").write_text(textwrap.dedent("""
+        #include <stdio.h>
+        #include "sr.h"
+        int main(void) {
+            double X[4 * 3] = {0.5, -1, 2, 1, 0.25, -0.5, -2, 1.5, 0, 0.75, 1, -1};
+            double Theta[3 * 2] = {0.1, -0.2, 0.3, 0.4, -0.5, 0.6};
+            int64_t y[4] = {0, 1, 1, 0};
+            double loss, grad[3 * 2];
+            int rc = sr(X, Theta, y, &loss, grad, 4);
+            printf("%d %.17g", rc, loss);
+            for (int i = 0; i < 6; i++) printf(" %.17g", grad[i]);
+            printf("\\n");
+            return rc;
+        }
+    """))
+    exe = tmp_path / "main"
+    r = subprocess.run(["cc", "-o", str(exe), str(tmp_path / "main.c"), f"-I{tmp_path}",
+                        str(lib), f"-Wl,-rpath,{tmp_path}"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    got = [float(t) for t in r.stdout.split()]
+    v = {"X": np.array([0.5, -1, 2, 1, 0.25, -0.5, -2, 1.5, 0, 0.75, 1, -1]).reshape(4, 3),
+         "Theta": np.array([0.1, -0.2, 0.3, 0.4, -0.5, 0.6]).reshape(3, 2),
+         "y": np.array([0, 1, 1, 0])}
+    ref = sd.evaluate(outs, v)
+    assert got[0] == 0
+    np.testing.assert_allclose(got[1], ref[0], rtol=1e-14)
+    np.testing.assert_allclose(got[2:], np.ravel(ref[1]), rtol=1e-13)

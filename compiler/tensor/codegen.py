@@ -2,7 +2,11 @@
 
 Module layout (``N`` is the function name)::
 
-    void N(ptr bufs, ptr dims)           the whole program, C ABI
+    void N__run(ptr bufs, ptr dims)      the whole program (what the JIT calls)
+    i32 N(const double *X, ..., double *out0, ..., i64 m, ...)
+                                          with ``c_entry``: the C API of
+                                          shared libraries (allocates the
+                                          scratch buffers itself; 0 = ok)
     void N__step<j>(ptr bufs, ptr dims, i64 lo, i64 hi)
                                           one step, rows lo..hi of its
                                           leading axis (what threads split)
@@ -724,22 +728,100 @@ class _Gen:
                 f"next{j}:",
             ]
         body = "\n".join(lines)
-        return (f"define void @{self.name}(ptr %bufs, ptr %dims) nounwind {{\nentry:\n"
+        return (f"define void @{self.name}__run(ptr %bufs, ptr %dims) nounwind {{\nentry:\n"
                 f"{body}\n  ret void\n}}")
+
+    def c_entry(self) -> str:
+        """``N(inputs..., outputs..., dims...)``: the C API.  Scratch buffers
+        come from one malloc sized from the dims; constant arrays are the
+        module's own globals."""
+        plan = self.plan
+        prog = self.program
+        params = [f"ptr %in{j}" for j in range(len(prog.inputs))]
+        params += [f"ptr %out{k}" for k in range(len(prog.outputs))]
+        params += [f"i64 %{_c_dim(d)}" for d in plan.dims]
+        dims = {d: f"%{_c_dim(d)}" for d in plan.dims}
+        n = len(self.order)
+        lines = [f"  %bufs = alloca [{max(n, 1)} x ptr], align 8",
+                 f"  %dims = alloca [{max(len(plan.dims), 1)} x i64], align 8"]
+        for m, d in enumerate(plan.dims):
+            lines.append(f"  %dq{m} = getelementptr inbounds i64, ptr %dims, i64 {m}")
+            lines.append(f"  store i64 {dims[d]}, ptr %dq{m}, align 8")
+        # Scratch: one block, buffers at running offsets (in doubles).
+        scratch = sorted((b for b in plan.buffers.values() if b.kind == "scratch"),
+                         key=lambda b: b.index)
+        total = "0"
+        offsets = []
+        for b in scratch:
+            size = "1"
+            for q, d in enumerate(b.shape):
+                e = _extent(d, dims)
+                lines.append(f"  %s{b.index}.{q} = mul i64 {size}, {e}")
+                size = f"%s{b.index}.{q}"
+            offsets.append(total)
+            lines.append(f"  %t{b.index} = add i64 {total}, {size}")
+            total = f"%t{b.index}"
+        lines += [f"  %bytes = mul i64 {total}, 8",
+                  "  %bytes1 = add i64 %bytes, 8",
+                  "  %block = call ptr @malloc(i64 %bytes1)",
+                  "  %nomem = icmp eq ptr %block, null",
+                  "  br i1 %nomem, label %fail, label %run",
+                  "run:"]
+        self.state.decls["malloc"] = "declare noalias ptr @malloc(i64) nounwind"
+        self.state.decls["free"] = "declare void @free(ptr) nounwind"
+        for pos, (kind, k) in enumerate(self.order):
+            if kind == "input":
+                src = f"%in{k}"
+            elif kind == "output":
+                src = f"%out{k}"
+            elif kind == "array":
+                src = f"@{self.name}__array{k}"
+            else:
+                src = f"%sp{k}"
+                lines.append(f"  %sp{k} = getelementptr inbounds double, ptr %block, "
+                             f"i64 {offsets[k]}")
+            lines.append(f"  %bq{pos} = getelementptr inbounds ptr, ptr %bufs, i64 {pos}")
+            lines.append(f"  store ptr {src}, ptr %bq{pos}, align 8")
+        lines += [f"  call void @{self.name}__run(ptr %bufs, ptr %dims)",
+                  "  call void @free(ptr %block)",
+                  "  ret i32 0",
+                  "fail:",
+                  "  ret i32 1"]
+        return (f"define i32 @{self.name}({', '.join(params)}) nounwind {{\nentry:\n"
+                + "\n".join(lines) + "\n}")
+
+    def array_globals(self) -> list:
+        """The constant arrays as module globals (for shared libraries)."""
+        out = []
+        for k, b in sorted(((k, b) for k, b in self.plan.buffers.items()
+                            if b.kind == "array"), key=lambda kb: kb[1].index):
+            vals = self.instrs[k].payload.ravel()
+            body = ", ".join(f"double {fmt_double(v)}" for v in vals)
+            out.append(f"@{self.name}__array{b.index} = private unnamed_addr constant "
+                       f"[{len(vals)} x double] [{body}], align 8")
+        return out
 
 
 def _extent(d, dims: dict) -> str:
     return str(d) if isinstance(d, int) else dims[d]
 
 
+def _c_dim(d: str) -> str:
+    return f"dim.{d}"
+
+
 def module_text(plan: TensorPlan, name: str, *, vector_math: bool = True,
-                fast_math: bool = False, use_fma=None) -> str:
+                fast_math: bool = False, use_fma=None, c_entry: bool = False) -> str:
     """The LLVM IR module computing ``plan`` (see the module docstring for
-    its functions and calling convention)."""
+    its functions and calling convention).  ``c_entry`` adds the C API of
+    shared libraries and embeds the constant arrays."""
     gen = _Gen(plan, name, vector_math, fast_math, use_fma)
     steps = [(step, gen.step_function(j, step)) for j, step in enumerate(plan.steps)]
     main = gen.main_function(steps)
-    globals_ = [f"@{name}__dgemm = global ptr null, align 8",
+    if c_entry:
+        main += "\n\n" + gen.c_entry()
+    globals_ = (gen.array_globals() if c_entry else []) + [
+                f"@{name}__dgemm = global ptr null, align 8",
                 f"@{name}__dgemv = global ptr null, align 8",
                 f"@{name}__parallel = global ptr null, align 8"]
     prog = plan.program

@@ -110,12 +110,12 @@ class TensorFunction:
                 cache.store(key, obj)
         self.object_code = obj
         globals_ = [f"{name}__dgemm", f"{name}__dgemv", f"{name}__parallel"]
-        self._inst = backend.Instance(obj, [name], globals_)
+        self._inst = backend.Instance(obj, [f"{name}__run"], globals_)
         blas = blas_pointers() if options.get("blas", True) else {}
         for fn_name in ("dgemm", "dgemv"):
             if fn_name in blas:
                 self._inst.set_pointer(f"{name}__{fn_name}", blas[fn_name])
-        self._main = _MAIN(self._inst.addresses[name])
+        self._main = _MAIN(self._inst.addresses[f"{name}__run"])
         self._threads = options.get("threads") or default_threads()
         self._steps: dict = {}
         # The callback object must outlive every call that can reach it.
