@@ -620,17 +620,13 @@ def report(n_points: int = 20000, seed: int = 0, *, exact: bool = True, out=None
     the unrounded value).  Returns True if every measurement is within its
     bound."""
     out = out or sys.stdout
-    from . import emit
+    from . import vecmath
 
-    vm = emit.vecmath_available()
-    fma = ""
-    if vm is not None:
-        fma = " (FMA)" if vm.host_has_fma() else " (no FMA)"
+    fma = " (FMA)" if vecmath.host_has_fma() else " (no FMA)"
     ok = True
     print(f"Compiled primitives vs a correctly rounded mpmath reference ({_DPS} digits): "
           f"{n_points} random points per op plus special values (±0, ±inf, NaN, "
-          f"±5e-324, ±2.2e-308, ±DBL_MAX, ±1), seed {seed}; vecmath"
-          f"{fma if vm else ': unavailable, so vector = libm'}.\n", file=out)
+          f"±5e-324, ±2.2e-308, ±DBL_MAX, ±1), seed {seed}; vecmath{fma}.\n", file=out)
     print("*measured*: max distance in ulps from the correctly rounded result; *bound*: "
           "`ULP_BOUNDS`; *vs exact*: max |got - exact| in ulps of the exact value "
           "(0.5 = correctly rounded).  Ops without a vecmath version compile to the "

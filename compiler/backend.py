@@ -87,7 +87,7 @@ def _parse(text: str):
 
 
 def _optimize(mod, tm, level: int | None, slp: bool) -> None:
-    if level is None:  # see emit.plan: the pipeline is skipped on purpose
+    if level is None:  # see compiler.plan: the pipeline is skipped on purpose
         return
     pto = llvm.create_pipeline_tuning_options(speed_level=level)
     pto.slp_vectorization = slp

@@ -37,6 +37,7 @@ import re
 import sys
 import threading
 import time
+import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
@@ -44,7 +45,8 @@ import numpy as np
 
 from symdiff.core.program import Program, schedule
 
-from . import backend, cache, emit
+from . import backend, cache, emit, npyabi
+from .plan import plan
 
 __all__ = ["compile", "CompiledFunction", "DEFAULT_THREAD_MIN_ROWS"]
 
@@ -58,51 +60,16 @@ DEFAULT_THREAD_MIN_ROWS = 2048
 _NAME_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-# ---------------------------------------------------------------------------
-# numpy ABI self-test: the fast entries read PyArrayObject fields directly.
-
-
-def _layout_ok() -> bool:
-    """True if numpy's array header matches emit.NDARRAY_LAYOUT here."""
-    L = emit.NDARRAY_LAYOUT
-    if ctypes.sizeof(ctypes.c_void_p) != 8:
-        return False
-    try:
-        samples = [np.arange(3.0), np.zeros((2, 3))[:, 1], np.ones(5)[::2]]
-        ro = np.arange(4.0)
-        ro.flags.writeable = False
-        samples.append(ro)
-        for a in samples:
-            base = id(a)
-            vp = ctypes.c_void_p.from_address
-            if vp(base + L.ob_type).value != id(type(a)):
-                return False
-            if vp(base + L.data).value != a.__array_interface__["data"][0]:
-                return False
-            if ctypes.c_int.from_address(base + L.nd).value != a.ndim:
-                return False
-            dims = vp(base + L.dimensions).value
-            if ctypes.c_ssize_t.from_address(dims).value != a.shape[0]:
-                return False
-            if vp(base + L.descr).value != id(a.dtype):
-                return False
-            flags = ctypes.c_int.from_address(base + L.flags).value
-            if flags & 0xFFFF != a.flags.num & 0xFFFF:
-                return False
-            expect = (bool(flags & L.c_contiguous), bool(flags & L.aligned),
-                      bool(flags & L.writeable))
-            if expect != (a.flags.c_contiguous, a.flags.aligned, a.flags.writeable):
-                return False
-        return True
-    except Exception:
-        return False
-
-
-_FAST_OK = _layout_ok() and os.environ.get("SYMDIFF_NO_FAST_PATH", "") in ("", "0")
-
-# Python C-API pieces the bound entry uses to raise ValueError.
-_ERR_FN = ctypes.cast(ctypes.pythonapi.PyErr_SetString, ctypes.c_void_p).value
-_ERR_TYPE = id(ValueError)
+# The fast entries read numpy's array header directly (compiler.npyabi);
+# where this numpy's layout differs, they are turned off, loudly.
+_LAYOUT_PROBLEM = npyabi.layout_mismatch()
+if _LAYOUT_PROBLEM is not None:
+    warnings.warn(f"symdiff: numpy's array header differs from compiler.npyabi's layout "
+                  f"({_LAYOUT_PROBLEM}); compiled functions take the checked Python path "
+                  f"(about 1 us more per call)", RuntimeWarning, stacklevel=2)
+# SYMDIFF_NO_FAST_PATH=1 turns them off on request (for comparisons).
+_FAST_OK = (_LAYOUT_PROBLEM is None
+            and os.environ.get("SYMDIFF_NO_FAST_PATH", "") in ("", "0"))
 
 _PYFAST = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 _PYBOUND = ctypes.PYFUNCTYPE(None)
@@ -150,15 +117,12 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 def _normalize_options(opt, fast_math, vector_math) -> dict:
     if not isinstance(opt, (int, np.integer)) or not 0 <= int(opt) <= 3:
         raise ValueError(f"opt must be 0, 1, 2 or 3, got {opt!r}")
-    vm = bool(vector_math) and emit.vecmath_available() is not None
-    return {"opt": int(opt), "fast_math": bool(fast_math), "vector_math": vm}
+    return {"opt": int(opt), "fast_math": bool(fast_math), "vector_math": bool(vector_math)}
 
 
 def _symbols(name: str) -> tuple[list[str], list[str]]:
-    funcs = [name, f"{name}_batch", f"{name}__py", f"{name}__bound"]
-    globs = [f"{name}__{g}" for g in ("ndarray_type", "f64_descr", "bound_x", "bound_out",
-                                      "err_fn", "err_type")]
-    return funcs, globs
+    funcs, globs = npyabi.entry_symbols(name)
+    return [name, f"{name}_batch", *funcs], globs
 
 
 def _ir_text(program: Program, name: str, options: dict) -> str:
@@ -178,7 +142,7 @@ def compile(outputs, inputs=None, *, opt: int = 2, cache: bool = True, fast_math
     environment variable ``SYMDIFF_CACHE=0``).  ``fast_math``: allow LLVM's
     fast-math rewrites (default: strict IEEE).  ``vector_math``: use the
     vectorizable exp/log/sin/cos/tanh/log1p/expm1 of :mod:`compiler.vecmath`
-    (if importable) instead of libm, so batch loops vectorize.  ``name``: the
+    instead of libm, so batch loops vectorize.  ``name``: the
     kernel's symbol name (a C identifier).
 
     Returns a :class:`CompiledFunction`: ``f(x)`` maps a length-n vector to
@@ -243,7 +207,7 @@ class CompiledFunction:
         info["hash_s"] = t1 - t0
         obj, where = (cache.load(key) if use_cache else (None, "off"))
         info["cache"] = where
-        pl = emit.plan(program, options["opt"], vector_math=options["vector_math"])
+        pl = plan(program, options["opt"], vector_math=options["vector_math"])
         info["plan"] = pl
         dump_dir = os.environ.get("SYMDIFF_DUMP_IR")
         if obj is None:
@@ -279,10 +243,8 @@ class CompiledFunction:
     def _load_instance(self) -> backend.Instance:
         funcs, globs = _symbols(self.name)
         inst = backend.Instance(self._obj, funcs, globs)
-        inst.set_pointer(f"{self.name}__ndarray_type", id(np.ndarray))
-        inst.set_pointer(f"{self.name}__f64_descr", id(_F64))
-        inst.set_pointer(f"{self.name}__err_fn", _ERR_FN)
-        inst.set_pointer(f"{self.name}__err_type", _ERR_TYPE)
+        for sym, value in npyabi.static_globals(self.name).items():
+            inst.set_pointer(sym, value)
         return inst
 
     def _dump(self, d: str) -> None:
@@ -327,7 +289,7 @@ class CompiledFunction:
     @property
     def llvm_ir_opt(self) -> str:
         """The LLVM IR after the optimization pipeline (what was codegen'd;
-        the pipeline is skipped for out-of-line bodies, see emit.plan)."""
+        the pipeline is skipped for out-of-line bodies, see compiler.plan)."""
         s = self._lazy.get("llvm_ir_opt")
         if s is None:
             pl = self.compile_info["plan"]

@@ -16,13 +16,9 @@ from symdiff.core.program import Instr, Program
 from symdiff.core.ops import OPS, VARIADIC
 
 import compiler
-from compiler import emit
+from compiler import plan as cplan
+from compiler.vecmath import SINCOS_ACCURATE_LIMIT, VECMATH_ULP
 from test_compiler_helpers import SPECIAL, assert_same, lecture, sample
-
-try:
-    from compiler.vecmath import SINCOS_ACCURATE_LIMIT, VECMATH_ULP
-except Exception:  # vecmath missing: vector_math silently falls back to libm
-    VECMATH_ULP, SINCOS_ACCURATE_LIMIT = {}, math.inf
 
 
 @pytest.fixture(autouse=True)
@@ -99,16 +95,16 @@ def test_every_op_matches_interpreter(vector_math, subset):
     if subset == "all":
         assert {c[0] for c in cases} == set(OPS)  # the whole table is covered
     fn = compiler.compile(program, vector_math=vector_math, name="allops")
-    if subset == "vec" and VECMATH_ULP:
+    if subset == "vec":
         assert fn.compile_info.get("plan") is None or fn.compile_info["plan"].inline_body
         assert '@"symdiff.vexp"' in fn.llvm_ir and '@"symdiff.vtanh"' in fn.llvm_ir
     rng = np.random.default_rng(1)
     X = _points(cases, len(program.inputs), rng)
     got = fn.batch(X)
     ref = sd.Interpreter(program)([X[:, j] for j in range(X.shape[1])])
-    used_vecmath = fn.options["vector_math"] and emit.plan(
+    used_vecmath = fn.options["vector_math"] and cplan.plan(
         program, 2, vector_math=True).inline_body
-    assert used_vecmath == (subset == "vec" and bool(VECMATH_ULP))
+    assert used_vecmath == (subset == "vec")
     for k, (name, ar, cols) in enumerate(cases):
         g, r = got[:, k], np.asarray(ref[k], dtype=np.float64)
         what = f"{name}/{ar} (vector_math={vector_math})"
@@ -523,8 +519,8 @@ def test_program_and_node_inputs():
 def test_chunked_program_matches(monkeypatch):
     # Force the chunked layout on a mid-sized gradient: values cross chunk
     # boundaries through scratch, outputs are stored by the defining chunk.
-    monkeypatch.setattr(emit, "CHUNK_MAX", 50)
-    monkeypatch.setattr(emit, "CHUNK_SIZE", 37)
+    monkeypatch.setattr(cplan, "CHUNK_MAX", 50)
+    monkeypatch.setattr(cplan, "CHUNK_SIZE", 37)
     xs = [sd.symbol(f"x{i}") for i in range(12)]
     f = sd.sum([100 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1 - xs[i]) ** 2 for i in range(11)])
     f = f + sd.tanh(xs[0] * xs[5]) * sd.log(1 + xs[3] ** 2)

@@ -232,8 +232,8 @@ def test_engine_lifetime_and_memory_in_subprocess(tmp_path):
         # 2) distinct programs (real LLVM builds, fresh contexts each)
         # 2) distinct programs: real LLVM builds, each in a fresh context.
         #    Out-of-line bodies skip the IR pipeline: no growth at all.
-        from compiler import emit
-        budget, emit.INLINE_BUDGET = emit.INLINE_BUDGET, 0
+        from compiler import plan
+        budget, plan.INLINE_BUDGET = plan.INLINE_BUDGET, 0
         t = time.perf_counter()
         for i in range(30):
             g = sd.exp(x * (1.0 + i)) + y * i
@@ -246,7 +246,7 @@ def test_engine_lifetime_and_memory_in_subprocess(tmp_path):
         gc.collect(); after_distinct = rss_mb()
         #    Inlined, vectorized bodies run llvmlite's pass pipeline, whose
         #    PassBuilder never frees its instrumentation callbacks (~70 KB).
-        emit.INLINE_BUDGET = budget
+        plan.INLINE_BUDGET = budget
         t = time.perf_counter()
         for i in range(1000, 1030):
             g = sd.exp(x * (1.0 + i)) + y * i
