@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import sys
 import threading
 
 import llvmlite.binding as llvm
@@ -186,13 +187,14 @@ class Instance:
         engine = getattr(self, "_engine", None)
         if engine is None:
             return
-        try:
-            with LOCK:
-                engine.close()   # disposes the shell module and target machine
-                self._engine = None
-                ctx = self._ctx
-                self._ctx = None
-                if ctx is not None:
-                    ctx.close()
-        except Exception:  # interpreter shutdown: llvmlite may be half torn down
-            pass
+        if sys.is_finalizing():
+            # Interpreter shutdown: llvmlite's own modules may already be torn
+            # down, and the process's memory goes back to the OS anyway.
+            return
+        with LOCK:
+            engine.close()   # disposes the shell module and target machine
+            self._engine = None
+            ctx = self._ctx
+            self._ctx = None
+            if ctx is not None:
+                ctx.close()

@@ -1,6 +1,6 @@
 """Compiler runtime behaviour: the object-code cache (hits, corruption,
 atomic entries), pickling across processes, engine lifetime and memory,
-shared libraries called from C, and compile time of a 10^5-op program."""
+shared libraries called from C, and the compile of a 10^5-op program."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +62,6 @@ def test_cache_hit_loads_from_disk(cache_dir):
     ccache.clear_memory()
     b = compiler.compile(g)
     assert b.compile_info["cache"] == "disk"
-    assert b.compile_info["total_s"] < a.compile_info["total_s"]
     assert "codegen_s" not in b.compile_info       # no LLVM work at all
     assert_same(b([2.0, 3.0]), a([2.0, 3.0]))
     c = compiler.compile(g)
@@ -136,30 +134,21 @@ def test_unwritable_cache_dir_is_harmless(tmp_path, monkeypatch):
     assert compiler.compile(x * 3.0 + 1.0)([2.0])[0] == 7.0
 
 
-def test_cached_recompile_in_new_process_is_fast(cache_dir):
+def test_cached_recompile_in_new_process(cache_dir):
     code = """
-        import json, time
-        import numpy as np
-        t0 = time.perf_counter()
-        import symdiff as sd, compiler
+        import json
+        import compiler
         from test_compiler_helpers import lecture
-        t1 = time.perf_counter()
         _, g, _, _ = lecture()
-        t2 = time.perf_counter()
         fn = compiler.compile(g)
-        t3 = time.perf_counter()
-        print(json.dumps({"cache": fn.compile_info["cache"], "compile_s": t3 - t2,
-                          "import_s": t1 - t0, "value": list(fn([2.0, 3.0]))}))
+        print(json.dumps({"cache": fn.compile_info["cache"], "value": list(fn([2.0, 3.0]))}))
     """
     env = {"SYMDIFF_CACHE_DIR": str(cache_dir)}
     first = json.loads(_run_py(code, env))
     second = json.loads(_run_py(code, env))
     assert first["cache"] == "miss" and second["cache"] == "disk"
     assert second["value"] == first["value"]
-    # Measured ~3-10 ms here (target machine + engine + object load); a
-    # generous bound for a busy machine.
-    assert second["compile_s"] < 0.25, second
-    assert second["compile_s"] < first["compile_s"]
+    # (How fast the hit is: benchmarks/bench_compiled.py, section 3c.)
 
 
 # ---------------------------------------------------------------------------
@@ -336,21 +325,20 @@ def test_shared_library_called_from_c(tmp_path):
 # large programs
 
 
-def test_hundred_thousand_op_chain_compiles_fast(cache_dir):
+def test_hundred_thousand_op_chain_compiles(cache_dir):
     # A 10^5-op chain (depth 5*10^4, no recursion anywhere) plus its
-    # derivative: the chunked layout with the huge-program levels.
+    # derivative: the chunked layout with the huge-program levels (their
+    # compile times: benchmarks/bench_compiled.py, section 3).
     x = sd.symbol("x")
     v = x
     for k in range(33000):
         v = v * 0.999 + sd.sin(v) * 1e-3 if k % 50 == 0 else v * 0.9999 + 1e-4
     program = sd.schedule([v, sd.diff(v, x)], [x])
     assert program.n_ops >= 100000
-    t = time.perf_counter()
     fn = compiler.compile(program, cache=False)
-    elapsed = time.perf_counter() - t
     info = fn.compile_info
     assert info["plan"].chunks and info["plan"].codegen_level == 0
-    assert elapsed < 10.0, info
+    assert info["plan"].opt_level is None and len(info["plan"].chunks) >= 50
     got = fn([0.3])
     ref = sd.Interpreter(program)([0.3])
     assert got[0] == pytest.approx(ref[0], rel=1e-12)
