@@ -24,8 +24,8 @@ import threading
 
 import llvmlite.binding as llvm
 
-__all__ = ["LOCK", "host_info", "compile_text", "optimized_ir", "assembly", "Instance",
-           "make_target_machine"]
+__all__ = ["LOCK", "host_info", "compile_text", "codegen_options", "optimized_ir", "assembly",
+           "Instance", "make_target_machine"]
 
 #: One lock around everything that touches LLVM.
 LOCK = threading.RLock()
@@ -87,12 +87,30 @@ def _parse(text: str):
     return ctx, mod
 
 
+def codegen_options(*, opt_level: int | None, codegen_level: int, slp: bool,
+                    pic: bool = False) -> dict:
+    """Every setting :func:`compile_text` applies to a module besides its
+    text, as {name: value}: what the object cache keys on together with the
+    text and the host.  A new setting that changes object code belongs here
+    (and is read from here by :func:`_optimize`)."""
+    return {
+        "opt_level": opt_level,
+        "loop_vectorization": opt_level is not None and opt_level >= 2,
+        "slp_vectorization": opt_level is not None and bool(slp),
+        "codegen_level": codegen_level,
+        # make_target_machine: JIT objects use the JIT code model; PIC ones
+        # the default model with PIC relocations.
+        "target_machine": "pic/default" if pic else "jit",
+    }
+
+
 def _optimize(mod, tm, level: int | None, slp: bool) -> None:
     if level is None:  # see compiler.plan: the pipeline is skipped on purpose
         return
+    opts = codegen_options(opt_level=level, codegen_level=0, slp=slp)
     pto = llvm.create_pipeline_tuning_options(speed_level=level)
-    pto.slp_vectorization = slp
-    pto.loop_vectorization = level >= 2
+    pto.slp_vectorization = opts["slp_vectorization"]
+    pto.loop_vectorization = opts["loop_vectorization"]
     pb = llvm.create_pass_builder(tm, pto)
     mpm = pb.getModulePassManager()
     mpm.run(mod, pb)

@@ -1,10 +1,14 @@
 """Object-code cache: in memory (per process) and on disk.
 
-Key: SHA-256 over the program's structural hash, the kernel name, every
-compile option, llvmlite's and LLVM's versions, the target triple, the host
-CPU name and feature string, and a hash of this package's source (so editing
-the emitter invalidates old entries without anyone remembering to bump a
-version).
+Key: SHA-256 of what the object code *is* -- the emitted LLVM IR text, every
+option that affects code generation (the IR pipeline and codegen levels, SLP
+and loop vectorization, PIC, code model; :func:`compiler.backend.codegen_options`),
+llvmlite's and LLVM's versions, the target triple, the host CPU name and
+its feature string (numba keys its cache on the same things).  The IR text
+already carries every op's lowering (an edited hook in the op table changes
+it), fast-math flags and vecmath's code, so nothing about the sources needs
+hashing; a cache hit costs one emission of the IR (measured in
+benchmarks/bench_compiled.py).
 
 Disk location: ``$SYMDIFF_CACHE_DIR``, else ``$XDG_CACHE_HOME/symdiff``, else
 ``~/.cache/symdiff``.  ``SYMDIFF_CACHE=0`` disables caching (disk and memory).
@@ -34,7 +38,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 __all__ = ["FORMAT_VERSION", "cache_enabled", "cache_dir", "make_key", "load", "store",
-           "entry_path", "source_hash"]
+           "entry_path"]
 
 FORMAT_VERSION = 1
 MAGIC = b"SYMDIFF-OBJ\x00"
@@ -62,38 +66,19 @@ def cache_dir() -> Path:
     return base / "symdiff"
 
 
-_SOURCE_HASH = None
-
-
-def source_hash() -> str:
-    """SHA-256 of this package's Python sources (computed once)."""
-    global _SOURCE_HASH
-    if _SOURCE_HASH is None:
-        h = hashlib.sha256()
-        here = Path(__file__).resolve().parent
-        for p in sorted(here.glob("*.py")):
-            h.update(p.name.encode() + b"\0")
-            try:
-                h.update(p.read_bytes())
-            except OSError:
-                pass
-        _SOURCE_HASH = h.hexdigest()
-    return _SOURCE_HASH
-
-
-def make_key(structural_hash: str, name: str, options: dict, host: tuple) -> bytes:
-    """The 32-byte cache key of one build."""
+def make_key(ir_text: str, codegen: dict, host: tuple) -> bytes:
+    """The 32-byte cache key of one build: ``ir_text`` (the module as
+    emitted), ``codegen`` ({option: value} of everything else the backend
+    does with it) and ``host`` (target triple, CPU name, CPU features)."""
     import llvmlite
     import llvmlite.binding as llvm
 
     h = hashlib.sha256()
-    parts = [
-        "symdiff-compiler", str(FORMAT_VERSION), source_hash(), structural_hash, name,
-        repr(sorted(options.items())), llvmlite.__version__, repr(llvm.llvm_version_info),
-        *host,
-    ]
+    parts = ["symdiff-compiler", str(FORMAT_VERSION), llvmlite.__version__,
+             repr(llvm.llvm_version_info), *host, repr(sorted(codegen.items()))]
     for p in parts:
         h.update(p.encode() + b"\0")
+    h.update(ir_text.encode())
     return h.digest()
 
 

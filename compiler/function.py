@@ -201,21 +201,24 @@ class CompiledFunction:
         self._bind_lock = threading.Lock()
         info = {"n_ops": program.n_ops, "n_instrs": len(program.instrs)}
         use_cache = use_cache and cache.cache_enabled()
-        key = cache.make_key(program.structural_hash(), name, options, backend.host_info())
-        self._key = key
-        t1 = time.perf_counter()
-        info["hash_s"] = t1 - t0
-        obj, where = (cache.load(key) if use_cache else (None, "off"))
-        info["cache"] = where
         pl = plan(program, options["opt"], vector_math=options["vector_math"])
         info["plan"] = pl
+        # The IR text is emitted even on a cache hit: the key is what the
+        # code is (text, codegen options, versions, target).
+        t1 = time.perf_counter()
+        text = _ir_text(program, name, options)
+        self._lazy["llvm_ir"] = text
+        info["emit_s"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        key = cache.make_key(text, backend.codegen_options(
+            opt_level=pl.opt_level, codegen_level=pl.codegen_level, slp=pl.slp),
+            backend.host_info())
+        self._key = key
+        info["key_s"] = time.perf_counter() - t1
+        obj, where = (cache.load(key) if use_cache else (None, "off"))
+        info["cache"] = where
         dump_dir = os.environ.get("SYMDIFF_DUMP_IR")
         if obj is None:
-            t2 = time.perf_counter()
-            text = _ir_text(program, name, options)
-            t3 = time.perf_counter()
-            info["emit_s"] = t3 - t2
-            self._lazy["llvm_ir"] = text
             timings: dict = {}
             obj, opt_ir = backend.compile_text(
                 text, opt_level=pl.opt_level, codegen_level=pl.codegen_level, slp=pl.slp,

@@ -44,18 +44,25 @@ def emit_body(em: Emitter, program: Program, lo: int, hi: int, *, x: str, y: str
               store_scratch: set) -> None:
     """Emit instructions lo..hi-1.  Inputs are read from ``x[j]`` when first
     used; values defined before ``lo`` come from ``scratch``; outputs defined
-    here are stored to ``y``; values in ``store_scratch`` are spilled."""
+    here are stored to ``y``; values in ``store_scratch`` are spilled.
+
+    This loop runs on every compile, cache hits included (the cache keys on
+    the emitted text), so binary instructions are formatted inline here
+    (see :meth:`Emitter.binary_prefixes`) and everything else goes through
+    :func:`lower_instr`."""
     instrs = program.instrs
     vals: dict[int, str] = {}
+    binops = em.binary_prefixes()
+    lines = em.lines
+    tmp = em.tmp
 
     def value(s: int) -> str:
-        v = vals.get(s)
-        if v is not None:
-            return v
+        # Operands not defined in this function: constants, inputs and
+        # values from earlier chunks.
         ins = instrs[s]
         if ins.op == "const":
-            return fmt_double(ins.payload)
-        if ins.op == "input":
+            v = fmt_double(ins.payload)
+        elif ins.op == "input":
             v = em.load(x, str(ins.payload))
         else:  # defined in an earlier chunk
             v = em.load(scratch, str(scratch_slot[s]))
@@ -64,9 +71,16 @@ def emit_body(em: Emitter, program: Program, lo: int, hi: int, *, x: str, y: str
 
     for k in range(lo, hi):
         ins = instrs[k]
-        if ins.op in ("input", "const"):
+        op = ins.op
+        if op == "input" or op == "const":
             continue
-        r = lower_instr(em, program, k, [value(a) for a in ins.args])
+        args = [vals.get(a) or value(a) for a in ins.args]
+        prefix = binops.get(op)
+        if prefix is not None and len(args) == 2:
+            r = tmp()
+            lines.append(f"  {r} = {prefix}{args[0]}, {args[1]}")
+        else:
+            r = lower_instr(em, program, k, args)
         vals[k] = r
         if k in store_scratch:
             em.store(r, scratch, scratch_slot[k])
@@ -74,7 +88,7 @@ def emit_body(em: Emitter, program: Program, lo: int, hi: int, *, x: str, y: str
     # the single-body case is harmless).  Inputs and constants that are
     # outputs are stored by the chunk that covers their slot.
     for pos, s in out_slots.items():
-        em.store(value(s), y, pos)
+        em.store(vals.get(s) or value(s), y, pos)
 
 
 def outputs_by_chunk(program: Program, chunks) -> list[dict]:
@@ -94,17 +108,17 @@ def scratch_plan(program: Program, chunks) -> tuple[dict, int, list[set]]:
     scratch size is the peak number of values live across a boundary.
     """
     instrs = program.instrs
-    chunk_of = [0] * len(instrs)
+    chunk_of = []
     for c, (lo, hi) in enumerate(chunks):
-        for k in range(lo, hi):
-            chunk_of[k] = c
+        chunk_of.extend([c] * (hi - lo))
+    # last[a]: the last chunk reading value a, for values read outside
+    # their own chunk (inputs and constants are never passed on).
     last = {}
     for k, ins in enumerate(instrs):
         ck = chunk_of[k]
         for a in ins.args:
-            if instrs[a].op in ("input", "const"):
-                continue
-            if chunk_of[a] != ck and last.get(a, -1) < ck:
+            if chunk_of[a] != ck and last.get(a, -1) < ck and instrs[a].op not in (
+                    "input", "const"):
                 last[a] = ck
     slot: dict[int, int] = {}
     free: list[int] = []

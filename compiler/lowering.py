@@ -231,6 +231,16 @@ class Emitter:
             return low.fn(self, *args)
         raise ValueError(f"op {name!r} has no LLVM lowering ({low!r})")
 
+    def binary_prefixes(self) -> dict[str, str]:
+        """{op name: instruction prefix} for the table's ops lowered to one
+        binary instruction (``"fadd double "``; operands follow).  The
+        kernels' loop formats these inline: they are most of a gradient, and
+        going through :meth:`op` per instruction made emission 3x slower."""
+        return {name: f"{op.lowering.opcode} {self._ff}double "
+                for name, op in OPS.items()
+                if isinstance(op.lowering, Instruction) and op.lowering.opcode != "fneg"
+                and op.arity == 2}
+
     def const_value(self, operand: str):
         """The float value of a constant operand, or ``None`` for an SSA
         value (lets ``pow``'s hook unroll constant integer exponents)."""
