@@ -235,10 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print each derivative as a plain expression")
     p.set_defaults(func=cmd_diff)
 
-    from symdiff.cli import compare, compile
+    from symdiff.cli import cache, compare, compile
 
     compile.register(sub)
     compare.register(sub)
+    cache.register(sub)
 
     p = sub.add_parser("demo", help="the lectures' worked example, end to end")
     p.set_defaults(func=cmd_demo)
