@@ -168,13 +168,17 @@ class Instance:
     """One loaded copy of a kernel module: an MCJIT engine (which owns its
     target machine and an empty shell module) plus the addresses we need.
 
+    ``objs``: the kernel's object code, or a list of objects linked together
+    in this engine (runtime objects first, see :mod:`compiler.runtime`).
     The engine is freed when this object is garbage collected, and only
     then; whoever holds a function pointer from it must hold the Instance.
     """
 
     __slots__ = ("_engine", "_ctx", "addresses", "__weakref__")
 
-    def __init__(self, obj: bytes, functions: list[str], globals_: list[str]):
+    def __init__(self, objs, functions: list[str], globals_: list[str]):
+        if isinstance(objs, (bytes, bytearray)):
+            objs = [objs]
         with LOCK:
             _init()
             ctx = llvm.create_context()
@@ -182,7 +186,8 @@ class Instance:
             engine = llvm.create_mcjit_compiler(shell, make_target_machine(0))
             self._engine = engine
             self._ctx = ctx
-            engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+            for obj in objs:
+                engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
             engine.finalize_object()
             addrs = {}
             for f in functions:
@@ -197,9 +202,10 @@ class Instance:
                 addrs[g] = a
             self.addresses = addrs
 
-    def set_pointer(self, global_name: str, value: int) -> None:
-        """Store a pointer-sized integer into one of the module's globals."""
-        ctypes.c_void_p.from_address(self.addresses[global_name]).value = value
+    def set_pointer(self, global_name: str, value: int, index: int = 0) -> None:
+        """Store a pointer-sized integer into one of the module's globals
+        (element ``index`` of a pointer array)."""
+        ctypes.c_void_p.from_address(self.addresses[global_name] + 8 * index).value = value
 
     def __del__(self):
         engine = getattr(self, "_engine", None)

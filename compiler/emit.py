@@ -6,6 +6,22 @@ emitter of :mod:`compiler.lowering`) and the numpy-ABI entries
 This is the only place that turns a scheduled
 :class:`symdiff.core.program.Program` into a module.  It loops over
 ``Program.instrs`` (never over expression trees).
+
+Modules (``N`` is the kernel's name):
+
+* :func:`module_text`: everything in one module -- ``N``, ``N_batch`` and,
+  for the JIT, the numpy-ABI entries ``N__py``/``N__bound``.  Shared
+  libraries and object files (no Python entries) and JIT programs whose body
+  stays out of line (a noinline body or chunk chain: the row loop around it
+  costs next to nothing to compile) use it.
+* Small programs, whose body is inlined into the vectorized row loop, are
+  split in two for the JIT, since that loop (with vecmath inlined into it)
+  costs several times the compile time of a single call:
+  :func:`scalar_module_text` (``N`` as straight-line code, ``N__py``,
+  ``N__bound``; vecmath calls left to a runtime object,
+  :func:`vecmath_module_text`), compiled at once, and
+  :func:`batch_module_text` (``N__rows`` and ``N_batch``), compiled on the
+  first batch.
 """
 
 from __future__ import annotations
@@ -13,10 +29,10 @@ from __future__ import annotations
 from symdiff.core.program import Program
 
 from . import kernels, npyabi
-from .lowering import ModuleState
+from .lowering import ModuleState, vecmath_text
 from .plan import plan
 
-__all__ = ["module_text"]
+__all__ = ["module_text", "scalar_module_text", "batch_module_text", "vecmath_module_text"]
 
 
 def _header(program: Program, name: str, what: str) -> str:
@@ -60,3 +76,50 @@ def module_text(program: Program, name: str, *, opt: int = 2, fast_math: bool = 
     if n:
         parts.append(kernels.loop_metadata())
     return _assemble(_header(program, name, str(pl)), state, parts)
+
+
+def scalar_module_text(program: Program, name: str, *, fast_math: bool = False,
+                       vector_math: bool = True, use_fma=None) -> tuple[str, tuple]:
+    """(module text, vecmath names it calls) of the scalar JIT module of a
+    small program: ``N`` computing the body in place (no row loop),
+    ``N__py`` and ``N__bound``.  The math :mod:`compiler.vecmath` implements
+    is called, not defined: the loader links the runtime objects of
+    :func:`vecmath_module_text` for the names returned, so a call computes
+    exactly what a row of :func:`batch_module_text`'s loop computes."""
+    # Only programs with an inlined body get this module, and those use
+    # vecmath whenever vector_math is on (as module_text decides).
+    state = ModuleState(vector_math, use_fma, define_vecmath=False)
+    n, m = len(program.inputs), len(program.outputs)
+    parts = [kernels.direct_scalar_kernel(program, name, state, fast_math),
+             npyabi.entries_text(name, n, m)]
+    head = _header(program, name, "scalar module (N, N__py, N__bound)")
+    return _assemble(head, state, parts), tuple(state.vec_used)
+
+
+def batch_module_text(program: Program, name: str, *, opt: int = 2, fast_math: bool = False,
+                      vector_math: bool = True, use_fma=None) -> str:
+    """The batch JIT module of a small program: the body inlined into the
+    ``N__rows`` loop (vecmath defined in the module, so the loop
+    vectorizes) and ``N_batch``."""
+    pl = plan(program, opt, vector_math=vector_math)
+    state = ModuleState(vector_math and pl.inline_body, use_fma)
+    n, m = len(program.inputs), len(program.outputs)
+    parts, calls, n_scratch = kernels.body_functions(program, name, pl, state, fast_math)
+    parts.append(kernels.rows_function(name, n, m, calls, n_scratch, state))
+    parts.append(kernels.batch_kernel(name, n, m))
+    if n:
+        parts.append(kernels.loop_metadata())
+    return _assemble(_header(program, name, f"batch module; {pl}"), state, parts)
+
+
+def vecmath_module_text(names, use_fma) -> str:
+    """A module defining vecmath's ``names`` as ordinary external functions
+    (``symdiff.v<name>``): the runtime object scalar modules link against."""
+    decls: dict[str, str] = {}
+    defs = []
+    for name in names:
+        _, text, d = vecmath_text(name, use_fma, exported=True)
+        decls.update(d)
+        defs.append(text)
+    return "\n".join([f"; symdiff runtime: vecmath {', '.join(names)}", *decls.values()]) + \
+        "\n\n" + "\n\n".join(defs) + "\n"

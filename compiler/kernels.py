@@ -9,7 +9,9 @@ the two C-ABI kernels.
 
 Both funnel into one loop, ``N__rows(X, Y, nrows)``, over contiguous rows
 (the scalar kernel is ``N__rows(in, out, 1)``; the batch kernel gathers
-strided rows block-wise into a stack buffer first).  The computation itself
+strided rows block-wise into a stack buffer first), except in the scalar
+module of a small program, whose ``N`` is the body itself
+(:func:`direct_scalar_kernel`).  The computation itself
 is ``N__body(x, y)`` -- ``alwaysinline`` for small programs, so the loop
 vectorizer widens the row loop -- or, for large programs, a chain of
 ``N__chunkK(x, scratch, y)`` functions passing live values through a scratch
@@ -26,8 +28,8 @@ from symdiff.core.program import Program
 from .lowering import Emitter, ModuleState, fmt_double, lower_instr
 from .plan import Plan
 
-__all__ = ["body_functions", "rows_function", "scalar_kernel", "batch_kernel",
-           "loop_metadata", "emit_body", "scratch_plan", "outputs_by_chunk"]
+__all__ = ["body_functions", "rows_function", "scalar_kernel", "direct_scalar_kernel",
+           "batch_kernel", "loop_metadata", "emit_body", "scratch_plan", "outputs_by_chunk"]
 
 # Scratch buffers above this many bytes come from malloc, not the stack
 # (Python threads may have small stacks).
@@ -223,6 +225,20 @@ def scalar_kernel(name: str) -> str:
     return (f"define void @{name}(ptr nocapture readonly %in, ptr nocapture writeonly "
             f"%out) nounwind {{\nentry:\n  call void @{name}__rows(ptr %in, ptr %out, "
             f"i64 1)\n  ret void\n}}")
+
+
+def direct_scalar_kernel(program: Program, name: str, state: ModuleState,
+                         fast_math: bool) -> str:
+    """``void N(const double *in, double *out)`` computing the body in place:
+    the scalar kernel of a module without a row loop (see
+    :func:`compiler.emit.scalar_module_text`).  The same instructions as the
+    loop's body, so every row of a batch gets the same bits as one call."""
+    em = Emitter(state, fast_math)
+    emit_body(em, program, 0, len(program.instrs), x="%in", y="%out", scratch=None,
+              scratch_slot={}, out_slots=dict(enumerate(program.outputs)),
+              store_scratch=set())
+    return (f"define void @{name}(ptr nocapture readonly %in, ptr nocapture writeonly "
+            f"%out) nounwind {{\nentry:\n" + "\n".join(em.lines) + "\n  ret void\n}")
 
 
 def batch_kernel(name: str, n: int, m: int) -> str:

@@ -72,12 +72,14 @@ def vecmath_ops() -> frozenset:
 _VECMATH_CACHE: dict = {}
 
 
-def vecmath_text(name: str, use_fma) -> tuple[str, str, dict]:
+def vecmath_text(name: str, use_fma, *, exported: bool = False) -> tuple[str, str, dict]:
     """(symbol, definition text, {decl symbol: decl text}) of the vecmath
-    function for math ``name``: ``internal alwaysinline``, as
-    :func:`compiler.vecmath.define_vecmath` makes it.  Printed once per
-    process and reused (building it through ``llvmlite.ir`` costs ~1-5 ms)."""
-    key = (name, use_fma)
+    function for math ``name``: ``internal alwaysinline`` as
+    :func:`compiler.vecmath.define_vecmath` makes it, or with ``exported``
+    an ordinary external function (the runtime object other modules link
+    against).  Printed once per process and reused (building it through
+    ``llvmlite.ir`` costs ~1-5 ms)."""
+    key = (name, use_fma, exported)
     hit = _VECMATH_CACHE.get(key)
     if hit is not None:
         return hit
@@ -86,14 +88,17 @@ def vecmath_text(name: str, use_fma) -> tuple[str, str, dict]:
     mod = ir.Module(name="vecmath_" + name)
     kwargs = {} if use_fma is None else {"use_fma": use_fma}
     fns = vecmath.define_vecmath(mod, [name], **kwargs)
-    sym = fns[name].name
+    fn = fns[name]
+    if exported:
+        fn.linkage = ""
+        fn.attributes.discard("alwaysinline")
     defs, decls = [], {}
     for g in mod.global_values:
         if isinstance(g, ir.Function) and g.is_declaration:
             decls[g.name] = str(g).strip()
         else:
             defs.append(str(g).strip())
-    hit = (sym, "\n\n".join(defs), decls)
+    hit = (fn.name, "\n\n".join(defs), decls)
     _VECMATH_CACHE[key] = hit
     return hit
 

@@ -470,26 +470,99 @@ def test_bind(lecture_fns):
 
 def test_vectorized_batch_loop(lecture_fns):
     fn = lecture_fns[True]
-    opt = fn.llvm_ir_opt
+    opt = fn.batch_llvm_ir_opt
     rows = opt[opt.index("@symdiff_fn__rows("):]
     rows = rows[:rows.index("\n}\n")]
     assert re.search(r"<(4|8) x double>", rows), "contiguous row loop not vectorized"
-    assert "symdiff.v" in fn.llvm_ir or not fn.options["vector_math"]
-    assert re.search(r"[yz]mm", fn.asm)
+    assert "symdiff.v" in fn.batch_llvm_ir or not fn.options["vector_math"]
+    assert re.search(r"[yz]mm", fn.batch_asm)
 
 
 def test_introspection(lecture_fns):
     fn = lecture_fns[False]
+    # A small program: the scalar module (compiled at once) ...
+    assert fn.compile_info["split"] and fn.compile_info["plan"].inline_body
     assert "define void @symdiff_fn(ptr" in fn.llvm_ir
-    assert "define void @symdiff_fn_batch(" in fn.llvm_ir
-    assert "@symdiff_fn__py" in fn.llvm_ir
-    assert "define" in fn.llvm_ir_opt and "symdiff_fn_batch" in fn.asm
+    assert "@symdiff_fn__py" in fn.llvm_ir and "@symdiff_fn__bound" in fn.llvm_ir
+    assert "_batch" not in fn.llvm_ir and "__rows" not in fn.llvm_ir
+    assert "define" in fn.llvm_ir_opt and "symdiff_fn__py" in fn.asm
+    # ... and the batch module (its text and code, compiled or not)
+    assert "define void @symdiff_fn_batch(" in fn.batch_llvm_ir
+    assert "define internal void @symdiff_fn__rows(" in fn.batch_llvm_ir
+    assert "__py" not in fn.batch_llvm_ir
+    assert "symdiff_fn_batch" in fn.batch_asm
     assert fn.inputs == ("x", "z") and fn.n_inputs == 2 and fn.n_outputs == 2
     assert isinstance(fn.program, Program)
     assert "2 inputs (x, z) -> 2 outputs" in repr(fn)
     assert fn.object_code[:4] == b"\x7fELF"
     # default is strict IEEE
-    assert " fast " not in fn.llvm_ir
+    assert " fast " not in fn.llvm_ir and " fast " not in fn.batch_llvm_ir
+
+
+def test_one_module_for_out_of_line_bodies():
+    # 40 inputs: too many for the inlined row loop, so the body stays out of
+    # line and one module holds both kernels.
+    xs = [sd.symbol(f"x{i}") for i in range(40)]
+    fn = compiler.compile(sd.sum([sd.exp(v) * v for v in xs]), xs, cache=False)
+    assert not fn.compile_info["split"] and not fn.compile_info["plan"].inline_body
+    assert fn.batch_llvm_ir is fn.llvm_ir and fn.batch_asm is fn.asm
+    assert "define void @symdiff_fn_batch(" in fn.llvm_ir
+    assert fn.compile_info["batch"] is None
+    X = np.random.default_rng(2).uniform(-1, 1, (5, 40))
+    assert_same(fn.batch(X)[3], fn(X[3]))
+    assert fn.compile_info["batch"] is None   # nothing more was compiled
+
+
+def test_batch_module_is_compiled_on_first_batch(tmp_path, monkeypatch):
+    from compiler import cache as ccache
+
+    monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(tmp_path / "c"))
+    ccache.clear_memory()
+    _, g, _, want = lecture()
+    fn = compiler.compile(g, name="lazy")
+    assert fn.compile_info["split"] and fn.compile_info["batch"] is None
+    assert fn._cbatch is None
+    # a scalar call, pickling and bind() compile nothing more
+    assert fn([2.0, 3.0]) == pytest.approx(want, rel=1e-14)
+    fn.bind(np.array([2.0, 3.0]), np.zeros(2))()
+    assert fn.compile_info["batch"] is None
+    entries = {p.name for p in (tmp_path / "c").glob("*.sdobj")}
+    Y = fn.batch(np.array([[2.0, 3.0], [1.5, 0.5]]))
+    info = fn.compile_info["batch"]
+    assert info["cache"] == "miss" and info["codegen_s"] > 0
+    assert_same(Y[0], fn([2.0, 3.0]), what="batch row vs call")
+    new = {p.name for p in (tmp_path / "c").glob("*.sdobj")} - entries
+    assert len(new) == 1                      # the batch module's own entry
+    # Another function of the same program: both modules from the cache.
+    ccache.clear_memory()
+    again = compiler.compile(g, name="lazy")
+    assert again.compile_info["cache"] == "disk"
+    again.batch(np.ones((3, 2)))
+    assert again.compile_info["batch"]["cache"] == "disk"
+
+
+def test_concurrent_first_batches_build_one_module():
+    import threading
+
+    _, g, _, _ = lecture()
+    fn = compiler.compile(g, name="raced", cache=False)
+    X = np.random.default_rng(5).uniform(0.5, 2.0, (300, 2))
+    results, kernels = [None] * 4, set()
+    start = threading.Barrier(4)
+
+    def work(i):
+        start.wait()
+        results[i] = fn.batch(X, threads=1)
+        kernels.add(id(fn._batch_inst))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(kernels) == 1
+    for r in results[1:]:
+        assert_same(r, results[0], what="concurrent first batches")
 
 
 def test_fast_math_option():

@@ -54,11 +54,12 @@ def test_cache_hit_loads_from_disk(cache_dir):
     _, g, _, want = lecture()
     a = compiler.compile(g)
     assert a.compile_info["cache"] == "miss"
-    entries = list(cache_dir.glob("*.sdobj"))
-    assert len(entries) == 1
-    data = entries[0].read_bytes()
+    # (Besides vecmath's runtime objects, if this process had not built
+    # them yet: compiler.runtime.)
+    data = ccache.entry_path(a._main.key).read_bytes()
     assert data.startswith(ccache.MAGIC)
     assert data.endswith(a.object_code)
+    entries = set(cache_dir.glob("*.sdobj"))
     ccache.clear_memory()
     b = compiler.compile(g)
     assert b.compile_info["cache"] == "disk"
@@ -66,12 +67,13 @@ def test_cache_hit_loads_from_disk(cache_dir):
     assert_same(b([2.0, 3.0]), a([2.0, 3.0]))
     c = compiler.compile(g)
     assert c.compile_info["cache"] == "memory"
-    # introspection still works for cache-loaded functions (IR is re-emitted)
-    assert "define void @symdiff_fn(" in b.llvm_ir and "<" in b.llvm_ir_opt
+    # introspection still works for cache-loaded functions
+    assert "define void @symdiff_fn(" in b.llvm_ir and "define" in b.llvm_ir_opt
+    assert "<4 x double>" in b.batch_llvm_ir_opt or "<8 x double>" in b.batch_llvm_ir_opt
     # other options, other key
     d = compiler.compile(g, fast_math=True)
     assert d.compile_info["cache"] == "miss"
-    assert len(list(cache_dir.glob("*.sdobj"))) == 2
+    assert set(cache_dir.glob("*.sdobj")) - entries == {ccache.entry_path(d._main.key)}
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncate", "flip", "foreign", "empty"])

@@ -35,11 +35,16 @@ entry:
 
 @pytest.fixture(scope="module")
 def entry():
+    # The kernel's module (kernel + wrappers) linked with the runtime object
+    # holding the checks, as compiler.function loads them.
+    rt, _ = backend.compile_text(npyabi.runtime_text(), opt_level=2, codegen_level=2,
+                                 slp=False)
     text = _KERNEL + "\n" + npyabi.entries_text("k", N_IN, N_OUT) + "\n"
-    obj, _ = backend.compile_text(text, opt_level=None, codegen_level=2, slp=False)
+    obj, _ = backend.compile_text(text, opt_level=None, codegen_level=0, slp=False)
     funcs, globs = npyabi.entry_symbols("k")
-    inst = backend.Instance(obj, funcs, globs)
-    for sym, value in npyabi.static_globals("k").items():
+    rt_globals = npyabi.runtime_globals()
+    inst = backend.Instance([rt, obj], funcs, [*globs, *rt_globals])
+    for sym, value in rt_globals.items():
         inst.set_pointer(sym, value)
     py = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(
         inst.addresses["k__py"])
@@ -49,13 +54,13 @@ def entry():
         return py(id(x), id(out))
 
     def call_bound(x, out):
-        inst.set_pointer("k__bound_x", id(x))
-        inst.set_pointer("k__bound_out", id(out))
+        inst.set_pointer("k__bound_args", id(x), 0)
+        inst.set_pointer("k__bound_args", id(out), 1)
         try:
             bound()
         finally:
-            inst.set_pointer("k__bound_x", 0)
-            inst.set_pointer("k__bound_out", 0)
+            inst.set_pointer("k__bound_args", 0, 0)
+            inst.set_pointer("k__bound_args", 0, 1)
 
     call.bound = call_bound
     call.inst = inst  # the engine lives as long as the fixture
@@ -159,3 +164,12 @@ def test_bound_entry_raises_value_error(entry):
         entry.bound(x.astype(np.float32), out)
     with pytest.raises(ValueError, match="since bind"):
         entry.bound(x, np.zeros(N_OUT + 1))
+
+
+def test_kernel_modules_carry_only_wrappers():
+    # The checks live once, in the runtime object; a kernel's entries are
+    # one call each with its n and m.
+    text = npyabi.entries_text("k", 7, 5)
+    assert "fcmp" not in text and "icmp" not in text and "br " not in text
+    assert '@"symdiff.py_entry"(ptr %xo, ptr %oo, i64 7, i64 5, ptr @k)' in text
+    assert '@"symdiff.py_bound"(ptr @k__bound_args, i64 7, i64 5, ptr @k)' in text
