@@ -35,10 +35,10 @@ from .plan import plan
 __all__ = ["module_text", "scalar_module_text", "batch_module_text", "vecmath_module_text"]
 
 
-def _header(program: Program, name: str, what: str) -> str:
+def _header(program: Program, name: str, n_ops: int, what: str) -> str:
     n, m = len(program.inputs), len(program.outputs)
     return (f'; symdiff kernel "{name}": {n} inputs ({", ".join(program.inputs[:16])}'
-            f'{", ..." if n > 16 else ""}), {m} outputs, {program.n_ops} ops; {what}')
+            f'{", ..." if n > 16 else ""}), {m} outputs, {n_ops} ops; {what}')
 
 
 def _assemble(head: str, state: ModuleState, parts: list[str]) -> str:
@@ -75,7 +75,7 @@ def module_text(program: Program, name: str, *, opt: int = 2, fast_math: bool = 
         parts.append(npyabi.entries_text(name, n, m))
     if n:
         parts.append(kernels.loop_metadata())
-    return _assemble(_header(program, name, str(pl)), state, parts)
+    return _assemble(_header(program, name, pl.n_ops, str(pl)), state, parts)
 
 
 def scalar_module_text(program: Program, name: str, *, fast_math: bool = False,
@@ -92,7 +92,7 @@ def scalar_module_text(program: Program, name: str, *, fast_math: bool = False,
     n, m = len(program.inputs), len(program.outputs)
     parts = [kernels.direct_scalar_kernel(program, name, state, fast_math),
              npyabi.entries_text(name, n, m)]
-    head = _header(program, name, "scalar module (N, N__py, N__bound)")
+    head = _header(program, name, program.n_ops, "scalar module (N, N__py, N__bound)")
     return _assemble(head, state, parts), tuple(state.vec_used)
 
 
@@ -109,7 +109,7 @@ def batch_module_text(program: Program, name: str, *, opt: int = 2, fast_math: b
     parts.append(kernels.batch_kernel(name, n, m))
     if n:
         parts.append(kernels.loop_metadata())
-    return _assemble(_header(program, name, f"batch module; {pl}"), state, parts)
+    return _assemble(_header(program, name, pl.n_ops, f"batch module; {pl}"), state, parts)
 
 
 def vecmath_module_text(names, use_fma) -> str:

@@ -250,15 +250,15 @@ class CompiledFunction:
         self._use_cache = use_cache
         self._n = len(program.inputs)
         self._m = len(program.outputs)
-        self._n_ops = program.n_ops
         self._lazy = {}
         self._bind_instances = []
         self._bind_lock = threading.Lock()
         self._batch = self._batch_inst = self._cbatch = None
         self._batch_lock = threading.Lock()
         pl = self._plan = plan(program, options["opt"], vector_math=options["vector_math"])
+        self._n_ops = pl.n_ops
         split = pl.inline_body
-        info = {"n_ops": program.n_ops, "n_instrs": len(program.instrs), "plan": pl,
+        info = {"n_ops": pl.n_ops, "n_instrs": len(program.instrs), "plan": pl,
                 "split": split, "batch": None}
         dump_dir = os.environ.get("SYMDIFF_DUMP_IR")
         # The IR is emitted even on a cache hit: the cache keys on it.

@@ -54,9 +54,9 @@ def emit_body(em: Emitter, program: Program, lo: int, hi: int, *, x: str, y: str
     :func:`lower_instr`."""
     instrs = program.instrs
     vals: dict[int, str] = {}
+    get = vals.get
     binops = em.binary_prefixes()
-    lines = em.lines
-    tmp = em.tmp
+    append = em.lines.append
 
     def value(s: int) -> str:
         # Operands not defined in this function: constants, inputs and
@@ -76,13 +76,15 @@ def emit_body(em: Emitter, program: Program, lo: int, hi: int, *, x: str, y: str
         op = ins.op
         if op == "input" or op == "const":
             continue
-        args = [vals.get(a) or value(a) for a in ins.args]
         prefix = binops.get(op)
-        if prefix is not None and len(args) == 2:
-            r = tmp()
-            lines.append(f"  {r} = {prefix}{args[0]}, {args[1]}")
+        if prefix is not None and len(ins.args) == 2:
+            # Named after the instruction (%v<k>), so no counter is needed;
+            # the emitter's own temporaries are %t<n>.
+            a, b = ins.args
+            r = f"%v{k}"
+            append(f"  {r} = {prefix}{get(a) or value(a)}, {get(b) or value(b)}")
         else:
-            r = lower_instr(em, program, k, args)
+            r = lower_instr(em, program, k, [get(a) or value(a) for a in ins.args])
         vals[k] = r
         if k in store_scratch:
             em.store(r, scratch, scratch_slot[k])

@@ -31,7 +31,8 @@ class Plan:
     ``codegen_level``: the target machine's level; ``slp``: SLP vectorizer
     (these for the module holding the batch loop).
     ``scalar_opt_level``, ``scalar_codegen_level``: the same for the scalar
-    module of an ``inline_body`` program.
+    module of an ``inline_body`` program.  ``n_ops``: the program's
+    operations (counted once here; a count walks the whole program).
     """
 
     chunks: list | None
@@ -41,6 +42,7 @@ class Plan:
     slp: bool
     scalar_opt_level: int | None = None
     scalar_codegen_level: int = 2
+    n_ops: int = 0
 
 
 # Policy:
@@ -93,25 +95,24 @@ def plan(program: Program, opt: int, *, vector_math: bool = False,
          chunk_size: int | None = None) -> Plan:
     """Choose the function layout and optimization levels for ``program``."""
     instrs = program.instrs
-    ops = program.n_ops
+    # Positions of the operations (Program.n_ops counts the same).
+    op_at = [k for k, i in enumerate(instrs) if i.op != "input" and i.op != "const"]
+    ops = len(op_at)
     weight = ops
-    if vector_math:
+    if vector_math and ops <= INLINE_BUDGET:  # (weight only grows)
         vec = vecmath_ops()
         weight += VEC_WEIGHT * sum(1 for i in instrs if i.op in vec)
     chunks = None
     if chunk_size is not None or ops > CHUNK_MAX:
         # Chunks hold chunk_size operations each (inputs and constants are
-        # free: they are loaded or rematerialized where used).
+        # free: they are loaded or rematerialized where used): a chunk ends
+        # after every chunk_size-th operation.
         size = chunk_size or CHUNK_SIZE
         chunks = []
-        lo = count = 0
-        for k, ins in enumerate(instrs):
-            if ins.op in ("input", "const"):
-                continue
-            count += 1
-            if count == size:
-                chunks.append((lo, k + 1))
-                lo, count = k + 1, 0
+        lo = 0
+        for k in op_at[size - 1::size]:
+            chunks.append((lo, k + 1))
+            lo = k + 1
         if lo < len(instrs) or not chunks:
             chunks.append((lo, len(instrs)))
     io = len(program.inputs) + len(program.outputs)
@@ -122,4 +123,5 @@ def plan(program: Program, opt: int, *, vector_math: bool = False,
         cg = 0
     scalar_cg = 0 if (opt < 3 and ops <= SCALAR_FAST_CODEGEN_OPS) else cg
     return Plan(chunks, inline, level, cg, slp=opt >= 3,
-                scalar_opt_level=3 if opt == 3 else None, scalar_codegen_level=scalar_cg)
+                scalar_opt_level=3 if opt == 3 else None, scalar_codegen_level=scalar_cg,
+                n_ops=ops)
