@@ -514,7 +514,7 @@ def _compiled(expr, inputs, path: str):
 def _op_function(op_name: str, path: str):
     # f = op(x) or op(x, y): one output, one or two inputs.
     from symdiff.core import symbolic as build
-    from symdiff import symbol
+    from symdiff.core.node import symbol
 
     op = OPS[op_name]
     n = 1 if op.arity == 1 else 2
@@ -591,7 +591,7 @@ def measure_pow(c: float, n_points: int = 20000, seed: int = 0, *, exact: bool =
     metric and ``exact`` option as :func:`measure`; the ``libm`` path (no
     vecmath function is involved on either path)."""
     from symdiff.core import symbolic as build
-    from symdiff import symbol
+    from symdiff.core.node import symbol
 
     X, ref, ex = _pow_reference(float(c), n_points, seed)
     got = _compiled(build.pow(symbol("x"), float(c)), ["x"], "libm").batch(X)[:, 0]
