@@ -11,7 +11,8 @@ loading), :mod:`compiler.runtime` (code shared by all kernels, compiled
 once per process and linked into each engine), :mod:`compiler.cache`
 (object code on disk, keyed on the IR text), :mod:`compiler.function`
 (the Python callable) and :mod:`compiler.aot` (object files, shared
-libraries and C headers for the CLI).  ``SYMDIFF_DUMP_IR=dir`` writes each compiled module's IR to ``dir``.
+libraries and C headers for the CLI).  ``SYMDIFF_DUMP_IR=dir`` writes each
+compiled module's IR to ``dir``.
 
 symdiff itself never imports llvmlite; ``symdiff.compile`` lazily maps to
 :func:`compile` here.
