@@ -2,9 +2,10 @@
 
 Key: SHA-256 of what the object code *is* -- the emitted LLVM IR text, every
 option that affects code generation (the IR pipeline and codegen levels, SLP
-and loop vectorization, PIC, code model; :func:`compiler.backend.codegen_options`),
-llvmlite's and LLVM's versions, the target triple, the host CPU name and
-its feature string (numba keys its cache on the same things).  The IR text
+and loop vectorization, PIC, code model:
+:func:`compiler.backend.codegen_options`), llvmlite's and LLVM's versions,
+the target triple, the host CPU name and its feature string (numba keys its
+cache on the same things).  The IR text
 already carries every op's lowering (an edited hook in the op table changes
 it), fast-math flags and vecmath's code, so nothing about the sources needs
 hashing; a cache hit costs one emission of the IR (measured in
@@ -54,9 +55,9 @@ FORMAT_VERSION = 1
 MAGIC = b"SYMDIFF-OBJ\x00"
 _HEADER = struct.Struct("<12sI32sQ32s")
 
-#: Disk budget when ``SYMDIFF_CACHE_MAX_BYTES`` is unset: room for thousands
-#: of small kernels (4-40 KB each) or a few hundred large ones (the MLP
-#: gradient's object is ~300 KB).
+#: Disk budget when ``SYMDIFF_CACHE_MAX_BYTES`` is unset: room for ~20,000
+#: small kernels (the lecture gradient: 2 KB scalar + 11 KB batch module)
+#: or ~900 large ones (the MLP gradient's object: 280 KB).
 DEFAULT_MAX_BYTES = 256 << 20
 
 # Our file names: entries, and the temporary files store() publishes them

@@ -52,8 +52,9 @@ def module_text(program: Program, name: str, *, opt: int = 2, fast_math: bool = 
     """The complete LLVM IR module for ``program`` as text.
 
     ``python_entries`` adds the fast Python entry ``N__py`` and the pre-bound
-    entry ``N__bound`` with their globals (JIT only; shared libraries get
-    the two C-ABI kernels alone).
+    entry ``N__bound`` (JIT only: they call the runtime object of
+    :func:`compiler.npyabi.runtime_text`; shared libraries get the two C-ABI
+    kernels alone).
 
     Layout: all kernels funnel into ``N__rows(X, Y, nrows)``, a loop over
     contiguous rows.  The scalar kernel is ``N__rows(in, out, 1)``; the

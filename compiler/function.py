@@ -25,10 +25,11 @@ Call paths, fastest first (measured numbers in benchmarks/bench_compiled.py):
     (which releases the GIL), split into contiguous row blocks over a
     thread pool for large N.  For small programs its module (the vectorized
     row loop) is compiled on the first batch; the scalar entries above are
-    compiled at once, without it (see :mod:`compiler.emit`).  Every row goes through the same sequence of
-    IEEE operations (vector lanes and the scalar remainder loop execute the
-    same instructions; no fast-math by default), so results are bitwise
-    independent of the thread count and of the block boundaries.
+    compiled at once, without it (see :mod:`compiler.emit`).  Every row goes
+    through the same sequence of IEEE operations (vector lanes, the scalar
+    remainder loop and the scalar entries execute the same instructions; no
+    fast-math by default), so results are bitwise independent of the thread
+    count and of the block boundaries, and equal to single calls.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ Both funnel into one loop, ``N__rows(X, Y, nrows)``, over contiguous rows
 (the scalar kernel is ``N__rows(in, out, 1)``; the batch kernel gathers
 strided rows block-wise into a stack buffer first), except in the scalar
 module of a small program, whose ``N`` is the body itself
-(:func:`direct_scalar_kernel`).  The computation itself
-is ``N__body(x, y)`` -- ``alwaysinline`` for small programs, so the loop
+(:func:`direct_scalar_kernel`).  The computation itself is
+``N__body(x, y)`` -- ``alwaysinline`` for small programs, so the loop
 vectorizer widens the row loop -- or, for large programs, a chain of
 ``N__chunkK(x, scratch, y)`` functions passing live values through a scratch
 buffer (machine-code generation is superlinear in function size; chunking

@@ -220,7 +220,6 @@ def test_engine_lifetime_and_memory_in_subprocess(tmp_path):
             assert compiler.compile(f)(v)[0] == want
         times["cached"] = time.perf_counter() - t
         gc.collect(); after_cached = rss_mb()
-        # 2) distinct programs (real LLVM builds, fresh contexts each)
         # 2) distinct programs: real LLVM builds, each in a fresh context.
         #    Out-of-line bodies skip the IR pipeline: no growth at all.
         from compiler import plan
@@ -235,22 +234,28 @@ def test_engine_lifetime_and_memory_in_subprocess(tmp_path):
             compiler.compile(g, [x, y], cache=False)(v)
         times["distinct"] = time.perf_counter() - t
         gc.collect(); after_distinct = rss_mb()
-        #    Inlined, vectorized bodies run llvmlite's pass pipeline, whose
+        #    Inlined bodies: a scalar module (no pipeline) and, on the first
+        #    batch, a vectorized one through llvmlite's pass pipeline, whose
         #    PassBuilder never frees its instrumentation callbacks (~70 KB).
         plan.INLINE_BUDGET = budget
+        V = np.array([[0.5, 2.0]] * 4)
         t = time.perf_counter()
         for i in range(1000, 1030):
             g = sd.exp(x * (1.0 + i)) + y * i
-            compiler.compile(g, [x, y], cache=False)(v)
+            fi = compiler.compile(g, [x, y], cache=False)
+            fi(v), fi.batch(V)
         gc.collect(); mid2 = rss_mb()
         for i in range(1100, 1150):
             g = sd.exp(x * (1.0 + i)) + y * i
-            compiler.compile(g, [x, y], cache=False)(v)
+            fi = compiler.compile(g, [x, y], cache=False)
+            fi(v), fi.batch(V)
+        del fi
         times["distinct_inline"] = time.perf_counter() - t
         gc.collect(); after_inline = rss_mb()
         # 3) engines die with their function; bound callables keep them alive
         fn = compiler.compile(f, cache=False)
-        ref = weakref.ref(fn._inst)
+        fn.batch(V)  # its batch module has an engine of its own
+        ref, bref = weakref.ref(fn._inst), weakref.ref(fn._batch_inst)
         xb, ob = v.copy(), np.zeros(1)
         call = fn.bind(xb, ob)
         del fn; gc.collect()
@@ -261,7 +266,8 @@ def test_engine_lifetime_and_memory_in_subprocess(tmp_path):
                           "distinct_growth": after_distinct - mid,
                           "inline_growth_per_build_kb": (after_inline - mid2) * 1024 / 50,
                           "alive_while_bound": alive_while_bound,
-                          "freed": ref() is None, "bound_value": bool(ob[0] == want),
+                          "freed": ref() is None and bref() is None,
+                          "bound_value": bool(ob[0] == want),
                           "times": times}))
     """
     out = json.loads(_run_py(code, {"SYMDIFF_CACHE_DIR": str(tmp_path / "c")}, timeout=600))
