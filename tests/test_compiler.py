@@ -522,7 +522,7 @@ def test_batch_module_is_compiled_on_first_batch(tmp_path, monkeypatch):
     fn = compiler.compile(g, name="lazy")
     assert fn.compile_info["split"] and fn.compile_info["batch"] is None
     assert fn._cbatch is None
-    # a scalar call, pickling and bind() compile nothing more
+    # a scalar call and bind() compile nothing more
     assert fn([2.0, 3.0]) == pytest.approx(want, rel=1e-14)
     fn.bind(np.array([2.0, 3.0]), np.zeros(2))()
     assert fn.compile_info["batch"] is None

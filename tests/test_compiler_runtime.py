@@ -9,7 +9,6 @@ import os
 import pickle
 import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import symdiff as sd
 
 import compiler
 from compiler import cache as ccache
-from test_compiler_helpers import assert_same, lecture
+from test_compiler_helpers import assert_same, lecture, run_py
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,17 +32,6 @@ def cache_dir(tmp_path, monkeypatch):
     ccache.clear_memory()
     yield d
     ccache.clear_memory()
-
-
-def _run_py(code: str, env_extra: dict | None = None, timeout=120) -> str:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests"),
-                                         env.get("PYTHONPATH", "")])
-    env.update(env_extra or {})
-    res = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                         text=True, env=env, timeout=timeout, cwd=str(ROOT))
-    assert res.returncode == 0, f"subprocess failed ({res.returncode}):\n{res.stderr}"
-    return res.stdout
 
 
 # ---------------------------------------------------------------------------
@@ -146,8 +134,8 @@ def test_cached_recompile_in_new_process(cache_dir):
         print(json.dumps({"cache": fn.compile_info["cache"], "value": list(fn([2.0, 3.0]))}))
     """
     env = {"SYMDIFF_CACHE_DIR": str(cache_dir)}
-    first = json.loads(_run_py(code, env))
-    second = json.loads(_run_py(code, env))
+    first = json.loads(run_py(code, env))
+    second = json.loads(run_py(code, env))
     assert first["cache"] == "miss" and second["cache"] == "disk"
     assert second["value"] == first["value"]
     # (How fast the hit is: benchmarks/bench_compiled.py, section 3c.)
@@ -270,7 +258,7 @@ def test_engine_lifetime_and_memory_in_subprocess(tmp_path):
                           "bound_value": bool(ob[0] == want),
                           "times": times}))
     """
-    out = json.loads(_run_py(code, {"SYMDIFF_CACHE_DIR": str(tmp_path / "c")}, timeout=600))
+    out = json.loads(run_py(code, {"SYMDIFF_CACHE_DIR": str(tmp_path / "c")}, timeout=600))
     assert out["alive_while_bound"] and out["freed"] and out["bound_value"]
     assert out["cached_growth"] < 10, out       # 2,000 engines created and freed
     assert out["distinct_growth"] < 5, out      # 150 LLVM builds
