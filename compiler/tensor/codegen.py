@@ -24,7 +24,7 @@ guarantees it.
 Each step function loads its buffer pointers once and passes them to an
 inner function whose pointer parameters are ``noalias`` (buffers never
 overlap), so LLVM vectorizes the innermost loops; elementwise math goes
-through the scalar compiler's lowering (:class:`compiler.emit.Emitter`),
+through the scalar compiler's lowering (:class:`compiler.lowering.Emitter`),
 including :mod:`compiler.vecmath`'s vectorizable exp/log/tanh.
 
 Loop bodies compute fused values entry by entry (:meth:`_Body.value`):
@@ -38,7 +38,7 @@ from __future__ import annotations
 from symdiff.core.ops import OPS
 from symdiff.core.program import Program
 
-from ..emit import Emitter, _ModuleState, fmt_double
+from ..lowering import Emitter, ModuleState, fmt_double
 from .plan import VIEW_OPS, Step, TensorPlan
 
 __all__ = ["module_text", "PARALLEL_MIN_ENTRIES", "SMALL_MATMUL_FLOPS"]
@@ -312,7 +312,7 @@ class _Gen:
         self.program: Program = plan.program
         self.instrs = plan.program.instrs
         self.shapes = [i.shape for i in self.instrs]
-        self.state = _ModuleState(vector_math, use_fma)
+        self.state = ModuleState(vector_math, use_fma)
         self.fast_math = fast_math
         self.parts: list[str] = []
         # Buffer keys in bufs-array order.

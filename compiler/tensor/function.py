@@ -77,10 +77,6 @@ def _pool(workers: int) -> ThreadPoolExecutor:
         return _POOL
 
 
-def _options_key(options: dict) -> dict:
-    return {"kind": "tensor", **options}
-
-
 class TensorFunction:
     """A compiled tensor program: ``fn(*arrays, out=None, **by_name)``."""
 
@@ -95,16 +91,15 @@ class TensorFunction:
                            fast_math=options.get("fast_math", False))
         self.llvm_ir = text
         info = {"n_ops": program.n_ops, "steps": len(self.plan.steps)}
-        key = cache.make_key(program.structural_hash(), name, _options_key(options),
-                             backend.host_info())
+        opt = options.get("opt", 2)
+        levels = {"opt_level": opt, "codegen_level": opt, "slp": opt >= 3}
+        key = cache.make_key(text, backend.codegen_options(**levels), backend.host_info())
         use = use_cache and cache.cache_enabled()
         obj, where = cache.load(key) if use else (None, "off")
         info["cache"] = where
         if obj is None:
             timings: dict = {}
-            obj, _ = backend.compile_text(text, opt_level=options.get("opt", 2),
-                                          codegen_level=options.get("opt", 2),
-                                          slp=options.get("opt", 2) >= 3, timings=timings)
+            obj, _ = backend.compile_text(text, **levels, timings=timings)
             info.update({k + "_s": v for k, v in timings.items()})
             if use:
                 cache.store(key, obj)
