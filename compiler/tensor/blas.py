@@ -1,27 +1,52 @@
 """BLAS entry points for compiled tensor kernels.
 
-Matrix products call the double-precision BLAS that SciPy ships, through
-the C function pointers of ``scipy.linalg.cython_blas`` (the way numba
-reaches BLAS): ``dgemm`` and ``dgemv`` with the Fortran calling convention
-(every argument by pointer, 32-bit integers).  Without SciPy the kernels
-use their own loops, which give the same results up to rounding.
+Matrix products call the double-precision BLAS that SciPy ships (the way
+numba reaches BLAS): ``dgemm`` and ``dgemv`` with the Fortran calling
+convention (every argument by pointer, 32-bit integers).  The addresses
+come from ``scipy.linalg.cython_blas``'s exported C functions, or, first,
+straight from the OpenBLAS library that SciPy's wheels bundle
+(``scipy.libs/libscipy_openblas*.so``, the library those functions call):
+importing ``scipy.linalg`` costs about 0.25 s and running the
+``cython_blas`` extension's initialisation alone about 0.1 s, while loading
+the library takes 2 ms, which matters for a compile that should take a
+fraction of a second.  Without SciPy the kernels use their own loops,
+which give the same results up to rounding.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import glob
+import importlib.util
+import os
 
 __all__ = ["blas_pointers"]
 
 
-@functools.lru_cache(maxsize=None)
-def blas_pointers() -> dict:
-    """``{"dgemm": address, "dgemv": address}`` from SciPy's BLAS, or ``{}``
-    when SciPy is not installed."""
+def _bundled_openblas() -> dict:
+    """Addresses from the OpenBLAS bundled in SciPy's wheel, or {}."""
+    spec = importlib.util.find_spec("scipy")
+    if spec is None or not spec.origin:
+        return {}
+    site = os.path.dirname(os.path.dirname(spec.origin))
+    for path in sorted(glob.glob(os.path.join(site, "scipy.libs", "libscipy_openblas*.so*"))):
+        if "64_" in os.path.basename(path):
+            continue                        # an ILP64 build: 64-bit integers
+        lib = ctypes.CDLL(path)
+        try:
+            return {name: ctypes.cast(getattr(lib, f"scipy_{name}_"), ctypes.c_void_p).value
+                    for name in ("dgemm", "dgemv")}
+        except AttributeError:
+            continue
+    return {}
+
+
+def _cython_blas() -> dict:
+    """Addresses of ``scipy.linalg.cython_blas``'s dgemm and dgemv, or {}."""
     try:
         from scipy.linalg import cython_blas
-    except ImportError:  # scipy is optional for scalar work; tensor kernels fall back
+    except ImportError:  # scipy is optional: kernels then use their own loops
         return {}
     get_name = ctypes.pythonapi.PyCapsule_GetName
     get_name.restype = ctypes.c_char_p
@@ -34,3 +59,10 @@ def blas_pointers() -> dict:
         capsule = cython_blas.__pyx_capi__[name]
         out[name] = get_ptr(capsule, get_name(capsule))
     return out
+
+
+@functools.lru_cache(maxsize=None)
+def blas_pointers() -> dict:
+    """``{"dgemm": address, "dgemv": address}`` of SciPy's BLAS, or ``{}``
+    when SciPy is not installed."""
+    return _bundled_openblas() or _cython_blas()

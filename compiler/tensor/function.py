@@ -106,7 +106,8 @@ class TensorFunction:
         self.object_code = obj
         globals_ = [f"{name}__dgemm", f"{name}__dgemv", f"{name}__parallel"]
         self._inst = backend.Instance(obj, [f"{name}__run"], globals_)
-        blas = blas_pointers() if options.get("blas", True) else {}
+        has_products = any(s.kind == "matmul" for s in self.plan.steps)
+        blas = blas_pointers() if options.get("blas", True) and has_products else {}
         for fn_name in ("dgemm", "dgemv"):
             if fn_name in blas:
                 self._inst.set_pointer(f"{name}__{fn_name}", blas[fn_name])
