@@ -21,25 +21,46 @@ import glob
 import importlib.util
 import os
 
-__all__ = ["blas_pointers"]
+__all__ = ["blas_pointers", "blas_threads"]
 
 
-def _bundled_openblas() -> dict:
-    """Addresses from the OpenBLAS bundled in SciPy's wheel, or {}."""
+@functools.lru_cache(maxsize=None)
+def _bundled_library():
+    """SciPy's bundled OpenBLAS (LP64) as a ctypes library, or None."""
     spec = importlib.util.find_spec("scipy")
     if spec is None or not spec.origin:
-        return {}
+        return None
     site = os.path.dirname(os.path.dirname(spec.origin))
     for path in sorted(glob.glob(os.path.join(site, "scipy.libs", "libscipy_openblas*.so*"))):
         if "64_" in os.path.basename(path):
             continue                        # an ILP64 build: 64-bit integers
         lib = ctypes.CDLL(path)
-        try:
-            return {name: ctypes.cast(getattr(lib, f"scipy_{name}_"), ctypes.c_void_p).value
-                    for name in ("dgemm", "dgemv")}
-        except AttributeError:
-            continue
-    return {}
+        if all(hasattr(lib, f"scipy_{n}_") for n in ("dgemm", "dgemv")):
+            return lib
+    return None
+
+
+def _bundled_openblas() -> dict:
+    """Addresses from the OpenBLAS bundled in SciPy's wheel, or {}."""
+    lib = _bundled_library()
+    if lib is None:
+        return {}
+    return {name: ctypes.cast(getattr(lib, f"scipy_{name}_"), ctypes.c_void_p).value
+            for name in ("dgemm", "dgemv")}
+
+
+@functools.lru_cache(maxsize=None)
+def blas_threads():
+    """``(get, set)`` of the bundled OpenBLAS's thread count, or None where
+    it cannot be controlled (another BLAS: it then follows its own
+    environment variables)."""
+    lib = _bundled_library()
+    if lib is None or not hasattr(lib, "scipy_openblas_set_num_threads"):
+        return None
+    get, set_ = lib.scipy_openblas_get_num_threads, lib.scipy_openblas_set_num_threads
+    get.restype, get.argtypes = ctypes.c_int, []
+    set_.restype, set_.argtypes = None, [ctypes.c_int]
+    return get, set_
 
 
 def _cython_blas() -> dict:

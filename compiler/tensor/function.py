@@ -31,7 +31,7 @@ from symdiff.core.program import Program
 from symdiff.core.shapes import ShapeError, bind_dims, resolve_shape
 
 from .. import backend, cache
-from .blas import blas_pointers
+from .blas import blas_pointers, blas_threads
 from .codegen import module_text
 from .plan import TensorPlan, plan_tensor_program
 
@@ -108,6 +108,7 @@ class TensorFunction:
         self._inst = backend.Instance(obj, [f"{name}__run"], globals_)
         has_products = any(s.kind == "matmul" for s in self.plan.steps)
         blas = blas_pointers() if options.get("blas", True) and has_products else {}
+        self._blas_threads = blas_threads() if blas else None
         for fn_name in ("dgemm", "dgemv"):
             if fn_name in blas:
                 self._inst.set_pointer(f"{name}__{fn_name}", blas[fn_name])
@@ -235,7 +236,17 @@ class TensorFunction:
         ptrs = [a.ctypes.data for a in arrays] + [o.ctypes.data for o in outs] \
             + [a.ctypes.data for a in self._arrays] + [s.ctypes.data for s in scratch]
         bufs = (ctypes.c_void_p * max(1, len(ptrs)))(*ptrs)
-        self._main(ctypes.addressof(bufs), dim_arr.ctypes.data)
+        control = self._blas_threads
+        previous = control[0]() if control is not None else self._threads
+        if previous != self._threads:
+            # BLAS runs with this function's thread count too (its threads
+            # and ours never run at the same time); restored afterwards.
+            control[1](self._threads)
+        try:
+            self._main(ctypes.addressof(bufs), dim_arr.ctypes.data)
+        finally:
+            if previous != self._threads:
+                control[1](previous)
         return tuple(outs)
 
     def _outputs(self, out, shapes, arrays) -> list:
