@@ -35,6 +35,8 @@ on its arguments' values at the broadcast-adjusted index, and a view
 
 from __future__ import annotations
 
+import os
+
 from symdiff.core.ops import OPS
 from symdiff.core.program import Program
 
@@ -48,6 +50,14 @@ PARALLEL_MIN_ENTRIES = 1 << 15
 #: Products with fewer multiply-adds than this use symdiff's loops, not BLAS
 #: (measured crossover, see benchmarks/bench_tensor_compiled.py).
 SMALL_MATMUL_FLOPS = 1 << 12
+#: Matrix products are cut into blocks of at least this many rows of the
+#: result, at most one block per core of the machine (a compile-time
+#: constant: the blocks, and so every BLAS call and every bit of the
+#: result, do not depend on how many threads run them).
+MIN_BLOCK_ROWS = 64
+#: Products with at least this many multiply-adds run their blocks on the
+#: thread callback.
+PARALLEL_MIN_FLOPS = 1 << 20
 
 
 class _Fn:
@@ -306,8 +316,9 @@ class _Gen:
     """Module state: the plan, the emitter state and the step functions."""
 
     def __init__(self, plan: TensorPlan, name: str, vector_math: bool, fast_math: bool,
-                 use_fma):
+                 use_fma, blocks: int):
         self.plan = plan
+        self.blocks = blocks
         self.name = name
         self.program: Program = plan.program
         self.instrs = plan.program.instrs
@@ -506,16 +517,29 @@ class _Gen:
             return
         if len(la) >= 2 and len(lb) == 2:
             # (.., m, k) @ (k, n): a stack of matrices is one tall matrix
-            # (C-contiguous), so one gemm.
+            # (C-contiguous); its rows are cut into blocks.
             m = "1"
             for d in la[:-1]:
                 m = fn.i64("mul", m, st.extent(d))
             k, n = st.extent(la[-1]), st.extent(lb[-1])
-            self._gemm(st, pa, ta, sa, pb, tb, sb, m, n, k, C)
+            lda = st.extent(sa[-1])
+
+            def block(r0, rows):
+                qa = self._offset(fn, pa, r0 if ta else fn.i64("mul", r0, lda))
+                qc = self._offset(fn, C, fn.i64("mul", r0, n))
+                self._gemm(st, qa, ta, sa, pb, tb, sb, rows, n, k, qc)
+
+            self._row_blocks(fn, m, block)
             return
         if len(la) == 2 and len(lb) == 1:
             m, k = st.extent(la[0]), st.extent(la[1])
-            self._gemv(st, pa, ta, sa, pb, m, k, C)
+            lda = st.extent(sa[-1])
+
+            def block(r0, rows):
+                qa = self._offset(fn, pa, r0 if ta else fn.i64("mul", r0, lda))
+                self._gemv(st, qa, ta, sa, pb, rows, k, self._offset(fn, C, r0))
+
+            self._row_blocks(fn, m, block)
             return
         if len(la) == 2 and len(lb) == 3:
             # (m, k) @ (b, k, n): one gemm per matrix of the stack.
@@ -534,6 +558,52 @@ class _Gen:
             fn.loop("0", st.extent(lb[0]), each)
             return
         raise ValueError(f"tensor compiler: matmul of shapes {la} and {lb} is not supported")
+
+    @staticmethod
+    def _offset(fn: _Fn, base: str, off: str) -> str:
+        if off == "0":
+            return base
+        p = fn.tmp()
+        fn.line(f"{p} = getelementptr inbounds double, ptr {base}, i64 {off}")
+        return p
+
+    def n_blocks(self, fn: _Fn, m: str) -> str:
+        """Row blocks of an m-row product: clamp(m / MIN_BLOCK_ROWS, 1, cores)."""
+        q = fn.tmp()
+        fn.line(f"{q} = sdiv i64 {m}, {MIN_BLOCK_ROWS}")
+        lo = fn.tmp()
+        fn.line(f"{lo} = call i64 @llvm.smax.i64(i64 {q}, i64 1)")
+        nb = fn.tmp()
+        fn.line(f"{nb} = call i64 @llvm.smin.i64(i64 {lo}, i64 {self.blocks})")
+        self.state.decls["llvm.smax.i64"] = "declare i64 @llvm.smax.i64(i64, i64)"
+        self.state.decls["llvm.smin.i64"] = "declare i64 @llvm.smin.i64(i64, i64)"
+        return nb
+
+    def _row_blocks(self, fn: _Fn, m: str, block) -> None:
+        """Blocks %lo..%hi of an m-row product: ``block(first row, rows)``."""
+        nb = self.n_blocks(fn, m)
+        # bs = ceil(m / nb)
+        t1 = fn.i64("add", m, fn.i64("add", nb, "-1"))
+        bs = fn.tmp()
+        fn.line(f"{bs} = sdiv i64 {t1}, {nb}")
+
+        def each(b):
+            r0 = fn.i64("mul", b, bs)
+            end = fn.i64("add", r0, bs)
+            r1 = fn.tmp()
+            fn.line(f"{r1} = call i64 @llvm.smin.i64(i64 {end}, i64 {m})")
+            rows = fn.tmp()
+            fn.line(f"{rows} = sub nsw i64 {r1}, {r0}")
+            has = fn.tmp()
+            fn.line(f"{has} = icmp sgt i64 {rows}, 0")
+            go, skip = fn.label("blk.go"), fn.label("blk.skip")
+            fn.line(f"br i1 {has}, label %{go}, label %{skip}")
+            fn.start_block(go)
+            block(r0, rows)
+            fn.line(f"br label %{skip}")
+            fn.start_block(skip)
+
+        fn.loop("%lo", "%hi", each)
 
     def _dot(self, st: _Step, pa: str, pb: str, k: str, C: str) -> None:
         fn = st.fn
@@ -692,44 +762,70 @@ class _Gen:
 
     # -- the module ----------------------------------------------------------
     def main_function(self, steps: list) -> str:
-        """``N(bufs, dims)``: the steps in order, large parallel ones through
-        the thread callback when one is installed."""
-        lines = []
+        """``N__run(bufs, dims)``: the steps in order; large parallel ones
+        (rows of loops, row blocks of products) through the thread callback
+        when one is installed."""
+        em = Emitter(self.state, self.fast_math)
+        fn = _Fn(em)
         plan = self.plan
+        dims = {}
         for m, d in enumerate(plan.dims):
-            lines.append(f"  %dp{m} = getelementptr inbounds i64, ptr %dims, i64 {m}")
-            lines.append(f"  %d{m} = load i64, ptr %dp{m}, align 8")
-        dims = {d: f"%d{m}" for m, d in enumerate(plan.dims)}
-        lines.append(f"  %par = load ptr, ptr @{self.name}__parallel, align 8")
-        lines.append("  %has.par = icmp ne ptr %par, null")
-        for j, (step, fname) in enumerate(steps):
-            shape = self.shapes[step.slot]
-            rows = _extent(shape[0], dims) if shape and step.kind != "matmul" else "1"
-            if not step.parallel or not shape:
-                lines.append(f"  call void @{fname}(ptr %bufs, ptr %dims, i64 0, i64 {rows})")
+            p = fn.tmp()
+            fn.line(f"{p} = getelementptr inbounds i64, ptr %dims, i64 {m}")
+            v = fn.tmp()
+            fn.line(f"{v} = load i64, ptr {p}, align 8")
+            dims[d] = v
+        par = fn.tmp()
+        fn.line(f"{par} = load ptr, ptr @{self.name}__parallel, align 8")
+        has_par = fn.tmp()
+        fn.line(f"{has_par} = icmp ne ptr {par}, null")
+        for step, fname in steps:
+            rows, work, threshold = self._schedule(fn, step, dims)
+            if work is None:
+                fn.line(f"call void @{fname}(ptr %bufs, ptr %dims, i64 0, i64 {rows})")
                 continue
-            size = "1"
-            src_shape = self.shapes[self.instrs[step.slot].args[0]] if step.kind == "reduce" \
-                else shape
-            for q, d in enumerate(src_shape):
-                e = _extent(d, dims)
-                lines.append(f"  %sz{j}.{q} = mul i64 {size}, {e}")
-                size = f"%sz{j}.{q}"
-            lines += [
-                f"  %big{j} = icmp sge i64 {size}, {PARALLEL_MIN_ENTRIES}",
-                f"  %go{j} = and i1 %big{j}, %has.par",
-                f"  br i1 %go{j}, label %par{j}, label %seq{j}",
-                f"par{j}:",
-                f"  call void %par(ptr @{fname}, ptr %bufs, ptr %dims, i64 {rows})",
-                f"  br label %next{j}",
-                f"seq{j}:",
-                f"  call void @{fname}(ptr %bufs, ptr %dims, i64 0, i64 {rows})",
-                f"  br label %next{j}",
-                f"next{j}:",
-            ]
-        body = "\n".join(lines)
+            big = fn.tmp()
+            fn.line(f"{big} = icmp sge i64 {work}, {threshold}")
+            go = fn.tmp()
+            fn.line(f"{go} = and i1 {big}, {has_par}")
+            lp, ls, ln = fn.label("par"), fn.label("seq"), fn.label("next")
+            fn.line(f"br i1 {go}, label %{lp}, label %{ls}")
+            fn.start_block(lp)
+            fn.line(f"call void {par}(ptr @{fname}, ptr %bufs, ptr %dims, i64 {rows})")
+            fn.line(f"br label %{ln}")
+            fn.start_block(ls)
+            fn.line(f"call void @{fname}(ptr %bufs, ptr %dims, i64 0, i64 {rows})")
+            fn.line(f"br label %{ln}")
+            fn.start_block(ln)
+        fn.line("ret void")
         return (f"define void @{self.name}__run(ptr %bufs, ptr %dims) nounwind {{\nentry:\n"
-                f"{body}\n  ret void\n}}")
+                + "\n".join(em.lines) + "\n}")
+
+    def _schedule(self, fn: _Fn, step: Step, dims: dict):
+        """(rows, work, threshold) of a step: the range of its leading index
+        (rows, or row blocks of a product), and the work that decides
+        whether threads pay off (None: always run in place)."""
+        ins = self.instrs[step.slot]
+        shape = self.shapes[step.slot]
+        if step.kind == "matmul":
+            la, lb = self.shapes[ins.args[0]], self.shapes[ins.args[1]]
+            if len(la) < 2 or len(lb) > 2:
+                return "1", None, None
+            m = "1"
+            for d in la[:-1]:
+                m = fn.i64("mul", m, _extent(d, dims))
+            nb = self.n_blocks(fn, m)
+            n = _extent(lb[-1], dims) if len(lb) == 2 else "1"
+            work = fn.i64("mul", fn.i64("mul", m, n), _extent(la[-1], dims))
+            return nb, work, PARALLEL_MIN_FLOPS
+        rows = _extent(shape[0], dims) if shape else "1"
+        if not step.parallel or not shape:
+            return rows, None, None
+        src = self.shapes[ins.args[0]] if step.kind == "reduce" else shape
+        size = "1"
+        for d in src:
+            size = fn.i64("mul", size, _extent(d, dims))
+        return rows, size, PARALLEL_MIN_ENTRIES
 
     def c_entry(self) -> str:
         """``N(inputs..., outputs..., dims...)``: the C API.  Scratch buffers
@@ -811,11 +907,13 @@ def _c_dim(d: str) -> str:
 
 
 def module_text(plan: TensorPlan, name: str, *, vector_math: bool = True,
-                fast_math: bool = False, use_fma=None, c_entry: bool = False) -> str:
+                fast_math: bool = False, use_fma=None, c_entry: bool = False,
+                blocks: int | None = None) -> str:
     """The LLVM IR module computing ``plan`` (see the module docstring for
     its functions and calling convention).  ``c_entry`` adds the C API of
     shared libraries and embeds the constant arrays."""
-    gen = _Gen(plan, name, vector_math, fast_math, use_fma)
+    gen = _Gen(plan, name, vector_math, fast_math, use_fma,
+               blocks if blocks is not None else max(1, os.cpu_count() or 1))
     steps = [(step, gen.step_function(j, step)) for j, step in enumerate(plan.steps)]
     main = gen.main_function(steps)
     if c_entry:

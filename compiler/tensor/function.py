@@ -237,15 +237,16 @@ class TensorFunction:
             + [a.ctypes.data for a in self._arrays] + [s.ctypes.data for s in scratch]
         bufs = (ctypes.c_void_p * max(1, len(ptrs)))(*ptrs)
         control = self._blas_threads
-        previous = control[0]() if control is not None else self._threads
-        if previous != self._threads:
-            # BLAS runs with this function's thread count too (its threads
-            # and ours never run at the same time); restored afterwards.
-            control[1](self._threads)
+        previous = control[0]() if control is not None else 1
+        if previous != 1:
+            # Our threads split products into fixed row blocks, each one
+            # single-threaded BLAS call: BLAS's own threads would depend on
+            # how many threads run and change the bits.  Restored afterwards.
+            control[1](1)
         try:
             self._main(ctypes.addressof(bufs), dim_arr.ctypes.data)
         finally:
-            if previous != self._threads:
+            if previous != 1:
                 control[1](previous)
         return tuple(outs)
 
