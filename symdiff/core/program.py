@@ -65,8 +65,13 @@ class Program:
 
     @property
     def n_ops(self) -> int:
-        """Operations: instructions that are neither inputs nor constants."""
-        return sum(1 for i in self.instrs if i.args)
+        """Operations: instructions that are neither inputs nor leaves
+        (counted once, then remembered)."""
+        n = self.__dict__.get("_n_ops")
+        if n is None:
+            n = sum(1 for i in self.instrs if i.args)
+            object.__setattr__(self, "_n_ops", n)   # frozen: memo only
+        return n
 
     @property
     def input_shapes(self) -> tuple:
