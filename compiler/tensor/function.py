@@ -93,6 +93,8 @@ class TensorFunction:
         info = {"n_ops": program.n_ops, "steps": len(self.plan.steps)}
         opt = options.get("opt", 2)
         levels = {"opt_level": opt, "codegen_level": opt, "slp": opt >= 3}
+        self._levels = levels
+        self._lazy: dict = {}
         key = cache.make_key(text, backend.codegen_options(**levels), backend.host_info())
         use = use_cache and cache.cache_enabled()
         obj, where = cache.load(key) if use else (None, "off")
@@ -142,6 +144,23 @@ class TensorFunction:
         return (_rebuild, (self.program, self.name, self.options, self._use_cache))
 
     # -- introspection -------------------------------------------------------
+    @property
+    def llvm_ir_opt(self) -> str:
+        """The LLVM IR after the optimization pipeline (what was compiled)."""
+        s = self._lazy.get("llvm_ir_opt")
+        if s is None:
+            s = self._lazy["llvm_ir_opt"] = backend.optimized_ir(self.llvm_ir, **self._levels)
+        return s
+
+    @property
+    def asm(self) -> str:
+        """Native assembly of the optimized module."""
+        s = self._lazy.get("asm")
+        if s is None:
+            s = self._lazy["asm"] = backend.assembly(
+                self.llvm_ir_opt, codegen_level=self._levels["codegen_level"])
+        return s
+
     @property
     def inputs(self) -> tuple:
         """Input names, in calling order."""
