@@ -73,8 +73,13 @@ def call(fn: TensorFunction, exprs: list, positional: list, keywords: dict):
     arguments or an unknown keyword, and whatever the builder raises
     (``ShapeError`` for shapes that do not fit)."""
     if len(exprs) != fn.n_exprs:
+        hint = ""
+        if len(exprs) > fn.n_exprs and fn.keywords:
+            first = next(iter(fn.keywords))
+            hint = (f"; give {', '.join(fn.keywords)} by keyword, e.g. "
+                    f"{fn.name}(x, {first}=1)")
         raise TypeError(f"{fn.name} takes {fn.n_exprs} expression argument"
-                        f"{'s' if fn.n_exprs != 1 else ''}, got {len(exprs)}")
+                        f"{'s' if fn.n_exprs != 1 else ''}, got {len(exprs)}{hint}")
     if len(positional) > len(fn.positional):
         raise TypeError(f"{fn.name} takes {len(fn.positional)} positional parameter"
                         f"{'s' if len(fn.positional) != 1 else ''} after its "
