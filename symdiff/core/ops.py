@@ -562,14 +562,14 @@ def _spell_transpose(params, shapes):
 
 
 def _latex_transpose(params, shapes):
-    return r"{0}^{{\top}}" if _spell_transpose(params, shapes)[0] == "postfix" else None
+    return r"{0}^\top" if _spell_transpose(params, shapes)[0] == "postfix" else None
 
 
 def _latex_matmul(params, shapes):
     # A vector times a vector is the dot product x^T y on paper; every other
     # product is juxtaposition (A x, X^T G).
     if len(shapes[0]) == 1 and len(shapes[1]) == 1:
-        return r"{0}^{{\top}} {1}"
+        return r"{0}^\top {1}"
     return "{0} {1}"
 
 
