@@ -410,7 +410,7 @@ class _Parser:
         node = self.declared[name]
         what = f"as {format_shape(node.shape)}" if node.op == "sym" else "as a constant"
         line = self.decl_lines[name]
-        return f"{what} on line {line}" if line else f"{what} by the caller"
+        return f"{what} on line {line}" if line else f"{what} before the program text"
 
     def _given(self, symbols) -> None:
         """Declare the caller's ``symbols``: symbol nodes, or a mapping from
