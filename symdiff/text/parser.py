@@ -413,16 +413,21 @@ class _Parser:
         return f"{what} on line {line}" if line else f"{what} before the program text"
 
     def _given(self, symbols) -> None:
-        """Declare the caller's ``symbols``: symbol nodes, or a mapping from
-        names to nodes (tensors, or any node such as a named constant)."""
+        """Declare the caller's ``symbols``: symbol (and dimension) nodes, or
+        a mapping from names to nodes (tensors, or any node such as a named
+        constant)."""
         items = symbols.items() if hasattr(symbols, "items") else \
             ((getattr(s, "payload", None), s) for s in symbols)
         for name, node in items:
             if not isinstance(node, Node) or (not isinstance(name, str)):
                 raise TypeError(f"symbols: expected symbol nodes or a mapping from names "
                                 f"to nodes, got {node!r}")
+            if node.op == "dim" and not hasattr(symbols, "items"):
+                self.dims.setdefault(name, "the caller's symbols")
+                self.resolved[name] = node
+                continue
             if node.op != "sym" and not hasattr(symbols, "items"):
-                raise TypeError(f"symbols: {node!r} is not a symbol")
+                raise TypeError(f"symbols: {node!r} is neither a symbol nor a dimension")
             if name in _CALLABLE or name in _CONSTANTS:
                 raise ValueError(f"symbols: {name!r} is reserved for a function or constant")
             self._add_declared(name, node, 0)
@@ -431,8 +436,8 @@ class _Parser:
         """Record a declaration; the reason it conflicts, or None."""
         old = self.declared.get(name)
         if old is not None:
-            if old is node:
-                return None
+            if old is node and self.decl_lines[name] == 0:
+                return None                      # the text repeats the caller's
             return f"{name!r} is already declared {self._declared_where(name)}"
         if name in self.dims:
             return f"{name!r} is a dimension of {self.dims[name]}; it cannot also be declared"
