@@ -1,6 +1,6 @@
 """Benchmarks of the LLVM-compiled kernels against peers (not a test).
 
-    python benchmarks/bench_compiled.py [--quick] [--json FILE]
+    python benchmarks/bench_compiled.py [--quick] [--json FILE] [--sections ...]
 
 One run measures, each number a median of repeats (time.perf_counter), every
 peer in the same process and run as symdiff (each row's contenders are timed
@@ -16,8 +16,13 @@ in two rounds and keep the better median: this machine's speed drifts):
    the 1,797 rows of scikit-learn's digits; symdiff with threads=1 and with
    the default (all cores);
 3. compile time: Rosenbrock gradients of 1,000 to 100,000 ops (cold), the
-   lecture and MLP gradients (cold) against the peers' build/JIT times, and
-   a cached recompile in a new process.
+   lecture and MLP gradients (cold) against the peers' build/JIT times, the
+   lecture gradient's compile alone against symengine's
+   ``Lambdify(backend='llvm')`` (alternating rounds in one process, and the
+   first compile in fresh processes), and a cached recompile in a new
+   process.
+
+    python benchmarks/bench_compiled.py --sections cold,cached   # a subset
 
 Peers (each marked "not installed" when missing, "failed: ..." when it
 breaks, "skipped: ..." when building it takes minutes):
@@ -739,8 +744,8 @@ def bench_batch(quick, results, out):
         name = case.label + (f" ({src})" if case.kind == "sample" else "")
         rows.append([name, sdc["threads=1"], sdc["default"], *pc,
                      ratio(sdc["default"], pc), ratio(sdc["threads=1"], pc)])
-        vec = "yes" if ("<4 x double>" in fn.llvm_ir_opt or "<8 x double>" in fn.llvm_ir_opt) \
-            else "no"
+        opt_ir = fn.batch_llvm_ir_opt  # the module holding the batch loop
+        vec = "yes" if ("<4 x double>" in opt_ir or "<8 x double>" in opt_ir) else "no"
         d = [case.label, fn.program.n_ops, vec]
         if case.kind == "sample":
             d += [Cell(median_time(assemble, target=target, repeat=repeat)), "-", "-"]
@@ -856,6 +861,126 @@ def bench_compile_models(results, out):
           file=out)
 
 
+def bench_cold_small(quick, results, out):
+    """Cold compile of the lecture gradient alone (no differentiation):
+    symdiff ``compile(cache=False)`` of the scheduled gradient against
+    symengine ``Lambdify(backend='llvm', cse=True)`` of symengine's
+    derivatives of the same function, alternating in one loop (this
+    machine's speed drifts) so both see the same conditions; medians.  Then
+    the first compile in a fresh process (:func:`_first_compiles`)."""
+    rounds = 9 if quick else 31
+    case = point_case("lecture", "lecture", models.lecture_example(), m_lecture)
+    prog = sd.schedule(sd.grad(case.loss, case.params), case.params)
+    x = np.array([2.0, 3.0])
+    ref = compiler.compile(prog, cache=False, name="cold_ref")(x)
+    builders = {"symdiff compile()": lambda: compiler.compile(prog, cache=False, name="cold")}
+    try:
+        import symengine as se
+
+        syms = [se.Symbol(s.name) for s in case.inputs]
+        ns = _arith({k: getattr(se, k) for k in ("exp", "log", "sin", "tanh")})
+        f = from_program(case, ns, lambda k: syms[k],
+                         lambda v: se.Integer(v) if isinstance(v, int) else se.RealDouble(v))
+        grad = [f.diff(s) for s in syms]
+        builders["symengine Lambdify(llvm)"] = lambda: se.Lambdify(syms, grad, backend="llvm",
+                                                                   cse=True)
+    except ImportError:
+        se = None
+    times = {k: [] for k in builders}
+    made = {}
+    for k, b in builders.items():
+        made[k] = b()  # warm: imports, LLVM initialization, runtime objects
+    for _ in range(rounds):
+        for k, b in builders.items():
+            t = time.perf_counter()
+            made[k] = b()
+            times[k].append(time.perf_counter() - t)
+    checks = {k: check(m(x), ref)[0] for k, m in made.items()}
+    first = _first_compiles(se is not None)
+    rows = []
+    for k in builders:
+        rows.append([k, Cell(statistics.median(times[k]), check=checks[k]),
+                     Cell(min(times[k])), *(Cell(t) for t in first[k])])
+    if se is None:
+        rows.append(["symengine Lambdify(llvm)", "not installed", "-", "-", "-"])
+    med = {k: statistics.median(v) for k, v in times.items()}
+    results["cold_small"] = {"rounds": rounds, "median_s": med, "min_s":
+                             {k: min(v) for k, v in times.items()}, "first_s": first,
+                             "symdiff_info": made["symdiff compile()"].compile_info}
+    ratio_txt = ""
+    if len(med) == 2:
+        a, b = med.values()
+        ratio_txt = f"; symdiff / symengine (medians): {a / b:.2f}x"
+    print(md_table(f"3d. Cold compile of the lecture gradient, {prog.n_ops} ops "
+                   f"(compile only, alternating rounds: {rounds}){ratio_txt}",
+                   ["", "median", "best", "first in a fresh process (empty disk cache)",
+                    "first in a fresh process (runtime objects cached)"], rows), file=out)
+    print("\nsymdiff builds its runtime objects (vecmath's functions, the fast entries' "
+          "checks: compiler.runtime) once per process, or loads them from the disk cache; "
+          "symengine has no cache (both columns are its first Lambdify).", file=out)
+    ci = made["symdiff compile()"].compile_info
+    parts = ", ".join(f"{k[:-2]} {fmt(v)}" for k, v in ci.items()
+                      if k.endswith("_s") and k != "total_s")
+    print(f"\nsymdiff's last cold compile: {parts}; the batch module is compiled on the "
+          f"first batch() ({_batch_compile_time(prog)} for this gradient).", file=out)
+
+
+_FIRST = """
+import sys, time
+sys.path.insert(0, %r)
+if sys.argv[1] == "symdiff":
+    import symdiff as sd, compiler
+    from symdiff.lab import models
+    f, params = models.lecture_example()
+    prog = sd.schedule(sd.grad(f, params), params)
+    t = time.perf_counter()
+    compiler.compile(prog, name=sys.argv[2])
+else:
+    import symengine as se
+    x, z = se.symbols("x z")
+    f = se.exp(x * z) + x * z / se.log(x) + se.sin(se.log(x)) / (x * z)
+    grad = [f.diff(x), f.diff(z)]
+    t = time.perf_counter()
+    se.Lambdify([x, z], grad, backend="llvm", cse=True)
+print(time.perf_counter() - t)
+"""
+
+
+def _first_compiles(with_symengine: bool) -> dict:
+    """Seconds of the first compile in a fresh process (medians of 3):
+    symdiff with an empty disk cache ("empty") and with a cache holding
+    only its runtime objects, left by another kernel's process ("warm");
+    symengine (no cache) once."""
+    code = textwrap.dedent(_FIRST % str(ROOT))
+
+    def child(*args, cache_dir=None):
+        env = dict(os.environ, SYMDIFF_CACHE_DIR=cache_dir or "")
+        r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                           text=True, env=env, check=True)
+        return float(r.stdout)
+
+    empty, warm, se_ts = [], [], []
+    for _ in range(3):
+        with tempfile.TemporaryDirectory() as d:
+            empty.append(child("symdiff", "first", cache_dir=d))
+            # Same runtime objects, another kernel (its name differs).
+            warm.append(child("symdiff", "second", cache_dir=d))
+        if with_symengine:
+            se_ts.append(child("symengine", "-"))
+    res = {"symdiff compile()": (statistics.median(empty), statistics.median(warm))}
+    if with_symengine:
+        t = statistics.median(se_ts)
+        res["symengine Lambdify(llvm)"] = (t, t)
+    return res
+
+
+def _batch_compile_time(prog) -> str:
+    fn = compiler.compile(prog, cache=False, name="cold_batch")
+    fn.batch(np.ones((4, fn.n_inputs)))
+    b = fn.compile_info["batch"]
+    return fmt(b["total_s"]) if b else "in the same module"
+
+
 _CHILD = """
 import json, sys, time
 t0 = time.perf_counter()
@@ -915,15 +1040,27 @@ def versions() -> str:
     return ", ".join(parts)
 
 
+SECTIONS = {"latency": bench_latency, "batch": bench_batch, "sizes": bench_compile_sizes,
+            "models": lambda quick, results, out: bench_compile_models(results, out),
+            "cached": bench_cached_recompile, "cold": bench_cold_small}
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true",
                     help="smoke check: fewer repeats and sizes, slow peer builds skipped")
     ap.add_argument("--json", metavar="FILE", help="also write the raw numbers to FILE")
+    ap.add_argument("--sections", default=",".join(SECTIONS),
+                    help="comma-separated subset of " + ", ".join(SECTIONS) + " (default: all; "
+                    "'models' takes the peers' build times from 'latency')")
     args = ap.parse_args(argv)
+    chosen = [x.strip() for x in args.sections.split(",") if x.strip()]
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown:
+        ap.error(f"unknown sections {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
     out = sys.stdout
     results = {"latency": {}, "batch": {}, "compile_sizes": [], "compile_models": {},
-               "cached_recompile": {}, "_peer_cells": {}}
+               "cold_small": {}, "cached_recompile": {}, "_peer_cells": {}}
     with tempfile.TemporaryDirectory() as d:
         os.environ["SYMDIFF_CACHE_DIR"] = d
         t0 = time.perf_counter()
@@ -935,11 +1072,9 @@ def main(argv=None) -> None:
         print("\nEach cell: median time per call; every contender of a row is timed twice "
               "(two rounds over the row) and the better median is shown.  ✓ = same gradient "
               "as symdiff (allclose rtol 1e-9), ✗ = different.", file=out)
-        bench_latency(args.quick, results, out)
-        bench_batch(args.quick, results, out)
-        bench_compile_sizes(args.quick, results, out)
-        bench_compile_models(results, out)
-        bench_cached_recompile(args.quick, results, out)
+        for name in SECTIONS:
+            if name in chosen:
+                SECTIONS[name](args.quick, results, out)
         print(f"\nwall time {time.perf_counter() - t0:.0f} s; load average at the end "
               f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}", file=out)
     if args.json:

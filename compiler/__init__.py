@@ -1,17 +1,60 @@
 """compiler: symdiff programs -> LLVM -> native kernels.
 
 Stages, each inspectable: :mod:`compiler.emit` (Program -> LLVM IR text,
-``fn.llvm_ir``), :mod:`compiler.backend` (optimize -> ``fn.llvm_ir_opt``,
-object code -> ``fn.asm``, MCJIT loading), :mod:`compiler.cache` (object
-code on disk), :mod:`compiler.function` (the Python callable) and
-:mod:`compiler.aot` (object files, shared libraries and C headers for the
-CLI).  ``SYMDIFF_DUMP_IR=dir`` writes each compiled module's IR to ``dir``.
+``fn.llvm_ir``; it assembles modules from :mod:`compiler.plan` (function
+layout and optimization levels), :mod:`compiler.kernels` (bodies, chunks,
+the row loop, the C-ABI kernels), :mod:`compiler.lowering` (the emitter the
+op table's lowerings run against) and :mod:`compiler.npyabi` (the fast
+Python entry reading numpy's array header)), :mod:`compiler.backend`
+(optimize -> ``fn.llvm_ir_opt``, object code -> ``fn.asm``, MCJIT
+loading), :mod:`compiler.runtime` (code shared by all kernels, compiled
+once per process and linked into each engine), :mod:`compiler.cache`
+(object code on disk, keyed on the IR text), :mod:`compiler.function`
+(the Python callable) and :mod:`compiler.aot` (object files, shared
+libraries and C headers for the CLI).  ``SYMDIFF_DUMP_IR=dir`` writes each
+compiled module's IR to ``dir``.
 
 symdiff itself never imports llvmlite; ``symdiff.compile`` lazily maps to
 :func:`compile` here.
 """
 
-from .aot import c_header, emit_object, emit_shared
-from .function import CompiledFunction, compile
+from symdiff.core.program import Program, schedule
 
-__all__ = ["compile", "CompiledFunction", "emit_object", "emit_shared", "c_header"]
+from .aot import c_header, emit_object, emit_shared
+from .function import CompiledFunction
+from .function import compile as _compile_scalar
+from .tensor.function import TensorFunction, compile_tensor
+
+__all__ = ["compile", "CompiledFunction", "TensorFunction", "emit_object", "emit_shared",
+           "c_header"]
+
+
+def compile(outputs, inputs=None, *, threads: int | None = None, **options):
+    """Compile expressions to native code.
+
+    Scalar expressions give a :class:`CompiledFunction` (``f(x)`` maps a
+    vector of the inputs to a vector of the outputs; ``f.batch(X)`` many
+    points); see :func:`compiler.function.compile` for the options.
+    Tensor expressions give a :class:`TensorFunction`: ``f(X, Theta, y)``
+    (or by input name) returns a tuple of arrays, one kernel for every size
+    of the named dimensions; ``threads`` bounds the threads of its loops
+    (default ``SYMDIFF_NUM_THREADS``, ``OMP_NUM_THREADS`` or all cores).
+    """
+    if isinstance(outputs, Program):
+        if inputs is not None:
+            raise ValueError("inputs must be None when compiling a Program "
+                             "(it already fixes the input order)")
+        program = outputs
+    else:
+        program = schedule(outputs, inputs)
+    if program.is_tensor:
+        allowed = {"opt", "cache", "fast_math", "vector_math", "name", "blas"}
+        unknown = set(options) - allowed
+        if unknown:
+            raise TypeError(f"compile: unknown option(s) for a tensor program: "
+                            f"{', '.join(sorted(unknown))}")
+        return compile_tensor(program, threads=threads, **options)
+    if threads is not None:
+        raise TypeError("compile: threads is an option of tensor programs; scalar "
+                        "functions take threads= in .batch()")
+    return _compile_scalar(program, **options)

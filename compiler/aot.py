@@ -23,6 +23,7 @@ import tempfile
 from symdiff.core.program import Program
 
 from . import backend, emit
+from .plan import plan
 
 __all__ = ["emit_object", "emit_shared", "c_header"]
 
@@ -56,7 +57,7 @@ def emit_object(fn_or_program, path, name: str | None = None, *, opt: int = 2,
     text = emit.module_text(program, name, opt=options["opt"],
                             fast_math=options["fast_math"],
                             vector_math=options["vector_math"], python_entries=False)
-    pl = emit.plan(program, options["opt"], vector_math=options["vector_math"])
+    pl = plan(program, options["opt"], vector_math=options["vector_math"])
     obj, _ = backend.compile_text(text, opt_level=pl.opt_level,
                                   codegen_level=pl.codegen_level, slp=pl.slp, pic=True)
     path = os.fspath(path)

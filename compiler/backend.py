@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import sys
 import threading
 
 import llvmlite.binding as llvm
 
-__all__ = ["LOCK", "host_info", "compile_text", "optimized_ir", "assembly", "Instance",
-           "make_target_machine"]
+__all__ = ["LOCK", "host_info", "compile_text", "codegen_options", "optimized_ir", "assembly",
+           "Instance", "make_target_machine"]
 
 #: One lock around everything that touches LLVM.
 LOCK = threading.RLock()
@@ -86,12 +87,30 @@ def _parse(text: str):
     return ctx, mod
 
 
+def codegen_options(*, opt_level: int | None, codegen_level: int, slp: bool,
+                    pic: bool = False) -> dict:
+    """Every setting :func:`compile_text` applies to a module besides its
+    text, as {name: value}: what the object cache keys on together with the
+    text and the host.  A new setting that changes object code belongs here
+    (and is read from here by :func:`_optimize`)."""
+    return {
+        "opt_level": opt_level,
+        "loop_vectorization": opt_level is not None and opt_level >= 2,
+        "slp_vectorization": opt_level is not None and bool(slp),
+        "codegen_level": codegen_level,
+        # make_target_machine: JIT objects use the JIT code model; PIC ones
+        # the default model with PIC relocations.
+        "target_machine": "pic/default" if pic else "jit",
+    }
+
+
 def _optimize(mod, tm, level: int | None, slp: bool) -> None:
-    if level is None:  # see emit.plan: the pipeline is skipped on purpose
+    if level is None:  # see compiler.plan: the pipeline is skipped on purpose
         return
+    opts = codegen_options(opt_level=level, codegen_level=0, slp=slp)
     pto = llvm.create_pipeline_tuning_options(speed_level=level)
-    pto.slp_vectorization = slp
-    pto.loop_vectorization = level >= 2
+    pto.slp_vectorization = opts["slp_vectorization"]
+    pto.loop_vectorization = opts["loop_vectorization"]
     pb = llvm.create_pass_builder(tm, pto)
     mpm = pb.getModulePassManager()
     mpm.run(mod, pb)
@@ -149,13 +168,17 @@ class Instance:
     """One loaded copy of a kernel module: an MCJIT engine (which owns its
     target machine and an empty shell module) plus the addresses we need.
 
+    ``objs``: the kernel's object code, or a list of objects linked together
+    in this engine (runtime objects first, see :mod:`compiler.runtime`).
     The engine is freed when this object is garbage collected, and only
     then; whoever holds a function pointer from it must hold the Instance.
     """
 
     __slots__ = ("_engine", "_ctx", "addresses", "__weakref__")
 
-    def __init__(self, obj: bytes, functions: list[str], globals_: list[str]):
+    def __init__(self, objs, functions: list[str], globals_: list[str]):
+        if isinstance(objs, (bytes, bytearray)):
+            objs = [objs]
         with LOCK:
             _init()
             ctx = llvm.create_context()
@@ -163,7 +186,8 @@ class Instance:
             engine = llvm.create_mcjit_compiler(shell, make_target_machine(0))
             self._engine = engine
             self._ctx = ctx
-            engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+            for obj in objs:
+                engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
             engine.finalize_object()
             addrs = {}
             for f in functions:
@@ -178,21 +202,23 @@ class Instance:
                 addrs[g] = a
             self.addresses = addrs
 
-    def set_pointer(self, global_name: str, value: int) -> None:
-        """Store a pointer-sized integer into one of the module's globals."""
-        ctypes.c_void_p.from_address(self.addresses[global_name]).value = value
+    def set_pointer(self, global_name: str, value: int, index: int = 0) -> None:
+        """Store a pointer-sized integer into one of the module's globals
+        (element ``index`` of a pointer array)."""
+        ctypes.c_void_p.from_address(self.addresses[global_name] + 8 * index).value = value
 
     def __del__(self):
         engine = getattr(self, "_engine", None)
         if engine is None:
             return
-        try:
-            with LOCK:
-                engine.close()   # disposes the shell module and target machine
-                self._engine = None
-                ctx = self._ctx
-                self._ctx = None
-                if ctx is not None:
-                    ctx.close()
-        except Exception:  # interpreter shutdown: llvmlite may be half torn down
-            pass
+        if sys.is_finalizing():
+            # Interpreter shutdown: llvmlite's own modules may already be torn
+            # down, and the process's memory goes back to the OS anyway.
+            return
+        with LOCK:
+            engine.close()   # disposes the shell module and target machine
+            self._engine = None
+            ctx = self._ctx
+            self._ctx = None
+            if ctx is not None:
+                ctx.close()

@@ -23,10 +23,13 @@ Call paths, fastest first (measured numbers in benchmarks/bench_compiled.py):
 ``fn.batch(X)``
     ``N_batch(X, row_stride, col_stride, Y, nrows)`` through ``CFUNCTYPE``
     (which releases the GIL), split into contiguous row blocks over a
-    thread pool for large N.  Every row goes through the same sequence of
-    IEEE operations (vector lanes and the scalar remainder loop execute the
-    same instructions; no fast-math by default), so results are bitwise
-    independent of the thread count and of the block boundaries.
+    thread pool for large N.  For small programs its module (the vectorized
+    row loop) is compiled on the first batch; the scalar entries above are
+    compiled at once, without it (see :mod:`compiler.emit`).  Every row goes
+    through the same sequence of IEEE operations (vector lanes, the scalar
+    remainder loop and the scalar entries execute the same instructions; no
+    fast-math by default), so results are bitwise independent of the thread
+    count and of the block boundaries, and equal to single calls.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import re
 import sys
 import threading
 import time
+import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
@@ -44,7 +48,8 @@ import numpy as np
 
 from symdiff.core.program import Program, schedule
 
-from . import backend, cache, emit
+from . import backend, cache, emit, npyabi, runtime
+from .plan import plan
 
 __all__ = ["compile", "CompiledFunction", "DEFAULT_THREAD_MIN_ROWS"]
 
@@ -58,51 +63,16 @@ DEFAULT_THREAD_MIN_ROWS = 2048
 _NAME_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-# ---------------------------------------------------------------------------
-# numpy ABI self-test: the fast entries read PyArrayObject fields directly.
-
-
-def _layout_ok() -> bool:
-    """True if numpy's array header matches emit.NDARRAY_LAYOUT here."""
-    L = emit.NDARRAY_LAYOUT
-    if ctypes.sizeof(ctypes.c_void_p) != 8:
-        return False
-    try:
-        samples = [np.arange(3.0), np.zeros((2, 3))[:, 1], np.ones(5)[::2]]
-        ro = np.arange(4.0)
-        ro.flags.writeable = False
-        samples.append(ro)
-        for a in samples:
-            base = id(a)
-            vp = ctypes.c_void_p.from_address
-            if vp(base + L.ob_type).value != id(type(a)):
-                return False
-            if vp(base + L.data).value != a.__array_interface__["data"][0]:
-                return False
-            if ctypes.c_int.from_address(base + L.nd).value != a.ndim:
-                return False
-            dims = vp(base + L.dimensions).value
-            if ctypes.c_ssize_t.from_address(dims).value != a.shape[0]:
-                return False
-            if vp(base + L.descr).value != id(a.dtype):
-                return False
-            flags = ctypes.c_int.from_address(base + L.flags).value
-            if flags & 0xFFFF != a.flags.num & 0xFFFF:
-                return False
-            expect = (bool(flags & L.c_contiguous), bool(flags & L.aligned),
-                      bool(flags & L.writeable))
-            if expect != (a.flags.c_contiguous, a.flags.aligned, a.flags.writeable):
-                return False
-        return True
-    except Exception:
-        return False
-
-
-_FAST_OK = _layout_ok() and os.environ.get("SYMDIFF_NO_FAST_PATH", "") in ("", "0")
-
-# Python C-API pieces the bound entry uses to raise ValueError.
-_ERR_FN = ctypes.cast(ctypes.pythonapi.PyErr_SetString, ctypes.c_void_p).value
-_ERR_TYPE = id(ValueError)
+# The fast entries read numpy's array header directly (compiler.npyabi);
+# where this numpy's layout differs, they are turned off, loudly.
+_LAYOUT_PROBLEM = npyabi.layout_mismatch()
+if _LAYOUT_PROBLEM is not None:
+    warnings.warn(f"symdiff: numpy's array header differs from compiler.npyabi's layout "
+                  f"({_LAYOUT_PROBLEM}); compiled functions take the checked Python path "
+                  f"(about 1 us more per call)", RuntimeWarning, stacklevel=2)
+# SYMDIFF_NO_FAST_PATH=1 turns them off on request (for comparisons).
+_FAST_OK = (_LAYOUT_PROBLEM is None
+            and os.environ.get("SYMDIFF_NO_FAST_PATH", "") in ("", "0"))
 
 _PYFAST = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 _PYBOUND = ctypes.PYFUNCTYPE(None)
@@ -150,20 +120,54 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 def _normalize_options(opt, fast_math, vector_math) -> dict:
     if not isinstance(opt, (int, np.integer)) or not 0 <= int(opt) <= 3:
         raise ValueError(f"opt must be 0, 1, 2 or 3, got {opt!r}")
-    vm = bool(vector_math) and emit.vecmath_available() is not None
-    return {"opt": int(opt), "fast_math": bool(fast_math), "vector_math": vm}
+    return {"opt": int(opt), "fast_math": bool(fast_math), "vector_math": bool(vector_math)}
 
 
-def _symbols(name: str) -> tuple[list[str], list[str]]:
-    funcs = [name, f"{name}_batch", f"{name}__py", f"{name}__bound"]
-    globs = [f"{name}__{g}" for g in ("ndarray_type", "f64_descr", "bound_x", "bound_out",
-                                      "err_fn", "err_type")]
-    return funcs, globs
+def _symbols(name: str, with_batch: bool) -> tuple[list[str], list[str]]:
+    funcs, globs = npyabi.entry_symbols(name)
+    return [name, *([f"{name}_batch"] if with_batch else []), *funcs], globs
 
 
-def _ir_text(program: Program, name: str, options: dict) -> str:
-    return emit.module_text(program, name, opt=options["opt"], fast_math=options["fast_math"],
-                            vector_math=options["vector_math"], python_entries=True)
+class _Module:
+    """One compiled module of a CompiledFunction: IR text, backend levels,
+    cache key, object code, and what building it cost (``info``)."""
+
+    __slots__ = ("text", "levels", "key", "obj", "info", "lazy")
+
+    def __init__(self, text: str, levels: dict, use_cache: bool, want_opt_ir: bool):
+        self.text = text
+        self.levels = levels
+        self.lazy: dict = {}
+        t0 = time.perf_counter()
+        # The key is what the code is: the text, the codegen options, the
+        # versions and the target (compiler.cache).
+        self.key = cache.make_key(text, backend.codegen_options(**levels), backend.host_info())
+        info = {"key_s": time.perf_counter() - t0}
+        obj, info["cache"] = cache.load(self.key) if use_cache else (None, "off")
+        if obj is None:
+            timings: dict = {}
+            obj, opt_ir = backend.compile_text(text, **levels, want_opt_ir=want_opt_ir,
+                                               timings=timings)
+            info.update({k + "_s": v for k, v in timings.items()})
+            if opt_ir is not None:
+                self.lazy["llvm_ir_opt"] = opt_ir
+            if use_cache:
+                cache.store(self.key, obj)
+        self.obj = obj
+        self.info = info
+
+    def optimized_ir(self) -> str:
+        s = self.lazy.get("llvm_ir_opt")
+        if s is None:
+            s = self.lazy["llvm_ir_opt"] = backend.optimized_ir(self.text, **self.levels)
+        return s
+
+    def assembly(self) -> str:
+        s = self.lazy.get("asm")
+        if s is None:
+            s = self.lazy["asm"] = backend.assembly(
+                self.optimized_ir(), codegen_level=self.levels["codegen_level"])
+        return s
 
 
 def compile(outputs, inputs=None, *, opt: int = 2, cache: bool = True, fast_math: bool = False,
@@ -178,7 +182,7 @@ def compile(outputs, inputs=None, *, opt: int = 2, cache: bool = True, fast_math
     environment variable ``SYMDIFF_CACHE=0``).  ``fast_math``: allow LLVM's
     fast-math rewrites (default: strict IEEE).  ``vector_math``: use the
     vectorizable exp/log/sin/cos/tanh/log1p/expm1 of :mod:`compiler.vecmath`
-    (if importable) instead of libm, so batch loops vectorize.  ``name``: the
+    instead of libm, so batch loops vectorize.  ``name``: the
     kernel's symbol name (a C identifier).
 
     Returns a :class:`CompiledFunction`: ``f(x)`` maps a length-n vector to
@@ -211,14 +215,30 @@ class CompiledFunction:
     ``f(x)`` / ``f(x, out=buf)``: one point (length n) -> length m.
     ``f.batch(X)``: many points, rows of X.  ``f.bind(x_buf, out_buf)``: a
     pre-bound zero-argument callable.  Introspection: ``inputs``,
-    ``n_outputs``, ``program``, ``llvm_ir``, ``llvm_ir_opt``, ``asm``,
-    ``compile_info``.  Picklable (the program and options are stored; the
-    receiving process recompiles or loads from its disk cache).
+    ``n_outputs``, ``program``, ``llvm_ir``, ``llvm_ir_opt``, ``asm`` (the
+    module compiled at once), ``batch_llvm_ir``, ``batch_llvm_ir_opt``,
+    ``batch_asm`` (the module holding the batch kernel), ``compile_info``.
+    Picklable (the program and options are stored; the receiving process
+    recompiles or loads from its disk cache).
+
+    Small programs (``compile_info["plan"].inline_body``) are compiled as
+    two modules, each with its own engine and cache entry: the scalar
+    entries at once, and the vectorized batch loop on the first
+    :meth:`batch`.  Larger programs have one module holding both.
+
+    ``compile_info``: ``n_ops``, ``n_instrs``, ``plan``, ``split`` (two
+    modules), ``cache`` (where the first module's object code came from:
+    ``"memory"``, ``"disk"``, ``"miss"``, ``"corrupt"`` or ``"off"``),
+    seconds ``emit_s``, ``key_s``, ``parse_s``/``optimize_s``/``codegen_s``
+    (when LLVM ran), ``runtime_s`` (runtime objects), ``load_s``,
+    ``total_s``; and ``batch``: None until a separate batch module is built,
+    then the same keys for it.
     """
 
     __slots__ = ("_fast", "_m", "_n", "_n_ops", "_inst", "_cfunc", "_cbatch", "program", "name",
-                 "options", "_use_cache", "_key", "_obj", "_lazy", "compile_info",
-                 "_bind_instances", "_bind_lock", "__weakref__")
+                 "options", "_use_cache", "_plan", "_main", "_libs", "_batch", "_batch_inst",
+                 "_batch_lock", "_lazy", "compile_info", "_bind_instances", "_bind_lock",
+                 "__weakref__")
 
     # -- construction --------------------------------------------------------
     @classmethod
@@ -231,68 +251,103 @@ class CompiledFunction:
         self._use_cache = use_cache
         self._n = len(program.inputs)
         self._m = len(program.outputs)
-        self._n_ops = program.n_ops
         self._lazy = {}
         self._bind_instances = []
         self._bind_lock = threading.Lock()
-        info = {"n_ops": program.n_ops, "n_instrs": len(program.instrs)}
-        use_cache = use_cache and cache.cache_enabled()
-        key = cache.make_key(program.structural_hash(), name, options, backend.host_info())
-        self._key = key
-        t1 = time.perf_counter()
-        info["hash_s"] = t1 - t0
-        obj, where = (cache.load(key) if use_cache else (None, "off"))
-        info["cache"] = where
-        pl = emit.plan(program, options["opt"], vector_math=options["vector_math"])
-        info["plan"] = pl
+        self._batch = self._batch_inst = self._cbatch = None
+        self._batch_lock = threading.Lock()
+        pl = self._plan = plan(program, options["opt"], vector_math=options["vector_math"])
+        self._n_ops = pl.n_ops
+        split = pl.inline_body
+        info = {"n_ops": pl.n_ops, "n_instrs": len(program.instrs), "plan": pl,
+                "split": split, "batch": None}
         dump_dir = os.environ.get("SYMDIFF_DUMP_IR")
-        if obj is None:
-            t2 = time.perf_counter()
-            text = _ir_text(program, name, options)
-            t3 = time.perf_counter()
-            info["emit_s"] = t3 - t2
-            self._lazy["llvm_ir"] = text
-            timings: dict = {}
-            obj, opt_ir = backend.compile_text(
-                text, opt_level=pl.opt_level, codegen_level=pl.codegen_level, slp=pl.slp,
-                want_opt_ir=bool(dump_dir), timings=timings)
-            info.update({k + "_s": v for k, v in timings.items()})
-            if opt_ir is not None:
-                self._lazy["llvm_ir_opt"] = opt_ir
-            if use_cache:
-                cache.store(key, obj)
-        self._obj = obj
+        # The IR is emitted even on a cache hit: the cache keys on it.
+        t1 = time.perf_counter()
+        if split:
+            text, vec = emit.scalar_module_text(program, name, fast_math=options["fast_math"],
+                                                vector_math=options["vector_math"])
+            levels = {"opt_level": pl.scalar_opt_level,
+                      "codegen_level": pl.scalar_codegen_level, "slp": False}
+        else:
+            text, vec = emit.module_text(program, name, opt=options["opt"],
+                                         fast_math=options["fast_math"],
+                                         vector_math=options["vector_math"]), ()
+            levels = {"opt_level": pl.opt_level, "codegen_level": pl.codegen_level,
+                      "slp": pl.slp}
+        info["emit_s"] = time.perf_counter() - t1
+        use_cache = use_cache and cache.cache_enabled()
+        self._main = _Module(text, levels, use_cache, want_opt_ir=bool(dump_dir))
+        info.update(self._main.info)
+        t3 = time.perf_counter()
+        # Runtime objects the module calls: the fast entries' checks and
+        # vecmath's functions in a scalar module (compiler.runtime; built
+        # or read from disk once per process).
+        self._libs = [runtime.pyabi_object(use_cache=use_cache),
+                      *runtime.vecmath_objects(vec, None, use_cache=use_cache)]
         t4 = time.perf_counter()
+        info["runtime_s"] = t4 - t3
         self._inst = self._load_instance()
         addr = self._inst.addresses
         self._cfunc = _CSCALAR(addr[name])
-        self._cbatch = _CBATCH(addr[f"{name}_batch"])
+        if not split:
+            self._cbatch = _CBATCH(addr[f"{name}_batch"])
         self._fast = _PYFAST(addr[f"{name}__py"]) if _FAST_OK else _always_slow
         t5 = time.perf_counter()
         info["load_s"] = t5 - t4
         info["total_s"] = t5 - t0
         self.compile_info = info
         if dump_dir:
-            self._dump(dump_dir)
+            self._dump(dump_dir, self._main, "")
         return self
 
     def _load_instance(self) -> backend.Instance:
-        funcs, globs = _symbols(self.name)
-        inst = backend.Instance(self._obj, funcs, globs)
-        inst.set_pointer(f"{self.name}__ndarray_type", id(np.ndarray))
-        inst.set_pointer(f"{self.name}__f64_descr", id(_F64))
-        inst.set_pointer(f"{self.name}__err_fn", _ERR_FN)
-        inst.set_pointer(f"{self.name}__err_type", _ERR_TYPE)
+        funcs, globs = _symbols(self.name, with_batch=not self._plan.inline_body)
+        rt_globals = npyabi.runtime_globals()
+        inst = backend.Instance([*self._libs, self._main.obj], funcs, [*globs, *rt_globals])
+        for sym, value in rt_globals.items():
+            inst.set_pointer(sym, value)
         return inst
 
-    def _dump(self, d: str) -> None:
+    def _batch_levels(self) -> dict | None:
+        """Backend levels of the separate batch module, or None if the batch
+        kernel is in the main module."""
+        pl = self._plan
+        if not pl.inline_body:
+            return None
+        return {"opt_level": pl.opt_level, "codegen_level": pl.codegen_level, "slp": pl.slp}
+
+    def _batch_kernel(self):
+        """The batch kernel, compiling its module on first use (under a lock:
+        concurrent first batches build it once)."""
+        with self._batch_lock:
+            if self._cbatch is None:
+                t0 = time.perf_counter()
+                text = self.batch_llvm_ir
+                t1 = time.perf_counter()
+                dump_dir = os.environ.get("SYMDIFF_DUMP_IR")
+                use_cache = self._use_cache and cache.cache_enabled()
+                mod = _Module(text, self._batch_levels(), use_cache, want_opt_ir=bool(dump_dir))
+                t2 = time.perf_counter()
+                inst = backend.Instance(mod.obj, [f"{self.name}_batch"], [])
+                t3 = time.perf_counter()
+                self._batch, self._batch_inst = mod, inst
+                self.compile_info["batch"] = {"emit_s": t1 - t0, **mod.info,
+                                              "load_s": t3 - t2, "total_s": t3 - t0}
+                if dump_dir:
+                    self._dump(dump_dir, mod, "-batch")
+                # Published last: readers outside the lock see all or nothing.
+                self._cbatch = _CBATCH(inst.addresses[f"{self.name}_batch"])
+        return self._cbatch
+
+    def _dump(self, d: str, mod: _Module, suffix: str) -> None:
         try:
             os.makedirs(d, exist_ok=True)
-            stem = os.path.join(d, f"{self.name}-{self._key.hex()[:12]}")
+            stem = os.path.join(d, f"{self.name}-{mod.key.hex()[:12]}{suffix}")
             with open(stem + ".ll", "w") as f:
-                f.write(self.llvm_ir)
+                f.write(mod.text)
             with open(stem + ".opt.ll", "w") as f:
-                f.write(self.llvm_ir_opt)
+                f.write(mod.optimized_ir())
         except OSError as e:
             print(f"symdiff: cannot dump IR to {d}: {e}", file=sys.stderr)
 
@@ -318,38 +373,70 @@ class CompiledFunction:
 
     @property
     def llvm_ir(self) -> str:
-        """The LLVM IR module as emitted (before optimization)."""
-        s = self._lazy.get("llvm_ir")
-        if s is None:
-            s = self._lazy["llvm_ir"] = _ir_text(self.program, self.name, self.options)
-        return s
+        """The LLVM IR (as emitted) of the module compiled at once: for small
+        programs the scalar module (``N``, ``N__py``, ``N__bound``; the batch
+        loop is in :attr:`batch_llvm_ir`), otherwise the one module holding
+        both kernels."""
+        return self._main.text
 
     @property
     def llvm_ir_opt(self) -> str:
-        """The LLVM IR after the optimization pipeline (what was codegen'd;
-        the pipeline is skipped for out-of-line bodies, see emit.plan)."""
-        s = self._lazy.get("llvm_ir_opt")
-        if s is None:
-            pl = self.compile_info["plan"]
-            s = self._lazy["llvm_ir_opt"] = backend.optimized_ir(
-                self.llvm_ir, opt_level=pl.opt_level, codegen_level=pl.codegen_level,
-                slp=pl.slp)
-        return s
+        """:attr:`llvm_ir` after the optimization pipeline (what was
+        codegen'd; the pipeline is skipped where it has nothing to do, see
+        compiler.plan)."""
+        return self._main.optimized_ir()
 
     @property
     def asm(self) -> str:
-        """Native assembly of the optimized module."""
-        s = self._lazy.get("asm")
+        """Native assembly of :attr:`llvm_ir_opt`."""
+        return self._main.assembly()
+
+    @property
+    def batch_llvm_ir(self) -> str:
+        """The LLVM IR of the module holding the batch kernel ``N_batch``
+        (for small programs its own module, compiled on the first batch;
+        otherwise :attr:`llvm_ir`).  Reading it compiles nothing."""
+        if self._batch_levels() is None:
+            return self.llvm_ir
+        s = self._lazy.get("batch_llvm_ir")
         if s is None:
-            pl = self.compile_info["plan"]
-            s = self._lazy["asm"] = backend.assembly(self.llvm_ir_opt,
-                                                     codegen_level=pl.codegen_level)
+            o = self.options
+            s = self._lazy["batch_llvm_ir"] = emit.batch_module_text(
+                self.program, self.name, opt=o["opt"], fast_math=o["fast_math"],
+                vector_math=o["vector_math"])
+        return s
+
+    @property
+    def batch_llvm_ir_opt(self) -> str:
+        """:attr:`batch_llvm_ir` after the optimization pipeline."""
+        levels = self._batch_levels()
+        if levels is None:
+            return self.llvm_ir_opt
+        if self._batch is not None:
+            return self._batch.optimized_ir()
+        s = self._lazy.get("batch_llvm_ir_opt")
+        if s is None:
+            s = self._lazy["batch_llvm_ir_opt"] = backend.optimized_ir(self.batch_llvm_ir,
+                                                                       **levels)
+        return s
+
+    @property
+    def batch_asm(self) -> str:
+        """Native assembly of :attr:`batch_llvm_ir_opt`."""
+        levels = self._batch_levels()
+        if levels is None:
+            return self.asm
+        s = self._lazy.get("batch_asm")
+        if s is None:
+            s = self._lazy["batch_asm"] = backend.assembly(
+                self.batch_llvm_ir_opt, codegen_level=levels["codegen_level"])
         return s
 
     @property
     def object_code(self) -> bytes:
-        """The ELF object code loaded into the JIT (also what the cache stores)."""
-        return self._obj
+        """The ELF object code of :attr:`llvm_ir` loaded into the JIT (also
+        what the cache stores)."""
+        return self._main.obj
 
     def __repr__(self) -> str:
         return (f"<CompiledFunction {self.name}: {self._n} inputs ({_describe(self.inputs, 4)})"
@@ -450,8 +537,8 @@ class CompiledFunction:
                 # the object code (each copy has its own pair of globals).
                 used = any(c is self._inst for c, _ in self._bind_instances)
                 inst = self._load_instance() if used else self._inst
-            inst.set_pointer(f"{self.name}__bound_x", id(xv))
-            inst.set_pointer(f"{self.name}__bound_out", id(ov))
+            inst.set_pointer(f"{self.name}__bound_args", id(xv), 0)
+            inst.set_pointer(f"{self.name}__bound_args", id(ov), 1)
             fn = _PYBOUND(inst.addresses[f"{self.name}__bound"])
             # The ctypes object carries the references that keep the engine,
             # this function and both buffers alive while it is reachable.
@@ -529,7 +616,7 @@ class CompiledFunction:
         return rs_b // 8, cs_b // 8
 
     def _run_batch(self, xp: int, rs: int, cs: int, yp: int, N: int, threads) -> None:
-        kernel = self._cbatch
+        kernel = self._cbatch or self._batch_kernel()
         if threads is None:
             threads = os.cpu_count() or 1
         threads = int(threads)

@@ -16,10 +16,10 @@ from symdiff.core.program import Instr, Program
 from symdiff.core.ops import OPS, VARIADIC
 
 import compiler
-from compiler import emit
+from compiler import plan as cplan
+from compiler.vecmath import SINCOS_ACCURATE_LIMIT, VECMATH_ULP
 from test_compiler_helpers import SPECIAL, assert_same, lecture, sample
 
-from compiler.vecmath import SINCOS_ACCURATE_LIMIT, VECMATH_ULP
 
 # Compiled code goes to the session's temporary cache (tests/conftest.py).
 
@@ -91,16 +91,16 @@ def test_every_op_matches_interpreter(vector_math, subset):
     if subset == "all":
         assert {c[0] for c in cases} == set(OPS)  # the whole table is covered
     fn = compiler.compile(program, vector_math=vector_math, name="allops")
-    if subset == "vec" and VECMATH_ULP:
+    if subset == "vec":
         assert fn.compile_info.get("plan") is None or fn.compile_info["plan"].inline_body
         assert '@"symdiff.vexp"' in fn.llvm_ir and '@"symdiff.vtanh"' in fn.llvm_ir
     rng = np.random.default_rng(1)
     X = _points(cases, len(program.inputs), rng)
     got = fn.batch(X)
     ref = sd.Interpreter(program)([X[:, j] for j in range(X.shape[1])])
-    used_vecmath = fn.options["vector_math"] and emit.plan(
+    used_vecmath = fn.options["vector_math"] and cplan.plan(
         program, 2, vector_math=True).inline_body
-    assert used_vecmath == (subset == "vec" and bool(VECMATH_ULP))
+    assert used_vecmath == (subset == "vec")
     for k, (name, ar, cols) in enumerate(cases):
         g, r = got[:, k], np.asarray(ref[k], dtype=np.float64)
         what = f"{name}/{ar} (vector_math={vector_math})"
@@ -466,26 +466,99 @@ def test_bind(lecture_fns):
 
 def test_vectorized_batch_loop(lecture_fns):
     fn = lecture_fns[True]
-    opt = fn.llvm_ir_opt
+    opt = fn.batch_llvm_ir_opt
     rows = opt[opt.index("@symdiff_fn__rows("):]
     rows = rows[:rows.index("\n}\n")]
     assert re.search(r"<(4|8) x double>", rows), "contiguous row loop not vectorized"
-    assert "symdiff.v" in fn.llvm_ir or not fn.options["vector_math"]
-    assert re.search(r"[yz]mm", fn.asm)
+    assert "symdiff.v" in fn.batch_llvm_ir or not fn.options["vector_math"]
+    assert re.search(r"[yz]mm", fn.batch_asm)
 
 
 def test_introspection(lecture_fns):
     fn = lecture_fns[False]
+    # A small program: the scalar module (compiled at once) ...
+    assert fn.compile_info["split"] and fn.compile_info["plan"].inline_body
     assert "define void @symdiff_fn(ptr" in fn.llvm_ir
-    assert "define void @symdiff_fn_batch(" in fn.llvm_ir
-    assert "@symdiff_fn__py" in fn.llvm_ir
-    assert "define" in fn.llvm_ir_opt and "symdiff_fn_batch" in fn.asm
+    assert "@symdiff_fn__py" in fn.llvm_ir and "@symdiff_fn__bound" in fn.llvm_ir
+    assert "_batch" not in fn.llvm_ir and "__rows" not in fn.llvm_ir
+    assert "define" in fn.llvm_ir_opt and "symdiff_fn__py" in fn.asm
+    # ... and the batch module (its text and code, compiled or not)
+    assert "define void @symdiff_fn_batch(" in fn.batch_llvm_ir
+    assert "define internal void @symdiff_fn__rows(" in fn.batch_llvm_ir
+    assert "__py" not in fn.batch_llvm_ir
+    assert "symdiff_fn_batch" in fn.batch_asm
     assert fn.inputs == ("x", "z") and fn.n_inputs == 2 and fn.n_outputs == 2
     assert isinstance(fn.program, Program)
     assert "2 inputs (x, z) -> 2 outputs" in repr(fn)
     assert fn.object_code[:4] == b"\x7fELF"
     # default is strict IEEE
-    assert " fast " not in fn.llvm_ir
+    assert " fast " not in fn.llvm_ir and " fast " not in fn.batch_llvm_ir
+
+
+def test_one_module_for_out_of_line_bodies():
+    # 40 inputs: too many for the inlined row loop, so the body stays out of
+    # line and one module holds both kernels.
+    xs = [sd.symbol(f"x{i}") for i in range(40)]
+    fn = compiler.compile(sd.sum([sd.exp(v) * v for v in xs]), xs, cache=False)
+    assert not fn.compile_info["split"] and not fn.compile_info["plan"].inline_body
+    assert fn.batch_llvm_ir is fn.llvm_ir and fn.batch_asm is fn.asm
+    assert "define void @symdiff_fn_batch(" in fn.llvm_ir
+    assert fn.compile_info["batch"] is None
+    X = np.random.default_rng(2).uniform(-1, 1, (5, 40))
+    assert_same(fn.batch(X)[3], fn(X[3]))
+    assert fn.compile_info["batch"] is None   # nothing more was compiled
+
+
+def test_batch_module_is_compiled_on_first_batch(tmp_path, monkeypatch):
+    from compiler import cache as ccache
+
+    monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(tmp_path / "c"))
+    ccache.clear_memory()
+    _, g, _, want = lecture()
+    fn = compiler.compile(g, name="lazy")
+    assert fn.compile_info["split"] and fn.compile_info["batch"] is None
+    assert fn._cbatch is None
+    # a scalar call and bind() compile nothing more
+    assert fn([2.0, 3.0]) == pytest.approx(want, rel=1e-14)
+    fn.bind(np.array([2.0, 3.0]), np.zeros(2))()
+    assert fn.compile_info["batch"] is None
+    entries = {p.name for p in (tmp_path / "c").glob("*.sdobj")}
+    Y = fn.batch(np.array([[2.0, 3.0], [1.5, 0.5]]))
+    info = fn.compile_info["batch"]
+    assert info["cache"] == "miss" and info["codegen_s"] > 0
+    assert_same(Y[0], fn([2.0, 3.0]), what="batch row vs call")
+    new = {p.name for p in (tmp_path / "c").glob("*.sdobj")} - entries
+    assert len(new) == 1                      # the batch module's own entry
+    # Another function of the same program: both modules from the cache.
+    ccache.clear_memory()
+    again = compiler.compile(g, name="lazy")
+    assert again.compile_info["cache"] == "disk"
+    again.batch(np.ones((3, 2)))
+    assert again.compile_info["batch"]["cache"] == "disk"
+
+
+def test_concurrent_first_batches_build_one_module():
+    import threading
+
+    _, g, _, _ = lecture()
+    fn = compiler.compile(g, name="raced", cache=False)
+    X = np.random.default_rng(5).uniform(0.5, 2.0, (300, 2))
+    results, kernels = [None] * 4, set()
+    start = threading.Barrier(4)
+
+    def work(i):
+        start.wait()
+        results[i] = fn.batch(X, threads=1)
+        kernels.add(id(fn._batch_inst))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(kernels) == 1
+    for r in results[1:]:
+        assert_same(r, results[0], what="concurrent first batches")
 
 
 def test_fast_math_option():
@@ -515,8 +588,8 @@ def test_program_and_node_inputs():
 def test_chunked_program_matches(monkeypatch):
     # Force the chunked layout on a mid-sized gradient: values cross chunk
     # boundaries through scratch, outputs are stored by the defining chunk.
-    monkeypatch.setattr(emit, "CHUNK_MAX", 50)
-    monkeypatch.setattr(emit, "CHUNK_SIZE", 37)
+    monkeypatch.setattr(cplan, "CHUNK_MAX", 50)
+    monkeypatch.setattr(cplan, "CHUNK_SIZE", 37)
     xs = [sd.symbol(f"x{i}") for i in range(12)]
     f = sd.sum([100 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1 - xs[i]) ** 2 for i in range(11)])
     f = f + sd.tanh(xs[0] * xs[5]) * sd.log(1 + xs[3] ** 2)

@@ -1,4 +1,4 @@
-"""Compiled primitives keep the ulp bounds that compiler.accuracy states
+"""Compiled primitives keep the ulp bounds that symdiff.lab.accuracy states
 (issue #3): every op on both paths against a correctly rounded mpmath
 reference, glibc and LLVM-intrinsic calls within 1 ulp, x ** n lowered to
 multiplications, and the measuring machinery itself (rounding of the
@@ -16,8 +16,8 @@ from mpmath import mpf
 
 import compiler
 import symdiff as sd
-from compiler import accuracy as A
-from compiler import emit
+from symdiff.lab import accuracy as A
+from compiler import vecmath
 from symdiff.core.symbolic import apply
 from symdiff.core.ops import OPS
 
@@ -80,7 +80,7 @@ def test_exact_and_correctly_rounded_ops_state_zero(name):
 def test_vecmath_bounds_not_looser_than_one_ulp():
     # vecmath's own functions are below 1 ulp against the exact value, so
     # within 1 ulp of the correctly rounded result.
-    for name in emit.vecmath_available().SUPPORTED:
+    for name in vecmath.SUPPORTED:
         assert A.ULP_BOUNDS[name]["vector"] <= 1.0, name
 
 

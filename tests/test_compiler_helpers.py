@@ -89,3 +89,24 @@ def lecture():
     want = [3 * math.exp(6) + 3 / l2 - 3 / l2 ** 2 + math.cos(l2) / 12 - math.sin(l2) / 12,
             2 * math.exp(6) + 2 / l2 - math.sin(l2) / 18]
     return f, g, (x, z), want
+
+
+def run_py(code: str, env_extra: dict | None = None, args=(), timeout=120) -> str:
+    """Run ``code`` (dedented) in a fresh Python with the repository and the
+    tests on its path; returns stdout, fails the test on a non-zero exit."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(root), str(root / "tests"),
+                                         env.get("PYTHONPATH", "")])
+    env.update(env_extra or {})
+    res = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args],
+                         capture_output=True, text=True, env=env, timeout=timeout,
+                         cwd=str(root))
+    assert res.returncode == 0, f"subprocess failed ({res.returncode}):\n{res.stderr}"
+    return res.stdout

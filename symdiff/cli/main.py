@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of the ``symdiff`` command."""
     # Imported here, not at the top: importing symdiff.cli for main stays
     # cheap until a command line is actually parsed.
-    from symdiff.cli import compare, compile, demo, diff, graph
+    from symdiff.cli import cache, compare, compile, demo, diff, graph
 
     parser = argparse.ArgumentParser(
         prog="symdiff",
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.register(sub)
     graph.register(sub)
     demo.register(sub)
+    cache.register(sub)
     return parser
 
 

@@ -638,12 +638,19 @@ def _reshape_shape(shapes, dtypes, shape):
     from symdiff.core.shapes import ShapeError, shape_size
 
     (s,) = shapes
-    n_in, n_out = shape_size(s), shape_size(shape)
+    a, b = list(s), list(shape)
+    # Equal leading and trailing dimensions stay (a named batch axis may
+    # keep its name); what lies between must hold the same number of
+    # entries: ints with equal products, or the same axes up to 1s.
+    while a and b and a[0] == b[0]:
+        a.pop(0), b.pop(0)
+    while a and b and a[-1] == b[-1]:
+        a.pop(), b.pop()
+    n_in, n_out = shape_size(tuple(a)), shape_size(tuple(b))
     if n_in is not None and n_out is not None:
         ok = n_in == n_out
     else:
-        # With named dimensions only 1s may come and go.
-        ok = [d for d in s if d != 1] == [d for d in shape if d != 1]
+        ok = [d for d in a if d != 1] == [d for d in b if d != 1]
     if not ok:
         raise ShapeError(f"reshape: cannot reshape shape {s} into {shape}")
     return tuple(shape), dtypes[0]

@@ -19,7 +19,7 @@ paths, the largest distance in ulps between the compiled result and the
 correctly rounded result seen over the domain in :data:`DOMAINS` (0 means
 correctly rounded on every point tried; 1 means off by at most one ulp, i.e.
 faithful).  These are measured bounds, not proofs: the numbers come from
-:func:`measure` over 20,000-point samples (``python -m compiler.accuracy``
+:func:`measure` over 20,000-point samples (``python -m symdiff.lab.accuracy``
 prints them next to the bounds) and 200,000-point sweeps with two more
 seeds, on an x86-64 host with FMA and AVX-512, glibc 2.36 and LLVM 22
 (llvmlite 0.50); ``tests/test_compiler_accuracy.py`` re-checks them on a
@@ -514,7 +514,7 @@ def _compiled(expr, inputs, path: str):
 def _op_function(op_name: str, path: str):
     # f = op(x) or op(x, y): one output, one or two inputs.
     from symdiff.core import symbolic as build
-    from symdiff import symbol
+    from symdiff.core.node import symbol
 
     op = OPS[op_name]
     n = 1 if op.arity == 1 else 2
@@ -591,7 +591,7 @@ def measure_pow(c: float, n_points: int = 20000, seed: int = 0, *, exact: bool =
     metric and ``exact`` option as :func:`measure`; the ``libm`` path (no
     vecmath function is involved on either path)."""
     from symdiff.core import symbolic as build
-    from symdiff import symbol
+    from symdiff.core.node import symbol
 
     X, ref, ex = _pow_reference(float(c), n_points, seed)
     got = _compiled(build.pow(symbol("x"), float(c)), ["x"], "libm").batch(X)[:, 0]
@@ -620,17 +620,13 @@ def report(n_points: int = 20000, seed: int = 0, *, exact: bool = True, out=None
     the unrounded value).  Returns True if every measurement is within its
     bound."""
     out = out or sys.stdout
-    from . import emit
+    from compiler import vecmath
 
-    vm = emit.vecmath_available()
-    fma = ""
-    if vm is not None:
-        fma = " (FMA)" if vm.host_has_fma() else " (no FMA)"
+    fma = " (FMA)" if vecmath.host_has_fma() else " (no FMA)"
     ok = True
     print(f"Compiled primitives vs a correctly rounded mpmath reference ({_DPS} digits): "
           f"{n_points} random points per op plus special values (±0, ±inf, NaN, "
-          f"±5e-324, ±2.2e-308, ±DBL_MAX, ±1), seed {seed}; vecmath"
-          f"{fma if vm else ': unavailable, so vector = libm'}.\n", file=out)
+          f"±5e-324, ±2.2e-308, ±DBL_MAX, ±1), seed {seed}; vecmath{fma}.\n", file=out)
     print("*measured*: max distance in ulps from the correctly rounded result; *bound*: "
           "`ULP_BOUNDS`; *vs exact*: max |got - exact| in ulps of the exact value "
           "(0.5 = correctly rounded).  Ops without a vecmath version compile to the "
@@ -681,9 +677,9 @@ def report(n_points: int = 20000, seed: int = 0, *, exact: bool = True, out=None
 
 
 def main(argv=None) -> int:
-    """``python -m compiler.accuracy [--points N] [--seed S]``: print the
+    """``python -m symdiff.lab.accuracy [--points N] [--seed S]``: print the
     accuracy table; exit status 1 if a measurement exceeds its bound."""
-    p = argparse.ArgumentParser(prog="python -m compiler.accuracy",
+    p = argparse.ArgumentParser(prog="python -m symdiff.lab.accuracy",
                                 description="Measured ulp errors of compiled primitives "
                                             "next to the stated bounds (Markdown).")
     p.add_argument("--points", type=int, default=20000, help="random points per op")

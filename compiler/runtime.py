@@ -1,0 +1,90 @@
+"""Runtime objects linked into JIT modules: code that is the same for
+every kernel, compiled once per process instead of into every module.
+
+* vecmath's functions (:func:`vecmath_objects`, one object per set).  A scalar
+  module (:func:`compiler.emit.scalar_module_text`) calls ``symdiff.vexp``
+  & co. instead of defining them: generating their machine code took ~7 ms
+  of a 12 ms scalar compile of the lecture gradient (exp, log, sin, cos).
+* The numpy-ABI checks behind every kernel's fast entries
+  (:func:`pyabi_object`, see :mod:`compiler.npyabi`): ~0.5-0.7 ms a module.
+
+Each object is kept here for the life of the process and in the object
+cache under its own IR-text key, and loaded next to the kernel's object
+into the kernel's engine, which resolves the calls (MCJIT links the objects
+of one engine).  Every engine gets its own copy, so a compiled function
+still owns all the code it runs.  The objects are kept whatever the
+``cache`` option says: like libm, they are runtime support, identical for
+every kernel, not a kernel's compiled code.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+from . import backend, cache, emit, npyabi, vecmath
+
+__all__ = ["vecmath_objects", "pyabi_object", "VECMATH_LEVELS", "PYABI_LEVELS"]
+
+#: Pipeline and codegen levels of the runtime objects (built once per
+#: process, and when the disk cache is empty, during the first compile).
+#: vecmath: codegen level 1 without the IR pipeline.  Scalar calls measured
+#: as fast as at level 2 or with the O2 pipeline (lecture gradient 283-284
+#: ns a call at levels 1 and 2, 278 with the pipeline; a 167-op tanh/exp/log
+#: gradient 491-495 ns) for a fraction of the build time (exp, log, sin and
+#: cos: 7 ms at level 1, 9-17 ms at level 2, 18 ms with the pipeline), while
+#: level 0 code was slower (294 and 572 ns).  The fast entries' checks
+#: (loads, compares, branches): level 0, within 4-8 ns of level 2 on a
+#: ~280 ns call and 1.1-1.3 instead of 4.2-5.7 ms to build.  Neither uses
+#: fast-math, so a vecmath call computes the same bits as the same function
+#: inlined into a vectorized batch loop.
+VECMATH_LEVELS = {"opt_level": None, "codegen_level": 1, "slp": False}
+PYABI_LEVELS = {"opt_level": None, "codegen_level": 0, "slp": False}
+
+_OBJECTS: dict[tuple, bytes] = {}
+_LOCK = threading.Lock()
+
+
+def vecmath_objects(names, use_fma, *, use_cache: bool) -> list[bytes]:
+    """Object code defining vecmath's ``names`` (one object for the set, or
+    none for no names), built or loaded on first use in this process.
+    ``use_fma``: as in :mod:`compiler.vecmath` (None: the host's).
+    ``use_cache``: also look in and write to the disk cache."""
+    if not names:
+        return []
+    fma = _host_fma() if use_fma is None else bool(use_fma)
+    names = tuple(sorted(set(names)))
+    # One object per set: each object an engine loads costs ~0.05 ms, and a
+    # process meets few sets.
+    return [_object(("vecmath", names, fma), lambda: emit.vecmath_module_text(names, fma),
+                    VECMATH_LEVELS, use_cache)]
+
+
+@functools.lru_cache(maxsize=None)
+def _host_fma() -> bool:
+    # Asking LLVM for the host's features costs ~0.25 ms: once per process.
+    return vecmath.host_has_fma()
+
+
+def pyabi_object(*, use_cache: bool) -> bytes:
+    """Object code of :func:`compiler.npyabi.runtime_text` (the fast
+    entries' checks), built or loaded on first use in this process."""
+    return _object(("pyabi",), npyabi.runtime_text, PYABI_LEVELS, use_cache)
+
+
+def _object(memo_key: tuple, make_text, levels: dict, use_cache: bool) -> bytes:
+    with _LOCK:
+        obj = _OBJECTS.get(memo_key)
+        if obj is None:
+            obj = _OBJECTS[memo_key] = _build(make_text(), levels, use_cache)
+    return obj
+
+
+def _build(text: str, levels: dict, use_cache: bool) -> bytes:
+    key = cache.make_key(text, backend.codegen_options(**levels), backend.host_info())
+    obj = cache.load(key)[0] if use_cache else None
+    if obj is None:
+        obj, _ = backend.compile_text(text, **levels)
+        if use_cache:
+            cache.store(key, obj)
+    return obj

@@ -1,0 +1,299 @@
+"""Compiled tensor programs as Python callables over numpy arrays.
+
+``fn = compile_tensor(program)`` builds one native kernel for every size
+of the named dimensions: ``fn(X, Theta, y)`` (or keywords by input name)
+binds the dimension names from the arrays' shapes, checks every input
+against its declared shape and dtype (a ValueError naming the input and
+the expected shape otherwise), allocates the outputs (or fills ``out=``)
+and runs the kernel, returning a tuple of arrays.
+
+Inputs are read as C-contiguous float64 (int64 for label inputs): other
+layouts and dtypes that convert safely are copied first, so nothing is
+ever read out of bounds.  Temporaries are allocated once per call size and
+thread and reused.  Large steps whose rows are independent run on
+``threads`` threads (each row is computed by the same code whichever
+thread runs it, so results are bitwise independent of the thread count);
+matrix products call SciPy's BLAS, whose own threads run only while our
+loops wait, so the two never oversubscribe the cores.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from symdiff.core.program import Program
+from symdiff.core.shapes import ShapeError, bind_dims, resolve_shape
+
+from .. import backend, cache
+from .blas import blas_pointers, blas_threads
+from .codegen import module_text
+from .plan import TensorPlan, plan_tensor_program
+
+__all__ = ["TensorFunction", "compile_tensor", "default_threads"]
+
+_MAIN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+_STEP = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                         ctypes.c_int64)
+_PARALLEL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                             ctypes.c_int64)
+_INT32_MAX = 2 ** 31 - 1
+
+
+def default_threads() -> int:
+    """Threads for compiled tensor loops: ``SYMDIFF_NUM_THREADS``, else
+    ``OMP_NUM_THREADS``, else the number of cores."""
+    for var in ("SYMDIFF_NUM_THREADS", "OMP_NUM_THREADS"):
+        v = os.environ.get(var, "").strip()
+        if v:
+            try:
+                n = int(v)
+            except ValueError:
+                raise ValueError(f"{var}={v!r} is not a thread count") from None
+            if n < 1:
+                raise ValueError(f"{var}={v!r}: the thread count must be >= 1")
+            return n
+    return os.cpu_count() or 1
+
+
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL._max_workers < workers:
+            old = _POOL
+            _POOL = ThreadPoolExecutor(max_workers=workers,
+                                       thread_name_prefix="symdiff-tensor")
+            if old is not None:
+                old.shutdown(wait=False)
+        return _POOL
+
+
+class TensorFunction:
+    """A compiled tensor program: ``fn(*arrays, out=None, **by_name)``."""
+
+    def __init__(self, program: Program, name: str, options: dict, use_cache: bool = True):
+        t0 = time.perf_counter()
+        self.program = program
+        self.name = name
+        self.options = dict(options)
+        self._use_cache = use_cache
+        self.plan: TensorPlan = plan_tensor_program(program)
+        text = module_text(self.plan, name, vector_math=options.get("vector_math", True),
+                           fast_math=options.get("fast_math", False))
+        self.llvm_ir = text
+        info = {"n_ops": program.n_ops, "steps": len(self.plan.steps)}
+        opt = options.get("opt", 2)
+        levels = {"opt_level": opt, "codegen_level": opt, "slp": opt >= 3}
+        key = cache.make_key(text, backend.codegen_options(**levels), backend.host_info())
+        use = use_cache and cache.cache_enabled()
+        obj, where = cache.load(key) if use else (None, "off")
+        info["cache"] = where
+        if obj is None:
+            timings: dict = {}
+            obj, _ = backend.compile_text(text, **levels, timings=timings)
+            info.update({k + "_s": v for k, v in timings.items()})
+            if use:
+                cache.store(key, obj)
+        self.object_code = obj
+        globals_ = [f"{name}__dgemm", f"{name}__dgemv", f"{name}__parallel"]
+        self._inst = backend.Instance(obj, [f"{name}__run"], globals_)
+        has_products = any(s.kind == "matmul" for s in self.plan.steps)
+        blas = blas_pointers() if options.get("blas", True) and has_products else {}
+        self._blas_threads = blas_threads() if blas else None
+        for fn_name in ("dgemm", "dgemv"):
+            if fn_name in blas:
+                self._inst.set_pointer(f"{name}__{fn_name}", blas[fn_name])
+        self._main = _MAIN(self._inst.addresses[f"{name}__run"])
+        self._threads = options.get("threads") or default_threads()
+        self._steps: dict = {}
+        # The callback object must outlive every call that can reach it.
+        self._parallel_cb = _PARALLEL(self._parallel)
+        if self._threads > 1:
+            self._inst.set_pointer(f"{name}__parallel",
+                                   ctypes.cast(self._parallel_cb, ctypes.c_void_p).value)
+        self._arrays = [self.program.instrs[k].payload for k, b in
+                        sorted(((k, b) for k, b in self.plan.buffers.items()
+                                if b.kind == "array"), key=lambda kb: kb[1].index)]
+        self._scratch = threading.local()
+        # Label inputs and the k of every onehot reading them: checked per
+        # call, so an out-of-range label is an error, not a zero row.
+        self._label_bounds: dict = {}
+        for ins in program.instrs:
+            if ins.op == "onehot":
+                src = program.instrs[ins.args[0]]
+                if src.op == "input":
+                    j = src.payload
+                    self._label_bounds[j] = min(self._label_bounds.get(j, ins.payload[0]),
+                                                ins.payload[0])
+        info["total_s"] = time.perf_counter() - t0
+        self.compile_info = info
+
+    # -- pickling ------------------------------------------------------------
+    def __reduce__(self):
+        return (_rebuild, (self.program, self.name, self.options, self._use_cache))
+
+    # -- introspection -------------------------------------------------------
+    @property
+    def inputs(self) -> tuple:
+        """Input names, in calling order."""
+        return self.program.inputs
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{n}: {s}" for n, s in zip(self.inputs, self.program.input_shapes))
+        return f"<TensorFunction {self.name}({shapes}) -> {len(self.program.outputs)} outputs>"
+
+    # -- threads -------------------------------------------------------------
+    def _parallel(self, step, bufs, dims, rows):
+        """The kernel's thread callback: rows 0..rows of a step, split into
+        one contiguous block per thread (rows are independent)."""
+        fn = self._steps.get(step)
+        if fn is None:
+            fn = self._steps[step] = _STEP(step)
+        threads = min(self._threads, max(1, rows))
+        if threads == 1:
+            fn(bufs, dims, 0, rows)
+            return
+        size = -(-rows // threads)
+        blocks = [(lo, min(rows, lo + size)) for lo in range(0, rows, size)]
+        pool = _pool(len(blocks) - 1)
+        futs = [pool.submit(fn, bufs, dims, lo, hi) for lo, hi in blocks[1:]]
+        fn(bufs, dims, *blocks[0])          # ctypes releases the GIL meanwhile
+        for f in futs:
+            f.result()
+
+    # -- calls ---------------------------------------------------------------
+    def _bind(self, args, kwargs) -> list:
+        names = self.program.inputs
+        if len(args) > len(names):
+            raise ValueError(f"{self.name} takes {len(names)} inputs ({', '.join(names)}), "
+                             f"got {len(args)}")
+        values = list(args) + [None] * (len(names) - len(args))
+        for k, v in kwargs.items():
+            if k not in names:
+                raise ValueError(f"{self.name} has no input {k!r} (inputs: {', '.join(names)})")
+            j = names.index(k)
+            if j < len(args):
+                raise ValueError(f"input {k!r} given twice")
+            values[j] = v
+        missing = [n for n, v in zip(names, values) if v is None]
+        if missing:
+            raise ValueError(f"no value given for {', '.join(missing)}")
+        return values
+
+    def _convert(self, values) -> list:
+        out = []
+        for name, dtype, shape, v in zip(self.program.inputs, self.program.input_dtypes,
+                                         self.program.input_shapes, values):
+            a = np.asarray(v)
+            want = f"shape {_shape_text(shape)}"
+            if dtype == "int64":
+                if a.dtype.kind not in "iu":
+                    raise ValueError(f"input {name}: expected an int64 array of {want} "
+                                     f"(integer labels), got dtype {a.dtype}")
+                a = np.ascontiguousarray(a, dtype=np.int64)
+            else:
+                if a.dtype.kind not in "biuf":
+                    raise ValueError(f"input {name}: expected a float64 array of {want}, "
+                                     f"got dtype {a.dtype}")
+                a = np.ascontiguousarray(a, dtype=np.float64)
+            if not a.flags.aligned:
+                a = a.copy()
+            out.append(a)
+        return out
+
+    def __call__(self, *args, out=None, **kwargs):
+        """Evaluate on arrays (positional in input order, or by name);
+        returns a tuple of arrays, one per output (into ``out``, a tuple of
+        C-contiguous float64 arrays of the right shapes, when given)."""
+        arrays = self._convert(self._bind(args, kwargs))
+        try:
+            dims = bind_dims(self.program.input_shapes, [a.shape for a in arrays],
+                             self.program.inputs)
+            shapes = [resolve_shape(s, dims) for s in self.program.output_shapes]
+        except ShapeError as e:
+            raise ValueError(str(e)) from None
+        for d, v in dims.items():
+            if v > _INT32_MAX:
+                raise ValueError(f"dimension {d} = {v} is too large (BLAS takes 32-bit sizes)")
+        for j, k in self._label_bounds.items():
+            a = arrays[j]
+            if a.size and (a.min() < 0 or a.max() >= k):
+                bad = a[(a < 0) | (a >= k)].ravel()[0]
+                raise ValueError(f"input {self.program.inputs[j]}: label {int(bad)} is outside "
+                                 f"0..{k - 1} (onehot with k = {k})")
+        outs = self._outputs(out, shapes, arrays)
+        dim_arr = np.array([dims[d] for d in self.plan.dims], dtype=np.int64)
+        scratch = self._scratch_for(dims)
+        ptrs = [a.ctypes.data for a in arrays] + [o.ctypes.data for o in outs] \
+            + [a.ctypes.data for a in self._arrays] + [s.ctypes.data for s in scratch]
+        bufs = (ctypes.c_void_p * max(1, len(ptrs)))(*ptrs)
+        control = self._blas_threads
+        previous = control[0]() if control is not None else 1
+        if previous != 1:
+            # Our threads split products into fixed row blocks, each one
+            # single-threaded BLAS call: BLAS's own threads would depend on
+            # how many threads run and change the bits.  Restored afterwards.
+            control[1](1)
+        try:
+            self._main(ctypes.addressof(bufs), dim_arr.ctypes.data)
+        finally:
+            if previous != 1:
+                control[1](previous)
+        return tuple(outs)
+
+    def _outputs(self, out, shapes, arrays) -> list:
+        if out is None:
+            return [np.empty(s) for s in shapes]
+        out = tuple(out) if isinstance(out, (list, tuple)) else (out,)
+        if len(out) != len(shapes):
+            raise ValueError(f"out must hold {len(shapes)} arrays, got {len(out)}")
+        for k, (o, s) in enumerate(zip(out, shapes)):
+            if not isinstance(o, np.ndarray) or o.dtype != np.float64 or o.shape != s \
+                    or not o.flags.c_contiguous or not o.flags.writeable:
+                got = f"{o.dtype} {o.shape}" if isinstance(o, np.ndarray) else type(o).__name__
+                raise ValueError(f"out[{k}] must be a writeable C-contiguous float64 array "
+                                 f"of shape {s}, got {got}")
+            if any(np.may_share_memory(o, a) for a in arrays) or \
+                    any(np.may_share_memory(o, p) for p in out[:k]):
+                raise ValueError(f"out[{k}] overlaps an input or another output")
+        return list(out)
+
+    def _scratch_for(self, dims: dict) -> list:
+        key = tuple(sorted(dims.items()))
+        cache_ = getattr(self._scratch, "by_dims", None)
+        if cache_ is None or cache_[0] != key:
+            bufs = sorted((b for b in self.plan.buffers.values() if b.kind == "scratch"),
+                          key=lambda b: b.index)
+            arrays = [np.empty(resolve_shape(b.shape, dims)) for b in bufs]
+            cache_ = self._scratch.by_dims = (key, arrays)
+        return cache_[1]
+
+
+def _shape_text(shape: tuple) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _rebuild(program, name, options, use_cache):
+    return TensorFunction(program, name, options, use_cache)
+
+
+def compile_tensor(program: Program, *, name: str = "symdiff_fn", opt: int = 2,
+                   fast_math: bool = False, vector_math: bool = True, threads: int | None = None,
+                   blas: bool = True, cache: bool = True) -> TensorFunction:
+    """Compile a tensor program (see the module docstring)."""
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    options = {"opt": int(opt), "fast_math": bool(fast_math), "vector_math": bool(vector_math),
+               "blas": bool(blas)}
+    if threads is not None:
+        options["threads"] = threads
+    return TensorFunction(program, name, options, use_cache=cache)
