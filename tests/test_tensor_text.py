@@ -438,7 +438,8 @@ def test_user_text_never_reaches_eval(monkeypatch):
 
     monkeypatch.setattr(builtins, "eval", forbidden)
     monkeypatch.setattr(builtins, "exec", forbidden)
-    assert parse(DECL + "sum(X[0, 1:3] * [1, 2], axis=0)") is sd.sum(X[0, 1:3] * array_const([1, 2]), axis=0)
+    assert parse(DECL + "sum(X[0, 1:3] * [1, 2], axis=0)") is \
+        sd.sum(X[0, 1:3] * array_const([1, 2]), axis=0)
     for text in ["X.__class__", "sum(X, axis=__import__)", "X[__import__('os')]",
                  "reshape(X, (m, exec))"]:
         with pytest.raises(ParseError):
