@@ -112,6 +112,35 @@ def test_quadratic_with_hessian_and_values(capsys, files):
     ]) + "\n"
 
 
+def test_hessian_of_a_scalar_and_a_vector(capsys, files):
+    code, out, _ = run(capsys, "diff", "lam * x @ x", "--shape", "x=n", "--hessian",
+                       "--at", "x=x.npy,lam=2")
+    assert code == 0
+    assert out.splitlines()[:8] == [
+        "t1 = x @ x                           # scalar",
+        "t2 = x + x                           # n",
+        "f = lam*t1                           # scalar",
+        "df/dlam = t1                         # scalar",
+        "df/dx = lam * t2                     # n",
+        "d2f/dlamdlam = 0                     # scalar",
+        "d2f/dlamdx = t2                      # n",
+        "d2f/dxdx = lam * (eye(n) + eye(n))   # n x n",
+    ]
+    assert out.splitlines()[9:] == [
+        "at lam=2.0, x=x.npy (2):",
+        "  f = 10.0",
+        "  df/dlam = 5.0",
+        "  df/dx = 2 array",
+        "    [4. 8.]",
+        "  d2f/dlamdlam = 0.0",
+        "  d2f/dlamdx = 2 array",
+        "    [2. 4.]",
+        "  d2f/dxdx = 2 x 2 array",
+        "    [[4. 0.]",
+        "     [0. 4.]]",
+    ]
+
+
 def test_least_squares_latex_hessian(capsys):
     code, out, _ = run(capsys, "diff", "0.5 * sum((A @ x - b)^2)", "--shape", "A=k,n",
                        "--shape", "x=n", "--shape", "b=k", "--wrt", "x", "--hessian",

@@ -32,14 +32,16 @@ def _temp_names(prog, labels) -> dict:
 def _hessian_blocks(f, wrt, g) -> list:
     """Second derivatives d2f/dwi dwj for vector (or scalar) variables, as a
     full matrix of tensor expressions."""
-    from symdiff.core.differentiate import jacobian
+    from symdiff.core.differentiate import grad, jacobian
     from symdiff.core.shapes import format_shape
 
     for w in wrt:
         if len(w.shape) > 1:
             raise UsageError(f"--hessian needs vector or scalar variables; {w.payload} has "
                              f"shape {format_shape(w.shape)} (choose others with --wrt)")
-    return [[jacobian(gi, wj) for wj in wrt] for gi in g]
+    # A scalar's derivative is a gradient (jacobian would give a 1 x 1
+    # array of scalar expressions); a vector's is a tensor Jacobian.
+    return [[grad(gi, wj) if not gi.shape else jacobian(gi, wj) for wj in wrt] for gi in g]
 
 
 def diff_tensors(args, prog) -> int:
