@@ -371,6 +371,7 @@ ERRORS = [
     ("[[1, 2], [3]]", 1, 1, 13, "the rows of a list literal must all have the same length"),
     ("[1, x]", 1, 5, 1, "a list literal holds numbers only, found 'x'"),
     ("[1, 2", 1, 1, 1, "unclosed '['"),
+    ("x + 1]", 1, 6, 1, "unmatched ']'"),
     ("x[0]", 1, 2, 3, "index: a scalar cannot be indexed"),
     ("x : 3\nx : 3\nx", 2, 1, 5, "'x' is already declared as 3 on line 1"),
     ("X : 3 x 3\nX : 3 x 3\nX", 2, 1, 9, "already declared"),

@@ -168,10 +168,12 @@ class View:
 
     def match(self, node: Node) -> Match | None:
         """The composite ``node`` prints as, or None."""
+        if node.op not in _probes_by_root():
+            return None                         # the common case, without a memo entry
         memo = self._memo
         if node in memo:
             return memo[node]
-        m = memo[node] = recognize(node) if node.args else None
+        m = memo[node] = recognize(node)
         return m
 
     def args(self, node: Node) -> tuple:

@@ -848,6 +848,8 @@ class _Parser:
                 elif tok == ":":
                     raise self.error("':' belongs in declarations (X : m x 64) and slices "
                                      "(X[1:3]) only", i)
+                elif tok == "]":
+                    raise self.error("unmatched ']'", i)
                 elif cls is None:
                     raise self._bad_token(i)
                 else:
