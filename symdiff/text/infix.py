@@ -119,10 +119,6 @@ def call_text(spelled: tuple) -> tuple[str, str]:
     return name + "(", "".join(", " + t for t in tail) + ")"
 
 
-def _is_signed(v: float) -> bool:
-    return v < 0 or (v == 0 and math.copysign(1.0, v) < 0)
-
-
 class _Leaves:
     """Text of leaves; names large constant arrays (C1, C2 ...) in order of
     appearance, with a prefix no symbol of the expression uses."""

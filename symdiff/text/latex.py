@@ -21,8 +21,9 @@ template's shape, never on op names:
    A later bare argument whose text would begin with a minus is
    parenthesized too, so that two operators never touch
    (``x + \\left(-y\\right)``).
-4. A bare argument followed by a superscript ``^`` must be one visual unit:
-   a symbol, a number without sign, space or exponent, or an atom that
+4. A bare argument followed by a superscript ``^`` (or a subscript ``_``)
+   must be one visual unit: a symbol (before ``_``, one without a subscript
+   of its own), a number without sign, space or exponent, or an atom that
    neither ends in its own superscript (``e^{x}^{2}`` is a LaTeX error) nor
    is a fraction (the exponent would read as the denominator's), unless the
    atom is wrapped in ``\\left ... \\right``; anything else is parenthesized.
@@ -274,6 +275,8 @@ def _layout_of(template: str, precedence: int, *, unary: bool, variadic: bool = 
     return _Layout(parts, slots, p, lead, safe_base, tuple(steps), product)
 
 
+_CACHE_SIZE = 4096
+
 # (op name, template) -> (the OpDef it was built from, its layout); rebuilt
 # if the table entry is replaced.
 _LAYOUTS: dict[tuple, tuple] = {}
@@ -285,6 +288,8 @@ def _layout(name: str, template: str | None = None) -> _Layout:
     key = (name, template)
     entry = _LAYOUTS.get(key)
     if entry is None or entry[0] is not op:
+        if len(_LAYOUTS) > _CACHE_SIZE:         # per-node templates (subscripts) vary
+            _LAYOUTS.clear()
         structural = op.kind == "structural"
         if template is None:
             template = op.latex or (r"\operatorname{%s}\left({0}\right)" % op.name)
@@ -303,6 +308,8 @@ def _call_layout(template: str) -> _Layout:
     """The layout of a composite or of a structural op printed as a call."""
     lay = _CALL_LAYOUTS.get(template)
     if lay is None:
+        if len(_CALL_LAYOUTS) > _CACHE_SIZE:
+            _CALL_LAYOUTS.clear()
         lay = _CALL_LAYOUTS[template] = _layout_of(template, PREC_ATOM, unary=True)
     return lay
 

@@ -72,8 +72,7 @@ from symdiff.core.tensor import index as _index
 from symdiff.core.tensor import tensor as _tensor
 from symdiff.text import functions as _functions
 from symdiff.text import operators as _operators
-from symdiff.text.literals import (DECLARATION_SYNTAX, read_declaration, read_index,
-                                   read_literal)
+from symdiff.text.literals import read_declaration, read_index, read_literal
 from symdiff.text.operators import Operators
 
 __all__ = ["parse", "parse_program", "ParsedProgram", "ParseError"]
