@@ -26,6 +26,7 @@ def test_operators_of_the_table():
         "+": ("add", PREC_ADD, False), "-": ("sub", PREC_ADD, False),
         "*": ("mul", PREC_MUL, False), "/": ("div", PREC_MUL, False),
         "^": ("pow", PREC_POW, True), "**": ("pow", PREC_POW, True),
+        "@": ("matmul", PREC_MUL, False),   # like Python: with * and /, left-assoc
     }
     assert {s: (o.op, o.precedence) for s, o in ops.prefix.items()} == {"-": ("neg", PREC_NEG)}
     assert ops.tokens[0] == "**"                      # longest spelling first
@@ -48,7 +49,7 @@ def _op(name, arity, **kw):
 ])
 def test_tables_the_grammar_cannot_read_are_rejected(extra, message):
     with pytest.raises(ValueError, match=message):
-        operators.from_table({**OPS, extra.name: extra})
+        operators.from_table({**ALL_OPS, extra.name: extra})
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def extended_table(monkeypatch):
     for table in (OPS, ALL_OPS):
         monkeypatch.setitem(table, "mod", mod)
         monkeypatch.setitem(table, "lnot", lnot)
-    monkeypatch.setattr(operators, "OPERATORS", operators.from_table(OPS))
+    monkeypatch.setattr(operators, "OPERATORS", operators.from_table(ALL_OPS))
 
 
 @pytest.mark.parametrize("text, printed, build", [

@@ -17,6 +17,7 @@ from symdiff.core.symbolic import apply
 from symdiff.core.node import const, symbol
 from symdiff.core.ops import FUNCTIONS, OPS, VARIADIC
 from symdiff.text import parser
+from symdiff.text.functions import FUNCTIONS as TENSOR_FUNCTIONS
 
 x, y, z, a, b, c = (symbol(n) for n in ("x", "y", "z", "a", "b", "c"))
 
@@ -267,7 +268,7 @@ def test_unknown_function_lists_known_functions_sorted():
     with pytest.raises(ParseError) as info:
         parse("sinn(x)")
     listed = info.value.message.split("known functions: ")[1].split(")")[0].split(", ")
-    assert listed == sorted(FUNCTIONS)
+    assert listed == sorted(set(FUNCTIONS) | set(TENSOR_FUNCTIONS))
     assert "did you mean 'sin'" in info.value.message
 
 

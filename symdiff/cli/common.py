@@ -1,11 +1,16 @@
 """What the ``symdiff`` subcommands share on the way in: the user-error
-exception, the EXPR / ``-f FILE`` arguments and reading them, and the
-``--wrt`` and ``--at`` option parsers."""
+exception, the EXPR / ``-f FILE`` arguments and reading them, ``--shape``
+declarations, and the ``--wrt`` and ``--at`` option parsers (``--at``
+reads ``.npy`` files for tensor inputs)."""
 
 from __future__ import annotations
 
-__all__ = ["UsageError", "add_expr_args", "read_source", "load_expression", "parse_wrt",
-           "parse_point", "gradient_inputs"]
+import re
+
+__all__ = ["UsageError", "add_expr_args", "add_shape_args", "parse_shapes", "read_source",
+           "load_program", "load_expression", "parse_wrt", "parse_point", "gradient_inputs"]
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 class UsageError(Exception):
@@ -18,6 +23,53 @@ def add_expr_args(parser) -> None:
     parser.add_argument("expr", nargs="?", help="the expression or program (statements "
                         "separated by ';' or newlines, last line is the output)")
     parser.add_argument("-f", "--file", help="read the program from FILE")
+
+
+def add_shape_args(parser) -> None:
+    """Add the repeatable ``--shape NAME=DIMS`` option to ``parser``."""
+    parser.add_argument("--shape", action="append", metavar="NAME=DIMS",
+                        help="declare a tensor: X=m,64 (dimensions are ints or names), "
+                             "y=m:int for integer labels, s=scalar; the same as a line "
+                             "'X : m x 64' at the top of the program (repeatable)")
+
+
+def parse_shapes(specs) -> list:
+    """``--shape`` options (``X=m,64``, ``y=m:int``, ``s=scalar``) as
+    tensor symbols."""
+    from symdiff.core.tensor import tensor
+
+    out = []
+    seen = set()
+    for spec in specs or ():
+        name, eq, dims = spec.partition("=")
+        name, dims = name.strip(), dims.strip()
+        dims, _, dtype = dims.partition(":")
+        dtype = dtype.strip() or "float"
+        if not eq or not _NAME.match(name) or not dims.strip():
+            raise UsageError(f"--shape: expected NAME=DIMS such as X=m,64 or y=m:int, "
+                             f"got {spec!r}")
+        if dtype not in ("int", "float"):
+            raise UsageError(f"--shape {spec}: the type after ':' must be int or float, "
+                             f"got {dtype!r}")
+        if name in seen:
+            raise UsageError(f"--shape: {name} is declared twice")
+        seen.add(name)
+        shape = []
+        if dims.strip() != "scalar":
+            for d in dims.split(","):
+                d = d.strip()
+                if d.isdigit() and d.isascii():
+                    shape.append(int(d))
+                elif _NAME.match(d):
+                    shape.append(d)
+                else:
+                    raise UsageError(f"--shape {spec}: {d!r} is not a dimension (an integer "
+                                     "or a name)")
+        try:
+            out.append(tensor(name, tuple(shape), dtype=dtype))
+        except ValueError as exc:
+            raise UsageError(f"--shape {spec}: {exc}") from None
+    return out
 
 
 def read_source(args) -> str:
@@ -36,28 +88,43 @@ def read_source(args) -> str:
     return args.expr
 
 
+def load_program(args, *, single=True):
+    """Parse the program given on the command line, with the tensors of its
+    ``--shape`` options declared; returns (ParsedProgram, text).  With
+    ``single`` (the default) exactly one output is required."""
+    from symdiff.text.parser import ParseError, parse_program
+
+    text = read_source(args)
+    symbols = parse_shapes(getattr(args, "shape", None))
+    try:
+        prog = parse_program(text, symbols=symbols)
+    except ParseError:
+        raise
+    except (TypeError, ValueError) as exc:       # the symbols themselves
+        raise UsageError(f"--shape: {exc}") from None
+    if single and len(prog.outputs) != 1:
+        raise UsageError(f"expected one scalar output expression, got {len(prog.outputs)} "
+                         "(separate statements with newlines or ';')")
+    return prog, text
+
+
 def load_expression(args, *, single=True):
     """Parse the program given on the command line; returns (outputs, text).
     With ``single`` (the default) exactly one output is required."""
-    from symdiff.text.parser import parse_program
-
-    text = read_source(args)
-    prog = parse_program(text)
-    outs = list(prog.outputs)
-    if single and len(outs) != 1:
-        raise UsageError(f"expected one scalar output expression, got {len(outs)} "
-                         "(separate statements with newlines or ';')")
-    return outs, text
+    prog, text = load_program(args, single=single)
+    return list(prog.outputs), text
 
 
-def parse_wrt(spec: str | None, outputs):
-    """Variables to differentiate by: ``--wrt x,z`` or all free symbols."""
+def parse_wrt(spec: str | None, outputs, declared=None):
+    """Variables to differentiate by: ``--wrt x,z`` or all free (float)
+    symbols.  A name denotes the expression's symbol of that name (a tensor
+    too), else a ``declared`` one, else a scalar symbol."""
     from symdiff.core.graph import free_symbols
     from symdiff.core.node import symbol
 
     free = free_symbols(outputs)
     if not spec:
-        return free
+        return [s for s in free if s.dtype == "float64"]
     names = [s.strip() for s in spec.split(",") if s.strip()]
     if not names:
         raise UsageError("--wrt needs at least one variable name")
@@ -66,16 +133,22 @@ def parse_wrt(spec: str | None, outputs):
             raise UsageError(f"--wrt: {n!r} is not a variable name")
     if len(set(names)) != len(names):
         raise UsageError("--wrt: a variable is listed twice")
-    return [symbol(n) for n in names]
+    by_name = {**(declared or {}), **{s.payload: s for s in free}}
+    return [by_name.get(n) or symbol(n) for n in names]
 
 
-def parse_point(spec: str | None, inputs) -> dict | None:
+def parse_point(spec: str | None, inputs, files: bool = False) -> dict | None:
     """``--at x=2,z=3`` -> {"x": 2.0, "z": 3.0}; values may be constant
     expressions such as ``pi/4`` (parsed, never eval'd).  Every symbol of
-    ``inputs`` needs a value and no other name may be given."""
+    ``inputs`` needs a value and no other name may be given.  With
+    ``files``, a value ending in ``.npy`` is an array read from that file
+    (``X=X.npy``; never unpickled), checked against the input's declared
+    shape and dtype; a tensor input needs one."""
     if spec is None:
         return None
     from symdiff.text.parser import ParseError, parse
+
+    by_name = {s.payload: s for s in inputs}
 
     point: dict = {}
     for item in spec.split(","):
@@ -88,6 +161,15 @@ def parse_point(spec: str | None, inputs) -> dict | None:
             raise UsageError(f"--at: expected NAME=VALUE, got {item!r}")
         if name in point:
             raise UsageError(f"--at: {name} is given twice")
+        if files and value.strip().lower().endswith(".npy"):
+            point[name] = _load_npy(name, value.strip(), by_name.get(name))
+            continue
+        sym = by_name.get(name)
+        if files and sym is not None and sym.shape:
+            from symdiff.core.shapes import format_shape
+
+            raise UsageError(f"--at: {name} is a {format_shape(sym.shape)} tensor; give its "
+                             f"values in a .npy file ({name}={name}.npy)")
         try:
             node = parse(value.strip())
         except ParseError as exc:
@@ -103,6 +185,28 @@ def parse_point(spec: str | None, inputs) -> dict | None:
     if extra:
         raise UsageError(f"--at: {', '.join(extra)} does not occur in the expression")
     return point
+
+
+def _load_npy(name: str, path: str, sym):
+    """The array in the .npy file ``path`` for input ``name``."""
+    import numpy as np
+
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except OSError as exc:
+        raise UsageError(f"--at: cannot read {path}: {exc.strerror or exc}") from None
+    except (ValueError, EOFError) as exc:
+        raise UsageError(f"--at: {path} is not a readable .npy file ({exc})") from None
+    if not isinstance(arr, np.ndarray):
+        raise UsageError(f"--at: {path} holds several arrays; give one array per .npy file")
+    if sym is not None and sym.dtype == "int64":
+        if arr.dtype.kind not in "iub":
+            raise UsageError(f"--at: {name} holds integer labels, but {path} holds "
+                             f"{arr.dtype} values")
+        return arr.astype(np.int64)
+    if arr.dtype.kind not in "iubf":
+        raise UsageError(f"--at: {path} holds {arr.dtype} values; {name} needs real numbers")
+    return arr.astype(np.float64)
 
 
 def gradient_inputs(outputs, wrt) -> list:

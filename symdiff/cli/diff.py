@@ -1,12 +1,13 @@
 """``symdiff diff``: print the derivatives of an expression (as a CSE'd
-program, plain expressions, JSON or LaTeX), and their values with ``--at``."""
+program, plain expressions, JSON or LaTeX), and their values with ``--at``.
+Programs that declare tensors go to :mod:`symdiff.cli.diff_tensor`."""
 
 from __future__ import annotations
 
 import json
 
-from symdiff.cli.common import (add_expr_args, gradient_inputs, load_expression, parse_point,
-                                parse_wrt)
+from symdiff.cli.common import (add_expr_args, add_shape_args, gradient_inputs, load_program,
+                                parse_point, parse_wrt)
 from symdiff.cli.render import format_float, format_point, json_number
 
 __all__ = ["register", "cmd_diff"]
@@ -16,9 +17,12 @@ def register(sub) -> None:
     """Add the ``diff`` subcommand to the CLI's subparsers ``sub``."""
     p = sub.add_parser("diff", help="print derivative expressions (and values)")
     add_expr_args(p)
+    add_shape_args(p)
     p.add_argument("--wrt", help="comma-separated variables (default: all, natural order)")
-    p.add_argument("--at", help="evaluate at a point, e.g. x=2,z=3")
-    p.add_argument("--hessian", action="store_true", help="also second derivatives")
+    p.add_argument("--at", help="evaluate at a point, e.g. x=2,z=3; tensors from .npy files: "
+                                "X=X.npy,Theta=T.npy")
+    p.add_argument("--hessian", action="store_true",
+                   help="also second derivatives (tensors: of vector variables)")
     p.add_argument("--format", choices=["text", "json", "latex"], default="text")
     p.add_argument("--no-cse", action="store_true",
                    help="print each derivative as a plain expression")
@@ -33,7 +37,12 @@ def cmd_diff(args) -> int:
     from symdiff.text import printers
     from symdiff.text.infix import to_string
 
-    outs, _ = load_expression(args)
+    prog, _ = load_program(args)
+    if prog.declarations:
+        from symdiff.cli.diff_tensor import diff_tensors
+
+        return diff_tensors(args, prog)
+    outs = list(prog.outputs)
     f = outs[0]
     wrt = parse_wrt(args.wrt, outs)
     inputs = free_symbols(outs)

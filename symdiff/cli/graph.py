@@ -9,7 +9,8 @@ import shutil
 import subprocess
 import sys
 
-from symdiff.cli.common import UsageError, add_expr_args, load_expression, parse_wrt
+from symdiff.cli.common import (UsageError, add_expr_args, add_shape_args, load_program,
+                                parse_wrt)
 
 __all__ = ["register", "cmd_graph"]
 
@@ -23,6 +24,7 @@ def register(sub) -> None:
         description="Write the computation graph: inputs, intermediate values and "
                     "constants drawn apart; with --grad the gradient's extra nodes in red.")
     add_expr_args(g)
+    add_shape_args(g)
     g.add_argument("--grad", action="store_true", help="also draw the gradient")
     g.add_argument("--wrt", help="with --grad: variables to differentiate by (default: all)")
     g.add_argument("-o", "--output", metavar="FILE",
@@ -31,12 +33,9 @@ def register(sub) -> None:
     g.set_defaults(func=cmd_graph)
 
 
-def _output_names(text: str, outs) -> list[str]:
+def _output_names(texts: list, outs) -> list[str]:
     """Labels for the outputs: the assigned name of ``y = ...``, else f
     (f0, f1, ... for several outputs)."""
-    from symdiff.text.parser import parse_program
-
-    texts = parse_program(text).output_texts
     names = []
     for k, t in enumerate(texts):
         if t.isidentifier():
@@ -53,13 +52,14 @@ def cmd_graph(args) -> int:
     from symdiff.core.graph import reachable
     from symdiff.text.printers import to_dot
 
-    outs, text = load_expression(args, single=False)
-    names = _output_names(text, outs)
+    prog, _ = load_program(args, single=False)
+    outs = list(prog.outputs)
+    names = _output_names(prog.output_texts, outs)
     douts = []
     if args.grad:
         if len(outs) != 1:
             raise UsageError(f"--grad needs one scalar output, got {len(outs)}")
-        wrt = parse_wrt(args.wrt, outs)
+        wrt = parse_wrt(args.wrt, outs, prog.declarations)
         douts = grad(outs[0], wrt)
         dot_text = to_dot(outs, names=names, derivative_outputs=douts,
                           derivative_names=[f"d{names[0]}/d{s.payload}" for s in wrt])

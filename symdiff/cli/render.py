@@ -7,8 +7,12 @@ from __future__ import annotations
 import math
 import sys
 
-__all__ = ["json_number", "format_float", "format_point", "format_error", "format_seconds",
-           "format_count", "format_table", "ProgressBar"]
+__all__ = ["json_number", "json_value", "format_float", "format_value", "format_point",
+           "format_error", "format_seconds", "format_count", "format_table", "ProgressBar"]
+
+# Arrays with more entries than this print summarized (their first and
+# last rows and columns, numpy style).
+_ARRAY_THRESHOLD = 24
 
 
 def json_number(v):
@@ -18,6 +22,40 @@ def json_number(v):
         return None
     v = float(v)
     return v if math.isfinite(v) else None
+
+
+def json_value(v):
+    """A float, or nested lists of floats for an array, for JSON (None for
+    entries that are not finite)."""
+    import numpy as np
+
+    arr = np.asarray(v, dtype=np.float64)
+    if arr.ndim == 0:
+        return json_number(float(arr))
+    if arr.size == 0:
+        return arr.tolist()
+    flat = [json_number(x) for x in arr.ravel().tolist()]
+    for n in reversed(arr.shape[1:]):
+        flat = [flat[i:i + n] for i in range(0, len(flat), n)]
+    return flat
+
+
+def format_value(v, indent: str = "    ") -> str:
+    """A value for the terminal: every digit of a scalar (as
+    :func:`format_float`); an array's shape, then its entries on the
+    following lines (``indent``-ed), summarized numpy style when it has
+    more than a couple of dozen entries."""
+    import numpy as np
+
+    arr = np.asarray(v)
+    if arr.ndim == 0:
+        return format_float(arr)
+    from symdiff.core.shapes import format_shape
+
+    text = np.array2string(arr, precision=8, floatmode="maxprec", suppress_small=False,
+                           threshold=_ARRAY_THRESHOLD, edgeitems=3, max_line_width=88)
+    body = "\n".join(indent + line for line in text.splitlines())
+    return f"{format_shape(arr.shape)} array\n{body}"
 
 
 def format_float(v) -> str:

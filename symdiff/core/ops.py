@@ -123,7 +123,9 @@ class OpDef:
     aliases: tuple = ()
     precedence: int = PREC_ATOM
     right_assoc: bool = False
-    latex: Optional[str] = None
+    # A str.format template; a structural op's is a function of its
+    # parameters and argument shapes returning one (see below).
+    latex: Optional[object] = None
     rank: int = 9
     function: bool = True
     commutative: bool = False
@@ -469,7 +471,13 @@ _TABLE = [
 # * ``shape_rule(shapes, dtypes, *params) -> (shape, dtype)`` raises
 #   ShapeError naming the op and the shapes.
 # * ``spell(params, arg_shapes)`` says how text shows the op: ("call", name,
-#   keyword arguments), ("postfix", text) or ("subscript", items).
+#   keyword arguments[, positional parameters]), ("postfix", text) or
+#   ("subscript", items).  ``name`` is a function the parser calls with the
+#   op's argument, then the positional parameters, then the keywords, and
+#   gets the very same node back (symdiff.text.functions).
+# * ``latex(params, arg_shapes)``, where given, is the LaTeX template of the
+#   node (``{0}`` its argument, as for elementwise ops), or None to typeset
+#   the ``spell`` form.
 # * Derivative rules receive the adjoint ``g`` with the node's full shape
 #   (plus batch axes); what they return may be broadcastable to the
 #   argument's shape, or larger (the differentiation loop sums it down).
@@ -545,9 +553,24 @@ def _transpose_shape(shapes, dtypes, perm):
 
 def _spell_transpose(params, shapes):
     (perm,) = params
-    if perm == tuple(range(len(perm) - 1, -1, -1)) and len(perm) == len(shapes[0]):
+    nd = len(shapes[0])
+    if perm == tuple(range(len(perm) - 1, -1, -1)) and len(perm) == nd:
         return ("postfix", ".T")
-    return ("call", "transpose", {"axes": perm})
+    # transpose(x, axes=...) takes a permutation of every axis.
+    lead = nd - len(perm)
+    return ("call", "transpose", {"axes": tuple(range(lead)) + tuple(lead + p for p in perm)})
+
+
+def _latex_transpose(params, shapes):
+    return r"{0}^\top" if _spell_transpose(params, shapes)[0] == "postfix" else None
+
+
+def _latex_matmul(params, shapes):
+    # A vector times a vector is the dot product x^T y on paper; every other
+    # product is juxtaposition (A x, X^T G).
+    if len(shapes[0]) == 1 and len(shapes[1]) == 1:
+        return r"{0}^\top {1}"
+    return "{0} {1}"
 
 
 def _abs_axes(axes, ndim):
@@ -740,18 +763,19 @@ def _none(F, i, a, out, g, params):
 
 
 def _structural(name, arity, numpy, vjp, shape_rule, spell, *, infix=None,
-                precedence=PREC_ATOM, smooth=True, doc=""):
+                precedence=PREC_ATOM, smooth=True, latex=None, doc=""):
     return OpDef(name, arity, numpy, vjp, Structural(), infix=infix, precedence=precedence,
-                 latex=None, rank=8, function=False, smooth=smooth, domain=(),
+                 latex=latex, rank=8, function=False, smooth=smooth, domain=(),
                  doc=doc, kind="structural", shape_rule=shape_rule, spell=spell)
 
 
 _TABLE += [
     _structural("matmul", 2, lambda a, b: np.matmul(a, b), _vjp_matmul, _matmul_shape,
-                None, infix="@", precedence=PREC_MUL,
+                None, infix="@", precedence=PREC_MUL, latex=_latex_matmul,
                 doc="matrix product (matrix-matrix, matrix-vector, vector-vector)"),
     _structural("transpose", 1, _np_transpose, _vjp_transpose, _transpose_shape,
-                _spell_transpose, doc="permute the last axes (x.T reverses them all)"),
+                _spell_transpose, latex=_latex_transpose,
+                doc="permute the last axes (x.T reverses them all)"),
     _structural("sum", 1, lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
                 _vjp_sum, _reduce_shape_rule("sum"), _spell_reduce("sum"),
                 doc="sum over axes"),
@@ -759,21 +783,20 @@ _TABLE += [
                 _spell_reduce("max"), smooth=False,
                 doc="largest entry over axes (NaN-ignoring); ties split the gradient"),
     _structural("reshape", 1, lambda x, shape: np.reshape(x, shape), _vjp_reshape,
-                _reshape_shape, lambda params, shapes: ("call", "reshape",
-                                                        {"shape": params[0]}),
+                _reshape_shape, lambda params, shapes: ("call", "reshape", {}, params),
                 doc="the same entries in another shape"),
     _structural("broadcast_to", 1, lambda x, shape: np.broadcast_to(x, shape),
                 _vjp_broadcast, _broadcast_shape,
-                lambda params, shapes: ("call", "broadcast_to", {"shape": params[0]}),
+                lambda params, shapes: ("call", "broadcast_to", {}, params),
                 doc="numpy broadcasting made explicit"),
     _structural("index", 1, _np_index, _vjp_index, _index_shape, _spell_index,
                 doc="x[i, j:k]: integers and slices"),
     _structural("unindex", 1, _np_unindex, _vjp_unindex, _unindex_shape,
-                lambda params, shapes: ("call", "unindex", {"index": params[0],
-                                                            "shape": params[1]}),
+                lambda params, shapes: ("call", "unindex", {}, params),
                 doc="zeros of a shape with g placed at an index (index's adjoint)"),
     _structural("onehot", 1, _np_onehot, _none, _onehot_shape,
-                lambda params, shapes: ("call", "onehot", {"k": params[0]}), smooth=False,
+                lambda params, shapes: ("call", "onehot", {}, params), smooth=False,
+                latex=lambda params, shapes: "I_{{{0}}}",
                 doc="integer labels to rows of the identity (I_y)"),
     _structural("stop_gradient", 1, lambda x: x, _none, _same_shape,
                 lambda params, shapes: ("call", "stop_gradient", {}),

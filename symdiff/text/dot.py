@@ -3,15 +3,22 @@
 
 The walk is an explicit stack, so 10^5-deep expressions draw at the default
 recursion limit, and the text depends only on the graph's structure and
-names, so it is stable between runs.
+names, so it is stable between runs.  Tensor graphs draw as matrix algebra:
+composites are one box (``softmax(axis=1)``), structural ops are labelled
+as text spells them (``@``, ``.T``, ``sum(axis=1)``, ``[0, 1:3]``), and
+tensor values carry their shape on a second line.
 """
 
 from __future__ import annotations
 
-from symdiff.core.graph import as_outputs, reachable
+from symdiff.core.graph import as_outputs
 from symdiff.core.node import Node
+from symdiff.core.ops import ALL_OPS
+from symdiff.core.shapes import format_shape
 from symdiff.text import operators as _operators
-from symdiff.text.infix import format_number
+from symdiff.text.composites import View, keyword_text
+from symdiff.text.infix import (array_text, call_text, constant_prefix, format_number,
+                                is_small_array, subscript_text)
 from symdiff.text.operators import Prefix
 from symdiff.text.program import output_names
 
@@ -48,7 +55,33 @@ _STYLE_DCONST = 'shape=plaintext, fontcolor="#d98880"'
 _EDGE_DERIV = ' [color="#c0392b"]'
 
 
-def _postorder(outputs: list[Node]) -> list[Node]:
+def _node_label(n: Node, view: View) -> str:
+    """The box label of a structural op or composite: its text spelling
+    without the argument (``.T``, ``[0, 1:3]``, ``sum(axis=1)``,
+    ``softmax(axis=1)``)."""
+    m = view.match(n)
+    if m is not None:
+        kw = ", ".join(f"{k}={keyword_text(v)}" for k, v in m.keywords.items())
+        return f"{m.name}({kw})" if kw else m.name
+    op = ALL_OPS[n.op]
+    if op.spell is None:
+        return _op_label(n.op)
+    spelled = op.spell(n.payload, [a.shape for a in n.args])
+    if spelled[0] == "postfix":
+        return spelled[1]
+    if spelled[0] == "subscript":
+        return "[" + subscript_text(spelled[1]) + "]"
+    head, tail = call_text(spelled)
+    if tail == ")":
+        return head[:-1]                                # stop_gradient
+    return head + tail[2:]                              # sum(axis=1)
+
+
+def _with_shape(label: str, n: Node) -> str:
+    return f"{label}\n{format_shape(n.shape)}" if n.shape else label
+
+
+def _postorder(outputs: list[Node], view: View) -> list[Node]:
     """Reachable nodes, each after its arguments, in depth-first order over
     the outputs and then the arguments in order.  Unlike sorting by creation
     id, this order depends only on the graph, so the DOT text is the same
@@ -71,7 +104,7 @@ def _postorder(outputs: list[Node]) -> list[Node]:
             order.append(n)
         else:
             expanded.add(n)
-            args = n.args
+            args = view.args(n)
             for i in range(len(args) - 1, -1, -1):
                 if args[i] not in done:
                     stack.append(args[i])
@@ -102,8 +135,11 @@ def to_dot(outputs, names=None, derivative_outputs=None, derivative_names=None) 
     labels = output_names(names, len(outs), "out")
     dlabels = output_names(derivative_names, len(douts), "dout")
 
-    function_nodes = reachable(outs) if douts else None
-    nodes = _postorder(outs + douts)
+    view = View()
+    function_nodes = set(_postorder(outs, view)) if douts else None
+    nodes = _postorder(outs + douts, view)
+    arrays: dict[Node, str] = {}
+    cprefix = None
     out_names: dict[Node, list[str]] = {}
     for label, o in zip(labels + dlabels, outs + douts):
         out_names.setdefault(o, []).append(label)
@@ -122,10 +158,21 @@ def to_dot(outputs, names=None, derivative_outputs=None, derivative_names=None) 
         ids[n] = nid
         deriv_only = function_nodes is not None and n not in function_nodes
         names_here = out_names.get(n)
-        if n.op == "sym":
-            attrs = f"label={_q(n.payload)}, {_STYLE_INPUT}"
-        elif n.op == "const":
-            attrs = f"label={_q(format_number(n.payload))}, " \
+        args = view.args(n) if n.args else ()
+        if n.op in ("sym", "dim"):
+            attrs = f"label={_q(_with_shape(n.payload, n))}, {_STYLE_INPUT}"
+        elif not n.args:
+            if n.op == "const":
+                text = format_number(n.payload)
+            elif n.op == "eye":
+                text = f"eye({n.payload})"
+            elif is_small_array(n.payload):
+                text = array_text(n.payload)
+            else:
+                if cprefix is None:
+                    cprefix = constant_prefix(x.payload for x in nodes if x.op == "sym")
+                text = arrays.setdefault(n, f"{cprefix}{len(arrays) + 1}")
+            attrs = f"label={_q(_with_shape(text, n))}, " \
                     f"{_STYLE_DCONST if deriv_only else _STYLE_CONST}"
             if names_here:  # plaintext has no border: box it to show the output
                 attrs += ", shape=box"
@@ -136,18 +183,21 @@ def to_dot(outputs, names=None, derivative_outputs=None, derivative_names=None) 
             else:
                 n_temp += 1
                 xlabel = f"t{n_temp}"
-            label = op_labels.get(n.op)
-            if label is None:
-                label = op_labels[n.op] = _q(_op_label(n.op))
+            if n.shape or args is not n.args or ALL_OPS[n.op].kind == "structural":
+                label = _q(_with_shape(_node_label(n, view), n))
+            else:
+                label = op_labels.get(n.op)
+                if label is None:
+                    label = op_labels[n.op] = _q(_op_label(n.op))
             attrs = f"label={label}, xlabel={_q(xlabel)}, {style}"
         if names_here:
-            if not n.args:
+            if not args:
                 attrs += f", xlabel={_q(', '.join(names_here))}"
             attrs += ", peripheries=2, penwidth=1.5"
         lines.append(f"  {nid} [{attrs}];")
-        if n.args:
+        if args:
             edge_attr = _EDGE_DERIV if deriv_only else ""
-            for a in n.args:
+            for a in args:
                 lines.append(f"  {ids[a]} -> {nid}{edge_attr};")
     lines.append("}")
     return "\n".join(lines) + "\n"

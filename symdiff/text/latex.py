@@ -21,8 +21,9 @@ template's shape, never on op names:
    A later bare argument whose text would begin with a minus is
    parenthesized too, so that two operators never touch
    (``x + \\left(-y\\right)``).
-4. A bare argument followed by a superscript ``^`` must be one visual unit:
-   a symbol, a number without sign, space or exponent, or an atom that
+4. A bare argument followed by a superscript ``^`` (or a subscript ``_``)
+   must be one visual unit: a symbol (before ``_``, one without a subscript
+   of its own), a number without sign, space or exponent, or an atom that
    neither ends in its own superscript (``e^{x}^{2}`` is a LaTeX error) nor
    is a fraction (the exponent would read as the denominator's), unless the
    atom is wrapped in ``\\left ... \\right``; anything else is parenthesized.
@@ -33,6 +34,18 @@ template's shape, never on op names:
 
 Printing is iterative (an explicit stack), so 10^5-deep expressions print
 at the default recursion limit.
+
+Tensors: ``@`` is juxtaposition (``X^\\top G``; ``x^\\top y`` for two
+vectors), ``.T`` a superscript ``^\\top``, the elementwise product of two
+tensors ``\\odot`` (never mixed with juxtaposition without parentheses),
+indexing a subscript (``X_{0, 1:3}``), ``onehot(y, k)`` ``I_{y}``, the
+identity ``I``, a dimension its name, a small constant matrix or vector a
+``bmatrix`` (a larger array is named ``C_{1}`` ...).  Other structural ops
+and the composites print as operators with the parameters that differ
+from their defaults (``\\operatorname{softmax}\\left(X \\Theta\\right)``,
+``\\operatorname{sum}\\left(Z, \\mathrm{axis}=1\\right)``).  The
+structural ops' templates come from the op table's ``latex`` field, a
+function of the node's parameters and argument shapes.
 """
 
 from __future__ import annotations
@@ -45,9 +58,11 @@ import numpy as np
 
 from symdiff.core.graph import as_outputs
 from symdiff.core.node import Node
-from symdiff.core.ops import OPS, PREC_ADD, PREC_ATOM, VARIADIC, OpDef
+from symdiff.core.ops import ALL_OPS, PREC_ADD, PREC_ATOM, PREC_MUL, VARIADIC
 from symdiff.text import operators as _operators
-from symdiff.text.infix import format_number, signed_precedence
+from symdiff.text.composites import View
+from symdiff.text.infix import (constant_prefix, format_number, is_small_array,
+                                signed_precedence, subscript_text)
 
 __all__ = ["to_latex", "latex_symbol"]
 
@@ -162,10 +177,10 @@ class _Slot(NamedTuple):
 
     need: int             # minimum precedence printed without parentheses
     after_text: bool      # follows template text: a leading minus needs parentheses
-    superscripted: bool   # followed by '^': must be one visual unit
+    script: str           # followed by '^' or '_': must be one visual unit ('' if not)
 
 
-_DELIMITED = _Slot(0, False, False)
+_DELIMITED = _Slot(0, False, "")
 
 # Template text that opens or closes a delimited group.
 _GROUPING = re.compile(r"\\left|\\right|\\[{}]|[{}]")
@@ -193,13 +208,18 @@ def _depths(parts: list) -> list:
 # (_ALL, None, None) for the arguments of a variadic op.
 _TEXT, _ARG, _CDOT, _ALL = range(4)
 
+# Kinds of product a node prints as: the two must not meet unparenthesized
+# (A \odot B C would read either way).
+_HADAMARD, _MATRIX = "hadamard", "matrix"
+
 
 class _Layout(NamedTuple):
     """How one op prints: its template ``parts`` (literals and argument
     indices), a :class:`_Slot` per part (``None`` for literals), its
     printed ``precedence``, ``lead`` (how its text begins when the template
     starts with text, else ``None``: the first argument decides),
-    ``safe_base`` (rule 4, for atoms) and the printing ``steps``."""
+    ``safe_base`` (rule 4, for atoms), the printing ``steps`` and whether
+    it is a matrix ``product`` (juxtaposition of tensors)."""
 
     parts: list
     slots: list
@@ -207,16 +227,18 @@ class _Layout(NamedTuple):
     lead: str | None
     safe_base: bool
     steps: tuple
+    product: bool
 
 
-def _layout_of(op: OpDef) -> _Layout:
-    template = op.latex or (r"\operatorname{%s}\left({0}\right)" % op.name)
+def _layout_of(template: str, precedence: int, *, unary: bool, variadic: bool = False,
+               right_assoc: bool = False, commutative: bool = False,
+               product: bool = False) -> _Layout:
     parts = _split_template(template)
     depths = _depths(parts)
     bare_first = isinstance(parts[0], int)
     bare_last = isinstance(parts[-1], int)
     atom = not (bare_first or bare_last)
-    p = PREC_ATOM if atom else op.precedence
+    p = PREC_ATOM if atom else precedence
     slots: list = []
     for k, part in enumerate(parts):
         if isinstance(part, str):
@@ -225,24 +247,24 @@ def _layout_of(op: OpDef) -> _Layout:
             slots.append(_DELIMITED)
         else:
             nxt = parts[k + 1] if k + 1 < len(parts) else ""
-            superscripted = isinstance(nxt, str) and nxt.startswith("^")
+            script = nxt[0] if isinstance(nxt, str) and nxt[:1] in ("^", "_") else ""
             if k == 0:
-                slots.append(_Slot(p + 1 if op.right_assoc else p, False, superscripted))
-            elif op.arity == 1:
-                slots.append(_Slot(PREC_ADD + 1, True, superscripted))
+                slots.append(_Slot(p + 1 if right_assoc else p, False, script))
+            elif unary:
+                slots.append(_Slot(PREC_ADD + 1, True, script))
             else:
-                need = p if op.commutative else p + 1
-                slots.append(_Slot(need, True, superscripted))
+                need = p if commutative else p + 1
+                slots.append(_Slot(need, True, script))
     lead = None
     if not bare_first:
         lead = "minus" if parts[0][0] == "-" else "digit" if parts[0][0].isdigit() else "other"
     safe_base = template.startswith(r"\left") or \
-        ("^" not in template and not template.startswith(r"\frac"))
+        ("^" not in template and "_" not in template and not template.startswith(r"\frac"))
     steps = []
     for k in range(len(parts) - 1, -1, -1):
         part = parts[k]
         if isinstance(part, int):
-            if op.arity == VARIADIC and part == 0:
+            if variadic and part == 0:
                 steps.append((_ALL, None, None))
             else:
                 steps.append((_ARG, part, slots[k]))
@@ -250,42 +272,191 @@ def _layout_of(op: OpDef) -> _Layout:
             steps.append((_CDOT, (part, parts[k + 1]), slots[k + 1]))
         else:
             steps.append((_TEXT, part, None))
-    return _Layout(parts, slots, p, lead, safe_base, tuple(steps))
+    return _Layout(parts, slots, p, lead, safe_base, tuple(steps), product)
 
 
-# op name -> (the OpDef it was built from, its layout); rebuilt if the table
-# entry is replaced.
-_LAYOUTS: dict[str, tuple] = {}
+_CACHE_SIZE = 4096
+
+# (op name, template) -> (the OpDef it was built from, its layout); rebuilt
+# if the table entry is replaced.
+_LAYOUTS: dict[tuple, tuple] = {}
 
 
-def _layout(name: str) -> _Layout:
-    op = OPS[name]
-    entry = _LAYOUTS.get(name)
+def _layout(name: str, template: str | None = None) -> _Layout:
+    """The layout of op ``name``, with its table template or ``template``."""
+    op = ALL_OPS[name]
+    key = (name, template)
+    entry = _LAYOUTS.get(key)
     if entry is None or entry[0] is not op:
-        entry = _LAYOUTS[name] = (op, _layout_of(op))
+        if len(_LAYOUTS) > _CACHE_SIZE:         # per-node templates (subscripts) vary
+            _LAYOUTS.clear()
+        structural = op.kind == "structural"
+        if template is None:
+            template = op.latex or (r"\operatorname{%s}\left({0}\right)" % op.name)
+        lay = _layout_of(template, op.precedence, unary=op.arity == 1,
+                         variadic=op.arity == VARIADIC, right_assoc=op.right_assoc,
+                         commutative=op.commutative,
+                         product=structural and op.precedence == PREC_MUL)
+        entry = _LAYOUTS[key] = (op, lay)
     return entry[1]
+
+
+_CALL_LAYOUTS: dict[str, _Layout] = {}
+
+
+def _call_layout(template: str) -> _Layout:
+    """The layout of a composite or of a structural op printed as a call."""
+    lay = _CALL_LAYOUTS.get(template)
+    if lay is None:
+        if len(_CALL_LAYOUTS) > _CACHE_SIZE:
+            _CALL_LAYOUTS.clear()
+        lay = _CALL_LAYOUTS[template] = _layout_of(template, PREC_ATOM, unary=True)
+    return lay
+
+
+def _escape(text: str) -> str:
+    """LaTeX text as a literal part of a template."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _param(value) -> str:
+    """A structural parameter in LaTeX: ``1``, ``\\left(m, 1\\right)``,
+    ``\\mathrm{True}``, an index spec ``0, 1:3``."""
+    if isinstance(value, tuple):
+        if any(isinstance(v, tuple) for v in value):
+            return r"\left[" + subscript_text(value, trim=False) + r"\right]"
+        return r"\left(" + ", ".join(_param(v) for v in value) + r"\right)"
+    if isinstance(value, str):
+        return latex_symbol(value)
+    if isinstance(value, bool) or value is None:
+        return r"\mathrm{" + str(value) + "}"
+    return str(value)
+
+
+def _call_template(name: str, positional=(), keywords=None) -> str:
+    """``\\operatorname{name}\\left({0}, params\\right)`` as a template."""
+    params = [_param(v) for v in positional]
+    params += [r"\mathrm{" + k.replace("_", r"\_") + "}=" + _param(v)
+               for k, v in (keywords or {}).items()]
+    inner = "".join(", " + _escape(p) for p in params)
+    return (r"\operatorname{{" + name.replace("_", r"\_") + r"}}\left({0}" + inner
+            + r"\right)")
+
+
+def _without_defaults(match) -> dict:
+    """A composite's keywords minus those equal to the builder's defaults
+    (softmax over the last axis is plain softmax on paper)."""
+    nd = len(match.x.shape)
+    out = {}
+    for key, value in match.keywords.items():
+        default = match.defaults.get(key)
+        if key == "axis" and isinstance(default, int) and isinstance(value, int) \
+                and value % nd == default % nd:
+            continue
+        if value == default:
+            continue
+        out[key] = value
+    return out
 
 
 # ---------------------------------------------------------------------------
 # the printer
 
 
-class _Latex:
-    """State of one LaTeX print: memo of each node's leading character, and
-    the layouts of the ops seen (looked up in the table once per print)."""
+def _bmatrix(values) -> str:
+    """A small vector (a column) or matrix as a bmatrix."""
+    rows = values.reshape(-1, 1) if values.ndim == 1 else values
+    body = r" \\ ".join(" & ".join(_latex_number(v) for v in row) for row in rows.tolist())
+    return r"\begin{bmatrix}" + body + r"\end{bmatrix}"
 
-    def __init__(self):
+
+class _Latex:
+    """State of one LaTeX print: memo of each node's leading character, the
+    layouts of the nodes seen, the composites view and the names of large
+    constant arrays."""
+
+    def __init__(self, view: View, expr: Node):
         self.lead_memo: dict[Node, str] = {}
         self.layouts: dict[str, _Layout] = {}
+        self.forms: dict[Node, tuple] = {}
+        self.view = view
+        self.expr = expr
+        self.arrays: dict[Node, str] = {}
+        self.prefix: str | None = None
         # A negative number reads like the prefix operator '-' applied to it.
         self.signed = signed_precedence(_operators.OPERATORS)
 
     def layout(self, name: str) -> _Layout:
-        """The :class:`_Layout` of op ``name``."""
+        """The :class:`_Layout` of elementwise op ``name``."""
         lay = self.layouts.get(name)
         if lay is None:
             lay = self.layouts[name] = _layout(name)
         return lay
+
+    def form(self, node: Node) -> tuple:
+        """(layout, arguments) that ``node`` prints with."""
+        f = self.forms.get(node)
+        if f is not None:
+            return f
+        m = self.view.match(node)
+        if m is not None:
+            f = (_call_layout(_call_template(m.name, (), _without_defaults(m))), (m.x,))
+        else:
+            op = ALL_OPS[node.op]
+            if op.kind != "structural":
+                f = (self.layout(node.op), node.args)
+            else:
+                f = (self._structural(node, op), node.args)
+        self.forms[node] = f
+        return f
+
+    def _structural(self, node: Node, op) -> _Layout:
+        shapes = [a.shape for a in node.args]
+        template = op.latex(node.payload, shapes) if callable(op.latex) else op.latex
+        if template is not None:
+            return _layout(node.op, template)
+        spelled = op.spell(node.payload, shapes)
+        if spelled[0] == "subscript":
+            return _layout(node.op, "{0}_{{" + _escape(subscript_text(spelled[1])) + "}}")
+        if spelled[0] == "postfix":
+            return _layout(node.op, "{0}" + _escape(spelled[1]))
+        positional = spelled[3] if len(spelled) > 3 else ()
+        return _call_layout(_call_template(spelled[1], positional, spelled[2]))
+
+    def leaf(self, node: Node) -> str:
+        """LaTeX of a leaf."""
+        op = node.op
+        if op == "sym" or op == "dim":
+            return latex_symbol(node.payload)
+        if op == "const":
+            return _latex_number(node.payload)
+        if op == "eye":
+            return "I"
+        if op == "array":
+            values = node.payload
+            if is_small_array(values) and values.ndim <= 2:
+                return _bmatrix(values)
+            name = self.arrays.get(node)
+            if name is None:
+                from symdiff.core.graph import free_symbols
+
+                if self.prefix is None:
+                    self.prefix = constant_prefix(s.payload for s in free_symbols(self.expr))
+                name = self.arrays[node] = latex_symbol(f"{self.prefix}{len(self.arrays) + 1}")
+            return name
+        raise ValueError(f"cannot print leaf {op!r}")
+
+    def kind(self, node: Node) -> str | None:
+        """The kind of product ``node`` prints as, if any."""
+        if not node.args:
+            return None
+        lay, args = self.form(node)
+        if lay.product:
+            return _MATRIX
+        if len(args) == 2 and any(step[0] == _CDOT for step in lay.steps) \
+                and args[0].shape and args[1].shape:
+            return _HADAMARD
+        return None
 
     def lead(self, node: Node) -> str:
         """'minus', 'digit' or 'other': how the unparenthesized text of
@@ -299,15 +470,15 @@ class _Latex:
             if n.op == "const":
                 memo[n] = _const_lead(n.payload)
                 break
-            if n.op == "sym":
+            if not n.args:
                 memo[n] = "other"
                 break
-            lay = self.layout(n.op)
+            lay, args = self.form(n)
             if lay.lead is not None:
                 memo[n] = lay.lead
                 break
-            first = n.args[lay.parts[0]]
-            if self.paren(first, lay.slots[0]):
+            first = args[lay.parts[0]]
+            if self.paren(first, lay.slots[0], self.kind(n)):
                 memo[n] = "other"
                 break
             spine.append(n)
@@ -317,32 +488,40 @@ class _Latex:
             memo[s] = kind
         return memo[node]
 
-    def paren(self, node: Node, slot: _Slot) -> bool:
-        """Whether ``node`` needs parentheses in ``slot``."""
+    def paren(self, node: Node, slot: _Slot, context: str | None = None) -> bool:
+        """Whether ``node`` needs parentheses in ``slot`` of a node that
+        prints as a product of kind ``context`` (or None)."""
         if slot is _DELIMITED:
             return False
         op = node.op
-        if slot.superscripted:
-            if op == "sym":
-                return False
+        if slot.script:
+            if op == "sym" or op == "dim":
+                # W_{1}^{2} is fine, W_{1}_{0} is a LaTeX error.
+                return slot.script == "_" and "_" in latex_symbol(node.payload)
             if op == "const":
                 # 2^{x}, \pi^{x} and e^{x} are fine; -2, 10^{-9}, -\infty are not.
                 text = _latex_number(node.payload)
                 return any(c in text for c in " -^")
-            lay = self.layouts.get(op) or self.layout(op)
+            if not node.args:
+                return op == "array" and is_small_array(node.payload)
+            lay = self.form(node)[0]
             return lay.precedence < PREC_ATOM or not lay.safe_base
         if op == "const":
             prec = self.signed if _const_lead(node.payload) == "minus" else PREC_ATOM
-        elif op == "sym":
+        elif not node.args:
             prec = PREC_ATOM
         else:
-            prec = (self.layouts.get(op) or self.layout(op)).precedence
+            prec = self.form(node)[0].precedence
+            if context is not None and prec == PREC_MUL:
+                kind = self.kind(node)
+                if kind is not None and kind != context:
+                    return True
         if prec < slot.need:
             return True
         return slot.after_text and self.lead(node) == "minus"
 
 
-def to_latex(expr) -> str:
+def to_latex(expr, view: View | None = None) -> str:
     """LaTeX for one expression (a list of expressions gives a list).
 
     Division prints as ``\\frac{a}{b}``, powers as ``x^{2}``, products by
@@ -352,50 +531,50 @@ def to_latex(expr) -> str:
     ``\\left| \\right|``, ``\\sigma`` ...).  Parentheses appear only where
     the mathematical grouping needs them (sums are associative on paper,
     unlike in :func:`symdiff.to_string`); see the module docstring for the
-    rules.  Symbols: ``x12`` -> ``x_{12}``, ``W3_4`` -> ``W_{3,4}``,
-    ``alpha`` -> ``\\alpha``.
+    rules and for tensors.  Symbols: ``x12`` -> ``x_{12}``, ``W3_4`` ->
+    ``W_{3,4}``, ``alpha`` -> ``\\alpha``.
     """
     if isinstance(expr, (list, tuple, np.ndarray)):
-        return [to_latex(e) for e in as_outputs(expr)]
+        view = View() if view is None else view
+        return [to_latex(e, view) for e in as_outputs(expr)]
     if not isinstance(expr, Node):
         from symdiff.core.symbolic import as_node
 
         expr = as_node(expr)
-    st = _Latex()
+    st = _Latex(View() if view is None else view, expr)
     out: list[str] = []
-    # Work items: a literal string, or (node, slot).
-    stack: list = [(expr, _DELIMITED)]
+    # Work items: a literal string, or (node, slot, product kind of its user).
+    stack: list = [(expr, _DELIMITED, None)]
     push = stack.append
-    layouts = st.layouts
     while stack:
         item = stack.pop()
         if isinstance(item, str):
             out.append(item)
             continue
-        node, slot = item
-        op = node.op
-        if slot is not _DELIMITED and st.paren(node, slot):
+        node, slot, context = item
+        if slot is not _DELIMITED and st.paren(node, slot, context):
             out.append(r"\left(")
             push(r"\right)")
-        if op == "sym":
-            out.append(latex_symbol(node.payload))
+        if not node.args:
+            out.append(st.leaf(node))
             continue
-        if op == "const":
-            out.append(_latex_number(node.payload))
-            continue
-        args = node.args
-        for kind, a, slot in (layouts.get(op) or st.layout(op)).steps:
-            if kind == _ARG:
-                push((args[a], slot))
-            elif kind == _TEXT:
+        lay, args = st.form(node)
+        kind = st.kind(node) if node.shape or args[0].shape else None
+        for step, a, slot in lay.steps:
+            if step == _ARG:
+                push((args[a], slot, kind))
+            elif step == _TEXT:
                 push(a)
-            elif kind == _CDOT:
+            elif step == _CDOT:
+                if kind == _HADAMARD:
+                    push(r" \odot ")
+                    continue
                 nxt = args[a[1]]
-                digit = not st.paren(nxt, slot) and st.lead(nxt) == "digit"
+                digit = not st.paren(nxt, slot, kind) and st.lead(nxt) == "digit"
                 push(a[0] if digit else " ")
             else:
                 for i in range(len(args) - 1, -1, -1):
-                    push((args[i], _DELIMITED))
+                    push((args[i], _DELIMITED, None))
                     if i:
                         push(", ")
     return "".join(out)

@@ -1,6 +1,7 @@
 """The infix operators of the op table, as the parser and the printers see them.
 
-Built from an op table (:data:`symdiff.core.ops.OPS` by default): an op with
+Built from an op table (:data:`symdiff.core.ops.ALL_OPS` by default, so the
+tensor product ``@`` is here with the elementwise operators): an op with
 an ``infix`` spelling is a *binary* operator when it takes two arguments and
 a *prefix* operator when it takes one (``-x``); ``aliases`` are further
 spellings the parser accepts (printers always write ``infix``).  Precedence
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 from typing import Mapping, NamedTuple
 
-from symdiff.core.ops import OPS, OpDef
+from symdiff.core.ops import ALL_OPS, OpDef
 
 __all__ = ["Binary", "Prefix", "Operators", "from_table", "OPERATORS"]
 
@@ -84,7 +85,7 @@ def _spellings(op: OpDef) -> tuple:
     return spellings
 
 
-def from_table(ops: Mapping[str, OpDef] = OPS) -> Operators:
+def from_table(ops: Mapping[str, OpDef] = ALL_OPS) -> Operators:
     """The :class:`Operators` of the op table ``ops``.
 
     Raises ``ValueError`` for a table the grammar cannot read: an infix op
@@ -138,7 +139,7 @@ def from_table(ops: Mapping[str, OpDef] = OPS) -> Operators:
     return Operators(binary_ops, prefix_ops, by_op, tokens)
 
 
-#: The operators of :data:`symdiff.core.ops.OPS`.  The parser and the
+#: The operators of :data:`symdiff.core.ops.ALL_OPS`.  The parser and the
 #: printers read this attribute on every call, so replacing it (as a test
 #: adding an op to the table does) changes them all.
-OPERATORS = from_table(OPS)
+OPERATORS = from_table(ALL_OPS)

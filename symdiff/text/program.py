@@ -2,7 +2,10 @@
 
 Shared subexpressions are bound to temporaries (``t1 = x*z``) and
 single-use subexpressions are inlined, so the text shows exactly the work an
-evaluator does.  The walk is the scheduled program, so 10^5-deep
+evaluator does.  Composites (``softmax(t1, axis=1)``) count as one
+operation: their internal nodes get no temporaries unless something else
+uses them.  A program with tensors carries each line's shape as a comment
+(``t1 = X @ Theta   # m x 10``).  The walks are iterative, so 10^5-deep
 expressions print at the default recursion limit.
 """
 
@@ -11,12 +14,19 @@ from __future__ import annotations
 import itertools
 import re
 
-from symdiff.core.graph import as_outputs, toposort
-from symdiff.core.node import Node, symbol
+from symdiff.core.graph import as_outputs
+from symdiff.core.node import Node
+from symdiff.core.ops import ALL_OPS
 from symdiff.core.program import schedule
-from symdiff.text.infix import to_string
+from symdiff.core.shapes import format_shape
+from symdiff.text.composites import View
+from symdiff.text.infix import constant_prefix, is_small_array, to_string
 
 __all__ = ["to_program", "output_names"]
+
+# Shape comments start this far after the longest line (up to _COMMENT_MAX).
+_COMMENT_GAP = 3
+_COMMENT_MAX = 60
 
 
 def output_names(names, n: int, default: str) -> list[str]:
@@ -45,19 +55,18 @@ def _temp_prefix(taken) -> str:
     raise AssertionError("unreachable")
 
 
-def _scheduled_nodes(outs: list[Node], inputs):
-    """The program for ``outs`` and the node defining each of its slots."""
-    program = schedule(outs, inputs)
-    # schedule() numbers the inputs first, then every other reachable node in
-    # topological order; replaying that here maps slots back to nodes without
-    # rebuilding anything (which could re-simplify nodes made by make()).
-    nodes = [symbol(name) for name in program.inputs]
-    nodes.extend(n for n in toposort(outs) if n.op != "sym")
-    assert len(nodes) == len(program.instrs)
-    return program, nodes
+def _is_view_of_leaf(node: Node) -> bool:
+    """``A.T``, ``X[0]``: a postfix or subscript form of a leaf.  Printed in
+    place even when shared: a view costs no work and reads as briefly as a
+    temporary's name."""
+    if len(node.args) != 1 or node.args[0].args:
+        return False
+    spell = ALL_OPS[node.op].spell
+    return spell is not None and spell(node.payload, [node.args[0].shape])[0] in (
+        "postfix", "subscript")
 
 
-def to_program(outputs, names=None, inputs=None) -> str:
+def to_program(outputs, names=None, inputs=None, temps: dict | None = None) -> str:
     """The CSE'd program computing ``outputs`` as text, one assignment a line.
 
     Every operation used more than once (including an output that is also
@@ -67,32 +76,60 @@ def to_program(outputs, names=None, inputs=None) -> str:
     outputs follow, named by ``names`` (a list such as
     ``["f", "df/dx", "df/dz"]``; default ``out0``, ``out1``, ...).
     ``inputs`` is passed to :func:`symdiff.schedule` (default: the free
-    symbols in natural order).  The right-hand sides use the infix syntax of
-    :func:`symdiff.to_string`, so they parse back.
+    symbols in natural order).  ``temps`` optionally maps nodes to names to
+    use instead of numbered temporaries when they are shared (the names a
+    parsed program assigned, so that ``Z = X @ Theta`` stays ``Z``).  The
+    right-hand sides use the infix syntax of :func:`symdiff.to_string`, so
+    they parse back.
+
+    Composites count as one operation (``softmax(t1, axis=1)``).  If any
+    value is a tensor, every line ends with its shape as a comment
+    (``# m x 10``, ``# scalar``); large constant arrays are named ``C1``
+    ... and listed in comments at the top.
     """
     outs = as_outputs(outputs)
     labels = output_names(names, len(outs), "out")
-    program, nodes = _scheduled_nodes(outs, inputs)
-    uses = [0] * len(program.instrs)
-    for ins in program.instrs:
-        for a in ins.args:
-            uses[a] += 1
-    for o in program.outputs:
-        uses[o] += 1
-    prefix = _temp_prefix([*program.inputs, *labels])
-    temps: dict[Node, str] = {}
-    lines: list[str] = []
-    for k, ins in enumerate(program.instrs):
+    program = schedule(outs, inputs)          # checks ``inputs``
+    view = View()
+    nodes = view.postorder(outs)
+    uses: dict[Node, int] = {}
+    for n in nodes:
+        for a in view.args(n):
+            uses[a] = uses.get(a, 0) + 1
+    for o in outs:
+        uses[o] = uses.get(o, 0) + 1
+    taken = [*program.inputs, *labels, *(temps or {}).values()]
+    prefix = _temp_prefix(taken)
+    bound: dict[Node, str] = {}
+    header: list[str] = []
+    arrays = [n for n in nodes if n.op == "array" and not is_small_array(n.payload)]
+    if arrays:
+        # Their values are not text: a name, and the shape in a comment.
+        cprefix = constant_prefix(taken)
+        for k, n in enumerate(arrays, 1):
+            bound[n] = f"{cprefix}{k}"
+            header.append(f"# {cprefix}{k}: constant array, {format_shape(n.shape)}")
+    lines: list[tuple[str, Node]] = []
+    user = temps or {}
+    n_temps = 0
+    for node in nodes:
         # Leaves print as themselves; only shared operations get a name.
-        if ins.args and uses[k] > 1:
-            node = nodes[k]
-            name = f"{prefix}{len(temps) + 1}"
-            lines.append(f"{name} = {to_string(node, names=temps)}")
-            temps[node] = name
-    for label, o in zip(labels, program.outputs):
-        node = nodes[o]
-        text = temps.get(node)
+        if node.args and uses[node] > 1 and not _is_view_of_leaf(node):
+            name = user.get(node)
+            if name is None:
+                n_temps += 1
+                name = f"{prefix}{n_temps}"
+            lines.append((f"{name} = {to_string(node, names=bound, view=view)}", node))
+            bound[node] = name
+    for label, node in zip(labels, outs):
+        text = bound.get(node)
         if text is None:
-            text = to_string(node, names=temps)
-        lines.append(f"{label} = {text}")
-    return "\n".join(lines)
+            text = to_string(node, names=bound, view=view)
+        lines.append((f"{label} = {text}", node))
+    if not program.is_tensor:
+        return "\n".join(header + [line for line, _ in lines])
+    width = max((len(line) for line, _ in lines if len(line) <= _COMMENT_MAX), default=0)
+    width += _COMMENT_GAP
+    return "\n".join(header + [
+        f"{line.ljust(width) if len(line) < width else line + ' ' * _COMMENT_GAP}"
+        f"# {format_shape(node.shape)}" for line, node in lines])
