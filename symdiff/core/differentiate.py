@@ -163,7 +163,7 @@ def _adjoints(f: Node, wrt, seed: Node) -> dict[Node, Node]:
 
 
 def _accumulate(adj: dict, a: Node, c: Node, batch: tuple, add) -> None:
-    if a.shape or batch:
+    if a.shape or batch or c.shape:
         target = batch + a.shape
         if c.shape != target and len(c.shape) >= len(target) and c.shape != ():
             c = sum_to(c, target)
