@@ -80,9 +80,10 @@ class Program:
 
     @property
     def is_tensor(self) -> bool:
-        """True if any value has a shape, or any op is structural: the
-        program needs the tensor evaluator and compiler."""
-        return any(i.shape or i.op in TENSOR_OPS or i.op in ("array", "eye")
+        """True if any value has a shape, any op is structural or a value
+        is a dimension's size: the program needs the tensor evaluator and
+        compiler (which bind dimensions)."""
+        return any(i.shape or i.op in TENSOR_OPS or i.op in ("array", "eye", "dim")
                    for i in self.instrs)
 
     @property
