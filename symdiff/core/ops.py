@@ -525,6 +525,8 @@ def _np_transpose(x, perm):
 
 
 def _vjp_transpose(F, i, a, out, g, params):
+    if not g.shape:
+        return g                            # a broadcast scalar, transposed
     (perm,) = params
     inv = [0] * len(perm)
     for k, p in enumerate(perm):
