@@ -173,7 +173,7 @@ def check_jacobian(y: Node, x: Node, inputs: Mapping, rng: np.random.Generator,
     x_entries = [xs] if isinstance(xs, Node) else list(xs.ravel())
     y_entries = [ys] if isinstance(ys, Node) else list(ys.ravel())
     n_y = len(y_entries)
-    Jv = np.asarray(sd.evaluate(J, names(inputs)), dtype=np.float64)
+    Jv = np.asarray(sd.evaluate(J, names(inputs), dims=dims), dtype=np.float64)
     assert J.shape == y.shape + x.shape
     expected = _eval_rows(sd.jacobian(y_entries, x_entries),
                           scalar_point(y, inputs, dims)).reshape(Jv.shape)
@@ -182,8 +182,8 @@ def check_jacobian(y: Node, x: Node, inputs: Mapping, rng: np.random.Generator,
     x0 = np.asarray(vals[x.payload], dtype=np.float64)
     v = rng.standard_normal(x0.shape)
     h = 1e-5 * (1.0 + float(np.max(np.abs(x0))))
-    yp = np.asarray(sd.evaluate(y, dict(vals, **{x.payload: x0 + h * v})))
-    ym = np.asarray(sd.evaluate(y, dict(vals, **{x.payload: x0 - h * v})))
+    yp = np.asarray(sd.evaluate(y, dict(vals, **{x.payload: x0 + h * v}), dims=dims))
+    ym = np.asarray(sd.evaluate(y, dict(vals, **{x.payload: x0 - h * v}), dims=dims))
     fd = (yp - ym).reshape(n_y) / (2 * h)
     close(Jv.reshape(n_y, -1) @ v.ravel(), fd, FD * max(1.0, float(np.linalg.norm(v))),
           f"central differences of {y!r}")
@@ -198,13 +198,13 @@ def check_hessian(f: Node, x: Node, inputs: Mapping, rng: np.random.Generator,
     dims = dict(dims or {})
     H = sd.hessian(f, x)
     assert H.shape == x.shape + x.shape
-    Hv = np.asarray(sd.evaluate(H, names(inputs)), dtype=np.float64)
+    Hv = np.asarray(sd.evaluate(H, names(inputs), dims=dims), dtype=np.float64)
     fs = sd.to_scalars(f, dims)
     xs = list(sd.scalar_symbols(x, dims).ravel())
     expected = _eval_rows(sd.hessian(fs, xs), scalar_point(f, inputs, dims))
     close(Hv, expected, EXACT, f"hessian of {f!r}")
     close(Hv, Hv.T, EXACT, f"symmetry of the hessian of {f!r}")
     v = rng.standard_normal(Hv.shape[0])
-    hvp = sd.evaluate(sd.hvp(f, x, v), names(inputs))
+    hvp = sd.evaluate(sd.hvp(f, x, v), names(inputs), dims=dims)
     close(hvp, Hv @ v, EXACT * max(1.0, float(np.abs(v).sum())), f"hvp of {f!r}")
     return Hv
