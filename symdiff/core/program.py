@@ -367,7 +367,10 @@ def program_to_nodes(program: Program) -> list[Node]:
     for this process."""
     from symdiff.core import symbolic
 
-    return run(program, symbolic, [symbol(name) for name in program.inputs])
+    # Input k is instruction k: its shape and dtype make tensor inputs
+    # tensors again (symbol(name) alone would be a scalar).
+    return run(program, symbolic, [symbol(name, program.instrs[k].shape, program.instrs[k].dtype)
+                                   for k, name in enumerate(program.inputs)])
 
 
 class PickleState:
