@@ -149,3 +149,39 @@ def test_many_tensor_variables(default_recursion_limit):
     for k in (0, 1_234, 2_999):
         np.testing.assert_allclose(values[1 + k], np.cos(w[k]) * point["x"], rtol=1e-15)
     close(values[-1], np.sin(w).sum(axis=0), 1e-12, "d/dx")
+
+
+# ---------------------------------------------------------------------------
+# Pickling and rebuilding tensor programs
+
+
+def _mlp_and_grads(L: int):
+    X = sd.tensor("X", ("m", 5))
+    y = sd.tensor("y", ("m",), dtype=int)
+    params, a = [], X
+    for i, (n_in, n_out) in enumerate(zip((5,) + (8,) * L, (8,) * L + (3,))):
+        W, b = sd.tensor(f"W{i}", (n_in, n_out)), sd.tensor(f"b{i}", (n_out,))
+        params += [W, b]
+        a = a @ W + b
+        a = sd.tanh(a) if i < L else a
+    loss = sd.mean(sd.logsumexp(a, axis=1) - sd.sum(sd.onehot(y, 3) * a, axis=1))
+    return [loss, *sd.grad(loss, params)]
+
+
+def test_pickled_tensor_gradients_rebuild_the_same_nodes():
+    import gc
+
+    blob = pickle.dumps(_mlp_and_grads(2))
+    gc.collect()                                  # the original graph is gone
+    loaded = pickle.loads(blob)
+    rebuilt = _mlp_and_grads(2)
+    assert all(a is b for a, b in zip(loaded, rebuilt))
+    assert [n.shape for n in loaded] == [(), (5, 8), (8,), (8, 8), (8,), (8, 3), (3,)]
+    assert sd.program_to_nodes(sd.schedule(rebuilt)) == rebuilt
+
+
+def test_pickled_size_grows_linearly_with_the_layers():
+    sizes = [len(pickle.dumps(_mlp_and_grads(L))) for L in range(1, 6)]
+    steps = [b - a for a, b in zip(sizes, sizes[1:])]
+    # a constant per layer (up to the lengths of names and slot numbers)
+    assert max(steps) < 1.1 * min(steps), sizes
