@@ -205,6 +205,44 @@ def test_jacobian_of_a_layer(rng):
     assert sd.jacobian(W @ x, x) is W
 
 
+def test_hessian_of_softmax_regression_through_reshape_index_and_max(rng):
+    # Batched seeds through matmul with a named batch, onehot, logsumexp,
+    # an index with a step and a reduce_max; the parameters are a vector
+    # reshaped into Theta so that the Hessian is defined.
+    th = sd.tensor("th", (12,))
+    X = sd.tensor("X", ("m", 4))
+    y = sd.tensor("y", ("m",), dtype=int)
+    Z = X @ sd.reshape(th, (4, 3))
+    loss = sd.mean(sd.logsumexp(Z, axis=1) - sd.sum(sd.onehot(y, 3) * Z, axis=1))
+    other = sd.mean(sd.sum(sd.tanh(Z[:, ::2]) ** 2, axis=1) + sd.max(Z, axis=1))
+    vals = {"th": rng.standard_normal(12), "X": rng.standard_normal((2, 4)),
+            "y": np.array([2, 0])}
+    H = check_hessian(loss, th, vals, rng, {"m": 2})
+    # the closed form: sum over samples of kron(x x^T, diag(p) - p p^T) / m
+    xv = vals["X"]
+    P = _softmax(xv @ vals["th"].reshape(4, 3))
+    expected = sum(np.kron(np.outer(xv[i], xv[i]), np.diag(P[i]) - np.outer(P[i], P[i]))
+                   for i in range(2)) / 2
+    close(H, expected, EXACT, "softmax regression Hessian")
+    check_hessian(other, th, vals, rng, {"m": 2})
+
+
+def test_jacobian_and_hvp_with_respect_to_a_matrix(rng):
+    W = sd.tensor("W", (3, 4))
+    x = sd.tensor("x", (4,))
+    vals = {"W": rng.standard_normal((3, 4)), "x": rng.standard_normal(4)}
+    J = check_jacobian(sd.tanh(W @ x), W, vals, rng)
+    assert J.shape == (3, 3, 4)
+    f = sd.sum(sd.tanh(W @ x) ** 2)
+    V = rng.standard_normal((3, 4))
+    hv = sd.evaluate(sd.hvp(f, W, V), vals)
+    g = sd.grad(f, W)
+    h = 1e-5
+    fd = (sd.evaluate(g, dict(vals, W=vals["W"] + h * V))
+          - sd.evaluate(g, dict(vals, W=vals["W"] - h * V))) / (2 * h)
+    close(hv, fd, 1e-7, "hvp wrt a matrix")      # central differences of the gradient
+
+
 # ---------------------------------------------------------------------------
 # Random tensor expressions (hypothesis): small shapes, broadcasting, every
 # structural op.  Each subexpression has a shape broadcastable to (r, c):
