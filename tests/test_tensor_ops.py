@@ -250,6 +250,18 @@ def test_hessian_batched_seed(build, rng):
     check_hessian(f, X6, {"x": x0}, rng)
 
 
+@pytest.mark.parametrize("build", [b for _, b in BATCHED], ids=[i for i, _ in BATCHED])
+def test_derivative_expressions_expand_to_their_values(build, rng):
+    # The derivative graphs hold ops the forward graphs do not (unindex,
+    # eye, broadcast_to of adjoints, batched transposes): their scalar
+    # expansion evaluates to what the numpy interpreter computes.
+    x0 = rng.standard_normal(6)
+    y = build(X6)
+    f = sd.sum(sd.sin(y) * _c(y.shape, "hessian"))
+    for e in (sd.grad(f, X6), sd.jacobian(y, X6), sd.hessian(f, X6)):
+        close(expand_eval(e, {"x": x0}), sd.evaluate(e, {"x": x0}), EXACT, repr(e))
+
+
 def test_hessian_through_a_matmul_chain_is_one_tensor_expression(rng):
     # f = sum(tanh(W2 tanh(W1 x))): the Hessian is one (4, 4) expression
     # whose graph stays small (no n^2 scalar entries).
