@@ -91,18 +91,22 @@ def adjoints(f: Node, wrt, seed: Node | None = None) -> dict[Node, Node]:
         return _adjoints(f, wrt, _ONE if seed is None else seed)
 
 
-def sum_to(c: Node, shape: tuple) -> Node:
+def sum_to(c: Node, shape: tuple, nbatch: int = 0) -> Node:
     """``c`` summed down to ``shape``: over leading axes ``shape`` lacks and
     over axes where ``shape`` has 1 (numpy broadcasting, undone).  A ``c``
-    already broadcastable to ``shape`` is returned as it is."""
+    already broadcastable to ``shape`` is returned as it is.  The first
+    ``nbatch`` axes of a larger ``c`` and of ``shape`` are batch axes (a
+    Jacobian's seed): they stay, and the axes to sum come after them."""
     cs = c.shape
     lead = len(cs) - len(shape)
-    keep = tuple(k - len(cs) for k in range(max(lead, 0), len(cs))
+    if lead <= 0:
+        nbatch = 0
+    keep = tuple(k - len(cs) for k in range(nbatch + max(lead, 0), len(cs))
                  if shape[k - lead] == 1 and cs[k] != 1)
     if keep:
         c = F.sum(c, keep, True)
     if lead > 0:
-        c = F.sum(c, tuple(range(-len(cs), -len(cs) + lead)), False)
+        c = F.sum(c, tuple(range(nbatch - len(cs), nbatch - len(cs) + lead)), False)
     return c
 
 
@@ -163,10 +167,10 @@ def _adjoints(f: Node, wrt, seed: Node) -> dict[Node, Node]:
 
 
 def _accumulate(adj: dict, a: Node, c: Node, batch: tuple, add) -> None:
-    if a.shape or batch:
+    if a.shape or batch or c.shape:
         target = batch + a.shape
         if c.shape != target and len(c.shape) >= len(target) and c.shape != ():
-            c = sum_to(c, target)
+            c = sum_to(c, target, len(batch))
     prev = adj.get(a)
     adj[a] = c if prev is None else add(prev, c)
 

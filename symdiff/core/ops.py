@@ -533,6 +533,8 @@ def _np_transpose(x, perm):
 
 
 def _vjp_transpose(F, i, a, out, g, params):
+    if not g.shape:
+        return g                            # a broadcast scalar, transposed
     (perm,) = params
     inv = [0] * len(perm)
     for k, p in enumerate(perm):
@@ -684,10 +686,11 @@ def _index_shape(shapes, dtypes, spec):
     from symdiff.core.shapes import ShapeError
 
     (s,) = shapes
-    if len(spec) != len(s):
+    lead = len(s) - len(spec)           # leading batch axes of an adjoint
+    if lead < 0:
         raise ShapeError(f"index: {len(spec)} indices for shape {s}")
-    out = []
-    for k, (d, item) in enumerate(zip(s, spec)):
+    out = list(s[:lead])
+    for k, (d, item) in enumerate(zip(s[lead:], spec), start=lead):
         if isinstance(item, int):
             if isinstance(d, int) and not -d <= item < d:
                 raise ShapeError(f"index {item} is out of range for axis {k} of shape {s}")

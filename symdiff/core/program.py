@@ -85,9 +85,10 @@ class Program:
 
     @property
     def is_tensor(self) -> bool:
-        """True if any value has a shape, or any op is structural: the
-        program needs the tensor evaluator and compiler."""
-        return any(i.shape or i.op in TENSOR_OPS or i.op in ("array", "eye")
+        """True if any value has a shape, any op is structural or a value
+        is a dimension's size: the program needs the tensor evaluator and
+        compiler (which bind dimensions)."""
+        return any(i.shape or i.op in TENSOR_OPS or i.op in ("array", "eye", "dim")
                    for i in self.instrs)
 
     @property
@@ -371,7 +372,10 @@ def program_to_nodes(program: Program) -> list[Node]:
     for this process."""
     from symdiff.core import symbolic
 
-    return run(program, symbolic, [symbol(name) for name in program.inputs])
+    # Input k is instruction k: its shape and dtype make tensor inputs
+    # tensors again (symbol(name) alone would be a scalar).
+    return run(program, symbolic, [symbol(name, program.instrs[k].shape, program.instrs[k].dtype)
+                                   for k, name in enumerate(program.inputs)])
 
 
 class PickleState:

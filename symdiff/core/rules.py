@@ -161,8 +161,8 @@ def _tensor_sum_rules(S, name, a, b):
         (A, x), (B, z) = a.args, b.args
         if x is z and A.shape == B.shape:                  # A x + B x -> (A + B) x
             return S.apply("matmul", S.apply("add", A, B), x, params=())
-        if A is B and x.shape == z.shape:                  # x A + z A -> (x + z) A
-            return S.apply("matmul", S.apply("add", x, z), A, params=())
+        if A is B and x.shape == z.shape:                  # A x + A z -> A (x + z)
+            return S.apply("matmul", A, S.apply("add", x, z), params=())
     return None
 
 

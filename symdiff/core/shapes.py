@@ -106,7 +106,10 @@ def normalize_axes(axis, ndim: int, op: str) -> tuple:
     the end) as a sorted tuple of non-negative axes of an ``ndim``-array."""
     if axis is None:
         return tuple(range(ndim))
-    items = (axis,) if isinstance(axis, int) and not isinstance(axis, bool) else tuple(axis)
+    try:
+        items = tuple(axis)
+    except TypeError:
+        items = (axis,)                     # an int, or a bad axis refused below
     out = set()
     for a in items:
         if isinstance(a, bool) or not isinstance(a, int):

@@ -24,7 +24,7 @@ import numpy as np
 from symdiff.core import ops
 from symdiff.core.rules import RULES as _RULES
 from symdiff.core.node import FLOAT, Node, array_const, const, dim, eye, make
-from symdiff.core.shapes import broadcast_shapes
+from symdiff.core.shapes import broadcast_shapes, is_concrete
 
 __all__ = ["apply", "add", "sub", "mul", "div", "neg", "pow", "const",
            "constant_value", "as_node"]
@@ -140,7 +140,8 @@ def structural(name: str, args: tuple, params: tuple) -> Node:
     if name != "onehot":
         _check_float(name, args)
     shape, dtype = op.shape_rule([a.shape for a in args], [a.dtype for a in args], *params)
-    if all(a.op in ("const", "array") for a in args) and (name != "onehot"):
+    if all(a.op in ("const", "array") for a in args) and name != "onehot" \
+            and is_concrete(shape):             # named dims are bound only when run
         with np.errstate(all="ignore"):
             return array_const(op.numpy(*[a.payload for a in args], *params))
     rule = _RULES.get(name)

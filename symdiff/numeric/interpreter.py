@@ -109,6 +109,13 @@ def evaluate(outputs, point, inputs=None, dims: Mapping | None = None):
         used = {s.payload for s in free_symbols(outs)}
         inputs = [k for k in point if (k.payload if isinstance(k, Node) else str(k)) in used]
         inputs += sorted(used - {(k.payload if isinstance(k, Node) else str(k)) for k in point})
+        # An unused tensor given as a node still binds its dimensions: the
+        # gradient of mean(X) wrt X mentions m but not X.
+        unused = [(k, v) for k, v in point.items()
+                  if isinstance(k, Node) and k.shape and k.payload not in used]
+        if unused:
+            dims = bind_dims([k.shape for k, _ in unused], [np.shape(v) for _, v in unused],
+                             [k.payload for k, _ in unused], dims)
     program, x = schedule_at(outs, point, inputs, convert=lambda v: v)
     result = Interpreter(program)(
         x if program.is_tensor else [_as_float(v) for v in x], dims)
