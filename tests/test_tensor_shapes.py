@@ -63,7 +63,7 @@ BUILD_ERRORS = [
     ("softmax-axis", lambda: sd.softmax(v, axis=1), ("softmax", "axis 1")),
     ("transpose-axes", lambda: sd.transpose(A, (0, 0)), ("transpose", "(0, 0)", "(3, 4)")),
     ("reshape-size", lambda: sd.reshape(A, (5, 2)), ("reshape", "(3, 4)", "(5, 2)")),
-    ("reshape-named-moved", lambda: sd.reshape(X, (3, "m")), ("reshape", "'m'")),
+    ("reshape-named-moved", lambda: sd.reshape(X, (3, "m")), ("reshape", "(m, 3)", "(3, m)")),
     ("reshape-named-merged", lambda: sd.reshape(X, ("k",)), ("reshape",)),
     ("reshape-named-int", lambda: sd.reshape(X, (6,)), ("reshape",)),
     ("broadcast", lambda: sd.broadcast_to(v, (4,)), ("broadcast_to", "(3,)", "(4,)")),
@@ -240,3 +240,9 @@ def test_error_messages_show_shapes_as_tuples_of_names():
     # named dimensions print bare (m, 3), as in the examples
     msg = _raises(lambda: X @ A.T, sd.ShapeError)
     assert re.search(r"\(m, 3\)", msg) and "'m'" not in msg
+
+
+def test_to_scalars_refuses_colliding_entry_names():
+    a, b = sd.tensor("x1", (3,)), sd.tensor("x", (13,))
+    with pytest.raises(ValueError, match="would both be called x10"):
+        sd.to_scalars(sd.sum(a) + sd.sum(b))

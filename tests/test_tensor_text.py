@@ -538,3 +538,15 @@ def test_wide_tensor_sum():
         e = e + t.T.T * 2
     assert round_trips(e)
     assert to_program(e).count("\n") == 0
+
+
+def test_reserved_names_are_the_text_functions():
+    # A symbol may not be called like a tensor function, or it would print
+    # as a call: core's reserved list and text's function table agree.
+    from symdiff.core.ops import TENSOR_FUNCTION_NAMES
+    from symdiff.text.functions import FUNCTIONS as TEXT_FUNCTIONS
+
+    assert TENSOR_FUNCTION_NAMES == set(TEXT_FUNCTIONS)
+    for name in TENSOR_FUNCTION_NAMES:
+        with pytest.raises(ValueError, match="reserved for the function"):
+            sd.symbol(name)

@@ -170,8 +170,13 @@ def to_scalars(expr, dims: Mapping | None = None):
     syms = {}
     from symdiff.core.graph import free_symbols
 
+    owner: dict = {}
     for s in free_symbols(outs):
         syms[s.payload] = scalar_symbols(s, dims)
+        for e in np.ravel(np.asarray(syms[s.payload], dtype=object)):
+            if owner.setdefault(e.payload, s.payload) != s.payload:
+                raise ValueError(f"to_scalars: entries of {owner[e.payload]} and {s.payload} "
+                                 f"would both be called {e.payload}; rename one of them")
     for ins in program.instrs:
         try:
             resolve_shape(ins.shape, dims)

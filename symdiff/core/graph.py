@@ -146,7 +146,7 @@ def substitute(outputs, mapping: dict) -> list[Node]:
             continue
         args = tuple(new.get(a, a) for a in n.args)
         if any(x is not y for x, y in zip(args, n.args)):
-            new[n] = apply(n.op, *args)
+            new[n] = apply(n.op, *args, params=n.payload)
     return [new.get(o, o) for o in outs]
 
 

@@ -29,7 +29,8 @@ import struct
 import weakref
 import zlib
 
-from symdiff.core.ops import ALL_OPS, CONSTANTS, FLOAT_DTYPE, INT_DTYPE, OPS
+from symdiff.core.ops import (ALL_OPS, CONSTANTS, FLOAT_DTYPE, INT_DTYPE, OPS,
+                             TENSOR_FUNCTION_NAMES)
 
 __all__ = ["Node", "symbol", "const", "array_const", "dim", "eye", "make", "is_const",
            "is_symbol", "FLOAT", "INT", "stable_hash", "natural_key"]
@@ -333,9 +334,11 @@ def _check_name(name) -> None:
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(f"invalid symbol name {name!r}: use an ASCII identifier "
                          "such as x, x1 or W0_3")
-    if name in OPS or name in CONSTANTS or name in ("inf", "nan"):
+    if name in OPS or name in TENSOR_FUNCTION_NAMES or name in CONSTANTS \
+            or name in ("inf", "nan"):
+        kind = "constant" if name in CONSTANTS or name in ("inf", "nan") else "function"
         raise ValueError(f"{name!r} cannot be a symbol name: it is reserved for the "
-                         f"{'function' if name in OPS else 'constant'} {name}")
+                         f"{kind} {name}")
 
 
 def symbol(name: str, shape: tuple = (), dtype: str = FLOAT) -> Node:

@@ -51,6 +51,9 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from symdiff.core.shapes import (ShapeError, broadcast_shapes, format_tuple, matmul_shape,
+                                 reduce_shape, shape_size)
+
 VARIADIC = -1
 
 #: dtype of every value but integer label tensors.
@@ -512,8 +515,6 @@ def _vjp_matmul(F, i, a, out, g, params):
 
 
 def _matmul_shape(shapes, dtypes, *params):
-    from symdiff.core.shapes import ShapeError, matmul_shape
-
     a, b = shapes
     if len(a) > 2 and len(b) == 2:        # a stack of matrices (batched adjoints)
         return a[:-2] + matmul_shape(a[-2:], b), FLOAT_DTYPE
@@ -521,7 +522,7 @@ def _matmul_shape(shapes, dtypes, *params):
         r = matmul_shape(a, b[-2:])
         return b[:-2] + r, FLOAT_DTYPE
     if len(a) > 2 or len(b) > 2:
-        raise ShapeError(f"matmul: shapes {a} and {b}: only vectors, matrices and a "
+        raise ShapeError(f"matmul: shapes {format_tuple(a)} and {format_tuple(b)}: only vectors, matrices and a "
                          "stack of matrices times a matrix are supported")
     return matmul_shape(a, b), FLOAT_DTYPE
 
@@ -543,12 +544,10 @@ def _vjp_transpose(F, i, a, out, g, params):
 
 
 def _transpose_shape(shapes, dtypes, perm):
-    from symdiff.core.shapes import ShapeError
-
     (s,) = shapes
     if sorted(perm) != list(range(len(perm))) or len(perm) > len(s):
         raise ShapeError(f"transpose: axes {perm} are not a permutation of the last "
-                         f"axes of shape {s}")
+                         f"axes of shape {format_tuple(s)}")
     lead = len(s) - len(perm)
     return s[:lead] + tuple(s[lead + p] for p in perm), dtypes[0]
 
@@ -581,8 +580,6 @@ def _abs_axes(axes, ndim):
 
 def _reduce_shape_rule(name):
     def rule(shapes, dtypes, axes, keepdims):
-        from symdiff.core.shapes import reduce_shape
-
         (s,) = shapes
         return reduce_shape(s, _abs_axes(axes, len(s)), keepdims), dtypes[0]
     return rule
@@ -637,8 +634,6 @@ def _np_reduce_max(x, axes, keepdims):
 
 
 def _reshape_shape(shapes, dtypes, shape):
-    from symdiff.core.shapes import ShapeError, shape_size
-
     (s,) = shapes
     a, b = list(s), list(shape)
     # Equal leading and trailing dimensions stay (a named batch axis may
@@ -654,7 +649,7 @@ def _reshape_shape(shapes, dtypes, shape):
     else:
         ok = [d for d in a if d != 1] == [d for d in b if d != 1]
     if not ok:
-        raise ShapeError(f"reshape: cannot reshape shape {s} into {shape}")
+        raise ShapeError(f"reshape: cannot reshape shape {format_tuple(s)} into {format_tuple(shape)}")
     return tuple(shape), dtypes[0]
 
 
@@ -666,11 +661,9 @@ def _vjp_reshape(F, i, a, out, g, params):
 
 
 def _broadcast_shape(shapes, dtypes, shape):
-    from symdiff.core.shapes import ShapeError, broadcast_shapes
-
     (s,) = shapes
     if len(s) > len(shape) or broadcast_shapes([s, shape], "broadcast_to") != tuple(shape):
-        raise ShapeError(f"broadcast_to: cannot broadcast shape {s} to {shape}")
+        raise ShapeError(f"broadcast_to: cannot broadcast shape {format_tuple(s)} to {format_tuple(shape)}")
     return tuple(shape), dtypes[0]
 
 
@@ -683,17 +676,15 @@ def _np_index(x, spec):
 
 
 def _index_shape(shapes, dtypes, spec):
-    from symdiff.core.shapes import ShapeError
-
     (s,) = shapes
     lead = len(s) - len(spec)           # leading batch axes of an adjoint
     if lead < 0:
-        raise ShapeError(f"index: {len(spec)} indices for shape {s}")
+        raise ShapeError(f"index: {len(spec)} indices for shape {format_tuple(s)}")
     out = list(s[:lead])
     for k, (d, item) in enumerate(zip(s[lead:], spec), start=lead):
         if isinstance(item, int):
             if isinstance(d, int) and not -d <= item < d:
-                raise ShapeError(f"index {item} is out of range for axis {k} of shape {s}")
+                raise ShapeError(f"index {item} is out of range for axis {k} of shape {format_tuple(s)}")
             continue
         start, stop, step = item
         if isinstance(d, int):
@@ -702,7 +693,7 @@ def _index_shape(shapes, dtypes, spec):
             out.append(d)
         else:
             raise ShapeError(f"index: cannot slice the named dimension {d} (axis {k} of "
-                             f"shape {s}) with bounds; only ':' is allowed")
+                             f"shape {format_tuple(s)}) with bounds; only ':' is allowed")
     return tuple(out), dtypes[0]
 
 
@@ -749,8 +740,6 @@ def _np_onehot(labels, k):
 
 
 def _onehot_shape(shapes, dtypes, k):
-    from symdiff.core.shapes import ShapeError
-
     if dtypes[0] != INT_DTYPE:
         raise ShapeError("onehot: labels must be an integer tensor "
                          "(declare it with dtype=int)")
@@ -819,6 +808,13 @@ ALL_OPS: dict[str, OpDef] = {op.name: op for op in _TABLE}
 
 #: Functions a user may call by name in the parser and CLI.
 FUNCTIONS: dict[str, OpDef] = {op.name: op for op in _TABLE if op.function}
+
+#: Names the text syntax calls tensor functions by (symdiff.text.functions;
+#: a test checks the two agree): reserved, like op names, so that no symbol
+#: prints as a call.
+TENSOR_FUNCTION_NAMES = frozenset({"sum", "mean", "max", "logsumexp", "softmax", "onehot",
+                                   "transpose", "reshape", "broadcast_to", "stop_gradient",
+                                   "unindex", "eye"})
 
 #: Named constants understood by the parser.
 CONSTANTS = {"pi": float(np.pi), "e": float(np.e)}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Mapping, Sequence
 
-__all__ = ["ShapeError", "check_shape", "format_shape", "broadcast_shapes", "normalize_axes",
+__all__ = ["ShapeError", "check_shape", "format_shape", "format_tuple", "broadcast_shapes", "normalize_axes",
            "reduce_shape", "matmul_shape", "bind_dims", "resolve_shape", "shape_size",
            "is_concrete", "dims_of"]
 
@@ -67,6 +67,11 @@ def format_shape(shape: tuple) -> str:
     if not shape:
         return "scalar"
     return " x ".join(str(d) for d in shape)
+
+
+def format_tuple(shape: tuple) -> str:
+    """``(m, 64)`` as numpy prints a shape, with bare dimension names."""
+    return _tuple_text(shape)
 
 
 def _tuple_text(shape: tuple) -> str:

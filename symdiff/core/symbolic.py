@@ -15,6 +15,7 @@ computes numbers in :mod:`symdiff.numeric.namespaces`.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import numbers
 import sys
@@ -24,7 +25,7 @@ import numpy as np
 from symdiff.core import ops
 from symdiff.core.rules import RULES as _RULES
 from symdiff.core.node import FLOAT, Node, array_const, const, dim, eye, make
-from symdiff.core.shapes import broadcast_shapes, is_concrete
+from symdiff.core.shapes import broadcast_shapes, is_concrete, shape_size
 
 __all__ = ["apply", "add", "sub", "mul", "div", "neg", "pow", "const",
            "constant_value", "as_node"]
@@ -129,6 +130,9 @@ def fit(node: Node, shape: tuple) -> Node:
     return structural("broadcast_to", (node,), (tuple(shape),))
 
 
+_NOT_FOLDED = frozenset({"onehot", "broadcast_to"})
+
+
 def structural(name: str, args: tuple, params: tuple) -> Node:
     """Build the structural tensor op ``name`` (matmul, transpose, sum ...)
     on ``args`` with its parameters: shape check, constant folding, the
@@ -139,9 +143,23 @@ def structural(name: str, args: tuple, params: tuple) -> Node:
         raise TypeError(f"{name} takes {op.arity} argument(s), got {len(args)}")
     if name != "onehot":
         _check_float(name, args)
+    if name == "transpose":
+        # One node per permutation: a permutation of the trailing axes (what
+        # batch-polymorphic rules build) is extended to every axis.
+        (perm,) = params
+        nd = len(args[0].shape)
+        if len(perm) < nd:
+            lead = nd - len(perm)
+            params = (tuple(range(lead)) + tuple(lead + p for p in perm),)
+        if params[0] == tuple(range(nd)):
+            return args[0]
     shape, dtype = op.shape_rule([a.shape for a in args], [a.dtype for a in args], *params)
-    if all(a.op in ("const", "array") for a in args) and name != "onehot" \
-            and is_concrete(shape):             # named dims are bound only when run
+    if all(a.op in ("const", "array") for a in args) and name not in _NOT_FOLDED \
+            and is_concrete(shape) and shape_size(shape) <= max(
+                1, builtins.sum(np.size(a.payload) for a in args)):
+        # Constants fold, but never into more numbers than went in: 0 * W
+        # stays a broadcast zero, not a 784 x 256 array (named dims are
+        # bound only when run).
         with np.errstate(all="ignore"):
             return array_const(op.numpy(*[a.payload for a in args], *params))
     rule = _RULES.get(name)
