@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test install install-test bench clean
+.PHONY: demo test lint install install-test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: install
 
 test: install-test
 	$(BIN)/python -m pytest tests
+
+# Lint (ruff, configured in pyproject.toml); CI runs it after the tests.
+lint: install-test
+	$(BIN)/ruff check .
 
 bench: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,bench,plot]'

@@ -32,9 +32,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-import symdiff as sd  # noqa: E402
-from symdiff.lab import models  # noqa: E402
-
+import symdiff as sd  # noqa: E402 - after the sys.path setup above
+from symdiff.lab import models  # noqa: E402 - after the sys.path setup above
 
 # ---------------------------------------------------------------------------
 # models as (name, n, symdiff builder, sympy-ish builder)
@@ -155,7 +154,7 @@ class _CasadiMod:
         self.ca = ca
 
     def symbols(self, spec):
-        stem, rng = spec.split("x")[0] + "x", spec[1:]
+        rng = spec[1:]
         lo, hi = (int(v) for v in rng.split(":"))
         return [self.ca.SX.sym(f"x{i}") for i in range(lo, hi)]
 

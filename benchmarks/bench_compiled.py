@@ -67,10 +67,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import symdiff as sd  # noqa: E402
-from symdiff.lab import models  # noqa: E402
-
-import compiler  # noqa: E402
+import compiler  # noqa: E402 - after the sys.path setup above
+import symdiff as sd  # noqa: E402 - after the sys.path setup above
+from symdiff.lab import models  # noqa: E402 - after the sys.path setup above
 
 CORES = os.cpu_count() or 1
 RTOL = 1e-9

@@ -49,7 +49,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-import symdiff as sd  # noqa: E402
+import symdiff as sd  # noqa: E402 - after the sys.path setup above
 
 MODELS = {
     "softmax regression 64-10": (64, 10),

@@ -29,7 +29,7 @@ __all__ = ["emit_object", "emit_shared", "c_header"]
 
 
 def _program_and_options(fn_or_program, name, opt, fast_math, vector_math):
-    from .function import CompiledFunction, _NAME_OK, _normalize_options
+    from .function import _NAME_OK, CompiledFunction, _normalize_options
 
     if isinstance(fn_or_program, CompiledFunction):
         program = fn_or_program.program

@@ -9,7 +9,16 @@ instruction list that the interpreter, printers and the LLVM compiler
 
 from __future__ import annotations
 
-from symdiff.core.builders import dot, function, matrix, prod, symbols, vector
+from symdiff.core.builders import (  # mirror numpy
+    dot,
+    function,
+    matrix,
+    max,
+    prod,
+    sum,
+    symbols,
+    vector,
+)
 from symdiff.core.differentiate import adjoints, diff, grad, hessian, hvp, jacobian
 from symdiff.core.expand import scalar_symbols, to_scalars
 from symdiff.core.graph import count_ops, free_symbols, substitute, toposort
@@ -17,8 +26,19 @@ from symdiff.core.node import Node, const, symbol
 from symdiff.core.ops import CONSTANTS, OPS, OpDef
 from symdiff.core.program import Instr, Program, program_to_nodes, schedule
 from symdiff.core.shapes import ShapeError
-from symdiff.core.tensor import (broadcast_to, constant, logsumexp, matmul, mean, onehot,
-                                 reshape, softmax, stop_gradient, tensor, transpose)
+from symdiff.core.tensor import (
+    broadcast_to,
+    constant,
+    logsumexp,
+    matmul,
+    mean,
+    onehot,
+    reshape,
+    softmax,
+    stop_gradient,
+    tensor,
+    transpose,
+)
 from symdiff.numeric.interpreter import Interpreter, evaluate
 from symdiff.text.infix import to_string
 
@@ -26,15 +46,11 @@ __version__ = "0.1.0"
 
 # Elementwise functions for every callable primitive: symdiff.exp, .tanh, ...
 # (they apply to scalars, tensors and object arrays of expressions).
+# max is builders.max: the reduction of one tensor, or the elementwise max.
 for _name, _op in OPS.items():
-    if _op.function:
+    if _op.function and _name not in globals():
         globals()[_name] = function(_name)
 del _name, _op
-
-# Reductions that also keep their scalar-list meaning (after the loop, so
-# that sd.max is the dispatching max, not the elementwise one).
-from symdiff.core.builders import max  # noqa: E402, A004 - mirrors numpy.max
-from symdiff.core.builders import sum  # noqa: E402, A004 - mirrors numpy.sum
 
 pi = const(CONSTANTS["pi"])
 e = const(CONSTANTS["e"])

@@ -14,8 +14,7 @@ import pytest
 
 from symdiff import parse, to_string
 from symdiff.cli.main import main
-from symdiff.cli.render import (ProgressBar, format_error, format_seconds, format_table,
-                                json_number)
+from symdiff.cli.render import ProgressBar, format_error, format_seconds, format_table, json_number
 
 LECTURE = "exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)"
 METHOD_NAMES = ["symbolic", "compiled", "forward", "reverse", "forward_difference",

@@ -9,17 +9,16 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
-import symdiff as sd
-from symdiff.core.program import Instr, Program
-from symdiff.core.ops import OPS, VARIADIC
-
-import compiler
-from compiler import plan as cplan
-from compiler.vecmath import SINCOS_ACCURATE_LIMIT, VECMATH_ULP
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_compiler_helpers import SPECIAL, assert_same, lecture, sample
 
+import compiler
+import symdiff as sd
+from compiler import plan as cplan
+from compiler.vecmath import SINCOS_ACCURATE_LIMIT, VECMATH_ULP
+from symdiff.core.ops import OPS, POW_INT_MAX, VARIADIC
+from symdiff.core.program import Instr, Program
 
 # Compiled code goes to the session's temporary cache (tests/conftest.py).
 
@@ -58,7 +57,7 @@ def _all_ops_program(names=None):
         n_in += ar
         cases.append((name, ar, cols))
     instrs = [Instr("input", (), j) for j in range(n_in)]
-    for name, ar, cols in cases:
+    for name, _arity, cols in cases:
         instrs.append(Instr(name, tuple(cols)))
         outputs.append(len(instrs) - 1)
     return Program(tuple(f"a{j}" for j in range(n_in)), tuple(instrs), tuple(outputs)), cases
@@ -143,7 +142,6 @@ def test_special_values_exact_examples():
     assert r[0] == 0.0 and r[1] == -1.0 and r[6] == 0.0 and math.isnan(r[7])
 
 
-from symdiff.core.ops import POW_INT_MAX  # noqa: E402
 
 
 def test_pow_lowering():

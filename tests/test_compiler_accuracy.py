@@ -16,10 +16,10 @@ from mpmath import mpf
 
 import compiler
 import symdiff as sd
-from symdiff.lab import accuracy as A
 from compiler import vecmath
-from symdiff.core.symbolic import apply
 from symdiff.core.ops import OPS
+from symdiff.core.symbolic import apply
+from symdiff.lab import accuracy as A
 
 # Random points per op (plus special values and hard cases).  Seed 1 with
 # 3,000 points draws a different sample from the table's (seed 0, 20,000

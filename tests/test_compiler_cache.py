@@ -7,13 +7,12 @@ import json
 import os
 
 import pytest
-
-import symdiff as sd
+from test_compiler_helpers import run_py
 
 import compiler
-from compiler import backend, cache as ccache
+from compiler import backend
+from compiler import cache as ccache
 from symdiff.core.program import Instr, Program
-from test_compiler_helpers import run_py
 
 
 @pytest.fixture

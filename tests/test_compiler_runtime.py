@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import symdiff as sd
+from test_compiler_helpers import assert_same, lecture, run_py
 
 import compiler
+import symdiff as sd
 from compiler import cache as ccache
-from test_compiler_helpers import assert_same, lecture, run_py
 
 ROOT = Path(__file__).resolve().parent.parent
 

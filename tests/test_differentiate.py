@@ -5,12 +5,12 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from op_specs import OP_SPECS, sample
 
 import symdiff as sd
 from symdiff.core.ops import OPS, VARIADIC, Hook, Instruction, Intrinsic, Libm
-
-from op_specs import OP_SPECS, sample
 
 x, y, z = sd.symbols("x y z")
 

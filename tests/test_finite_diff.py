@@ -5,18 +5,25 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from op_specs import OP_SPECS, sample
 
 import symdiff as sd
-from symdiff.numeric.finite_diff import (EPS, central_difference, complex_function, complex_step,
-                                 fd_error_sweep, forward_difference, graph_function,
-                                 richardson)
-from symdiff.numeric.namespaces import FLOAT, NUMPY, partials
 from symdiff.core.ops import OPS
 from symdiff.lab.models import corpus
+from symdiff.numeric.finite_diff import (
+    EPS,
+    central_difference,
+    complex_function,
+    complex_step,
+    fd_error_sweep,
+    forward_difference,
+    graph_function,
+    richardson,
+)
+from symdiff.numeric.namespaces import FLOAT, NUMPY, partials
 from symdiff.numeric.reference import max_rel_error, reference_gradient
-
-from op_specs import OP_SPECS, sample
 
 x, y, z = sd.symbols("x y z")
 CORPUS = corpus()

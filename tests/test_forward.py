@@ -4,16 +4,21 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from op_specs import OP_SPECS, points
 
 import symdiff as sd
-from symdiff.numeric.forward import (forward_gradient, forward_gradient_vectorized, forward_jacobian,
-                             forward_op_count, jvp)
 from symdiff.lab.models import corpus
+from symdiff.numeric.forward import (
+    forward_gradient,
+    forward_gradient_vectorized,
+    forward_jacobian,
+    forward_op_count,
+    jvp,
+)
 from symdiff.numeric.reference import max_rel_error, reference_gradient
 from symdiff.numeric.reverse import reverse_gradient, reverse_op_count, vjp
-
-from op_specs import OP_SPECS, points
 
 x, y, z = sd.symbols("x y z")
 CORPUS = corpus()

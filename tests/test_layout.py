@@ -51,7 +51,8 @@ def _package(module: str) -> str | None:
 
 
 def _modules():
-    for path in sorted((ROOT / "symdiff").rglob("*.py")) + sorted((ROOT / "compiler").rglob("*.py")):
+    paths = sorted((ROOT / "symdiff").rglob("*.py")) + sorted((ROOT / "compiler").rglob("*.py"))
+    for path in paths:
         rel = path.relative_to(ROOT).with_suffix("")
         parts = list(rel.parts)
         if parts[-1] == "__init__":

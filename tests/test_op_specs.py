@@ -5,10 +5,9 @@ oracles (mpmath and SymPy) agreeing with each other."""
 import mpmath
 import pytest
 import sympy
+from op_specs import OP_SPECS, SPECS, points
 
 from symdiff.core.ops import OPS, VARIADIC
-
-from op_specs import OP_SPECS, SPECS, points
 
 
 def test_every_op_has_a_spec_row():

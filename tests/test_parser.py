@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 import symdiff as sd
 from symdiff import ParseError, parse, parse_program, to_string
-from symdiff.core.symbolic import apply
 from symdiff.core.node import const, symbol
 from symdiff.core.ops import FUNCTIONS, OPS, VARIADIC
+from symdiff.core.symbolic import apply
 from symdiff.text import parser
 from symdiff.text.functions import FUNCTIONS as TENSOR_FUNCTIONS
 

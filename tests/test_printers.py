@@ -6,7 +6,9 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from op_specs import OP_SPECS
 
 import symdiff as sd
 from symdiff.core.graph import reachable
@@ -14,8 +16,6 @@ from symdiff.core.node import const, make
 from symdiff.core.ops import OPS
 from symdiff.core.symbolic import apply
 from symdiff.text.parser import parse_program
-
-from op_specs import OP_SPECS
 
 x, y, z = sd.symbols("x y z")
 

@@ -6,15 +6,14 @@ import math
 import mpmath
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from op_specs import OP_SPECS, points
 
 import symdiff as sd
 from symdiff.core.ops import OPS
 from symdiff.lab.models import corpus
-from symdiff.numeric.reference import (MP_OPS, max_rel_error, mp_evaluate,
-                                       reference_gradient)
-
-from op_specs import OP_SPECS, points
+from symdiff.numeric.reference import MP_OPS, max_rel_error, mp_evaluate, reference_gradient
 
 x, y, z = sd.symbols("x y z")
 mpf = mpmath.mpf

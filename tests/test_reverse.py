@@ -6,15 +6,22 @@ import math
 import mpmath
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from op_specs import OP_SPECS, points
 
 import symdiff as sd
 from symdiff.lab.models import corpus
 from symdiff.numeric.reference import max_rel_error, reference_gradient
-from symdiff.numeric.reverse import (Scalar, Value, build_tape, reverse_gradient, reverse_op_count,
-                             vjp, zero_grad)
-
-from op_specs import OP_SPECS, points
+from symdiff.numeric.reverse import (
+    Scalar,
+    Value,
+    build_tape,
+    reverse_gradient,
+    reverse_op_count,
+    vjp,
+    zero_grad,
+)
 
 x, y, z = sd.symbols("x y z")
 CORPUS = corpus()

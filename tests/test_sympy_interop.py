@@ -5,15 +5,15 @@ import math
 
 import pytest
 import sympy
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from op_specs import OP_SPECS, points
 
 import symdiff as sd
-from symdiff.core.symbolic import apply
 from symdiff.core.node import const, make
 from symdiff.core.ops import OPS
+from symdiff.core.symbolic import apply
 from symdiff.text.sympy_interop import TO_SYMPY
-
-from op_specs import OP_SPECS, points
 
 x, y, z = sd.symbols("x y z")
 X, Y, Z = sympy.symbols("x y z", real=True)

@@ -14,11 +14,10 @@ import pickle
 
 import numpy as np
 import pytest
+from tensor_oracles import close
 
 import symdiff as sd
 from symdiff.core.graph import reachable
-
-from tensor_oracles import close
 
 DEPTH = 100_000
 # A rotation: the chain neither explodes nor collapses in one step.

@@ -15,12 +15,12 @@ import zlib
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tensor_oracles import EXACT, check_grad, check_hessian, check_jacobian, close
 
 import symdiff as sd
 from symdiff.core.node import dim
-
-from tensor_oracles import EXACT, check_grad, check_hessian, check_jacobian, close
 
 
 def _softmax(z):
@@ -422,15 +422,16 @@ def test_hessian_with_a_scalar_reduction_broadcast_back():
     H = sd.evaluate(sd.hessian(sd.sum(sd.sin(x * sd.sum(x * x))), x), {"x": x0})
     s = x0 @ x0
     a = x0 * s
-    # d/dx_l [cos(a_k) s + 2 x_k sum_i cos(a_i) x_i]
+    # d/dx_j [cos(a_k) s + 2 x_k sum_i cos(a_i) x_i]
     expected = np.empty((3, 3))
     for k in range(3):
-        for l in range(3):
-            da_k = s * (k == l) + 2 * x0[k] * x0[l]
-            da = s * np.eye(3)[l] + 2 * x0 * x0[l]
-            expected[k, l] = (-np.sin(a[k]) * da_k * s + np.cos(a[k]) * 2 * x0[l]
-                              + 2 * (k == l) * np.sum(np.cos(a) * x0)
-                              + 2 * x0[k] * np.sum(-np.sin(a) * da * x0 + np.cos(a) * np.eye(3)[l]))
+        for j in range(3):
+            da_k = s * (k == j) + 2 * x0[k] * x0[j]
+            da = s * np.eye(3)[j] + 2 * x0 * x0[j]
+            expected[k, j] = (-np.sin(a[k]) * da_k * s + np.cos(a[k]) * 2 * x0[j]
+                              + 2 * (k == j) * np.sum(np.cos(a) * x0)
+                              + 2 * x0[k] * np.sum(-np.sin(a) * da * x0
+                                                   + np.cos(a) * np.eye(3)[j]))
     close(H, expected, EXACT, "hessian")
 
 

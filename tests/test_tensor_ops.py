@@ -19,13 +19,19 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 import pytest
+from tensor_oracles import (
+    EXACT,
+    check_grad,
+    check_hessian,
+    check_jacobian,
+    check_value,
+    close,
+    expand_eval,
+)
 
 import symdiff as sd
 from symdiff.core import symbolic as S
 from symdiff.core.node import dim
-
-from tensor_oracles import (EXACT, check_grad, check_hessian, check_jacobian, check_value,
-                            close, expand_eval)
 
 
 class Case(NamedTuple):
@@ -198,7 +204,7 @@ def test_gradient(case, rng):
     # the adjoint differ along the named ones.
     shape = tuple(1 if isinstance(d, str) else d for d in e.shape)
     f = sd.sum(sd.sin(e * _c(shape, case.id))) if shape else sd.sin(e)
-    for name, x in syms.items():
+    for _name, x in syms.items():
         if x.dtype == "float64":
             check_grad(f, x, vals, rng, case.dims)
 

@@ -153,7 +153,7 @@ def test_integer_tensors_are_refused_except_by_onehot(build, op):
 def test_onehot_needs_integer_labels_and_a_positive_k():
     _raises(lambda: sd.onehot(X, 3), sd.ShapeError, "onehot", "integer tensor")
     for k in (0, -1, 2.0, True):
-        _raises(lambda: sd.onehot(y, k), ValueError, "onehot", "k must be a positive int")
+        _raises(lambda k=k: sd.onehot(y, k), ValueError, "onehot", "k must be a positive int")
 
 
 def test_differentiation_errors():

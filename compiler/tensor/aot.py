@@ -84,7 +84,8 @@ def tensor_c_header(fn_or_program, name: str = "symdiff_fn", output_names=None) 
     for nm, shape, dtype in zip(program.inputs, program.input_shapes, program.input_dtypes):
         ctype = "const int64_t" if dtype == "int64" else "const double"
         params.append(f"{ctype} *{nm}")
-        doc.append(f" *   {nm}: {_shape_text(shape)}{' (integer labels)' if dtype == 'int64' else ''}")
+        labels = " (integer labels)" if dtype == "int64" else ""
+        doc.append(f" *   {nm}: {_shape_text(shape)}{labels}")
     for k, shape in enumerate(program.output_shapes):
         params.append(f"double *out{k}")
         doc.append(f" *   out{k} ({outs[k]}): {_shape_text(shape)}")
@@ -92,7 +93,7 @@ def tensor_c_header(fn_or_program, name: str = "symdiff_fn", output_names=None) 
         params.append(f"int64_t {d}")
         doc.append(f" *   {d}: the size of dimension {d}")
     doc += [" *",
-            f" * Returns 0, or 1 if scratch memory could not be allocated.  Matrix products",
+            " * Returns 0, or 1 if scratch memory could not be allocated.  Matrix products",
             f" * use symdiff's own loops unless {name}__dgemm / {name}__dgemv hold a BLAS",
             " * dgemm_ / dgemv_ (Fortran calling convention, 32-bit integers).", " */"]
     lines = doc + [f"#ifndef {guard}", f"#define {guard}", "#include <stdint.h>",

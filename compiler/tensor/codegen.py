@@ -41,7 +41,7 @@ from symdiff.core.ops import OPS
 from symdiff.core.program import Program
 
 from ..lowering import Emitter, ModuleState, fmt_double
-from .plan import VIEW_OPS, Step, TensorPlan
+from .plan import Step, TensorPlan
 
 __all__ = ["module_text", "PARALLEL_MIN_ENTRIES", "SMALL_MATMUL_FLOPS"]
 
@@ -364,7 +364,8 @@ class _Gen:
         fn.line("ret void")
         body = "\n".join(em.lines)
         self.parts.append(
-            f"define internal void @{inner}({', '.join(params + ['ptr noalias readonly %dims', 'i64 %lo', 'i64 %hi'])}) "
+            f"define internal void @{inner}("
+            f"{', '.join(params + ['ptr noalias readonly %dims', 'i64 %lo', 'i64 %hi'])}) "
             f"nounwind {{\nentry:\n{body}\n}}")
         # The outer function: what the main function and the thread callback call.
         lines = []
@@ -436,7 +437,7 @@ class _Gen:
         is_max = ins.op == "reduce_max"
         init = "0x7FF8000000000000" if is_max else "0.0"   # NaN: maxnum ignores it
         # Output entries of the rows this call owns: zero (or NaN) them first.
-        kept_rows = not (0 in red)
+        kept_rows = 0 not in red
 
         def out_index(idx):
             if keepdims:
@@ -507,7 +508,6 @@ class _Gen:
     def _matmul(self, st: _Step, step: Step, ins) -> None:
         A, B = ins.args
         fn = st.fn
-        shape = self.shapes[step.slot]
         C = st.ptrs[self._target(step)]
         pa, ta, sa = self._operand(st, A)
         pb, tb, sb = self._operand(st, B)

@@ -21,10 +21,24 @@ import json
 import math
 import os
 
-from symdiff.cli.common import (UsageError, add_expr_args, gradient_inputs, load_expression,
-                                parse_point, parse_wrt)
-from symdiff.cli.render import (ProgressBar, format_count, format_error, format_float,
-                                format_point, format_seconds, format_table, json_number)
+from symdiff.cli.common import (
+    UsageError,
+    add_expr_args,
+    gradient_inputs,
+    load_expression,
+    parse_point,
+    parse_wrt,
+)
+from symdiff.cli.render import (
+    ProgressBar,
+    format_count,
+    format_error,
+    format_float,
+    format_point,
+    format_seconds,
+    format_table,
+    json_number,
+)
 from symdiff.text.infix import format_number
 
 __all__ = ["register", "cmd_compare", "print_method_comparison"]

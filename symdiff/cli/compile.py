@@ -11,8 +11,14 @@ import os
 import sys
 import time
 
-from symdiff.cli.common import (UsageError, add_expr_args, gradient_inputs, load_expression,
-                                parse_point, parse_wrt)
+from symdiff.cli.common import (
+    UsageError,
+    add_expr_args,
+    gradient_inputs,
+    load_expression,
+    parse_point,
+    parse_wrt,
+)
 from symdiff.cli.render import format_float, format_point
 
 __all__ = ["register", "cmd_compile", "gradient_outputs"]

@@ -6,8 +6,14 @@ from __future__ import annotations
 
 import json
 
-from symdiff.cli.common import (add_expr_args, add_shape_args, gradient_inputs, load_program,
-                                parse_point, parse_wrt)
+from symdiff.cli.common import (
+    add_expr_args,
+    add_shape_args,
+    gradient_inputs,
+    load_program,
+    parse_point,
+    parse_wrt,
+)
 from symdiff.cli.render import format_float, format_point, json_number
 
 __all__ = ["register", "cmd_diff"]

@@ -9,8 +9,7 @@ import shutil
 import subprocess
 import sys
 
-from symdiff.cli.common import (UsageError, add_expr_args, add_shape_args, load_program,
-                                parse_wrt)
+from symdiff.cli.common import UsageError, add_expr_args, add_shape_args, load_program, parse_wrt
 
 __all__ = ["register", "cmd_graph"]
 

@@ -7,9 +7,8 @@ import re
 
 import numpy as np
 
-from symdiff.core import symbolic as build
-
 from symdiff.core import ops, tensor
+from symdiff.core import symbolic as build
 from symdiff.core.node import Node, array_const, symbol
 
 __all__ = ["symbols", "vector", "matrix", "sum", "max", "prod", "dot", "function"]

@@ -29,8 +29,7 @@ import struct
 import weakref
 import zlib
 
-from symdiff.core.ops import (ALL_OPS, CONSTANTS, FLOAT_DTYPE, INT_DTYPE, OPS,
-                             TENSOR_FUNCTION_NAMES)
+from symdiff.core.ops import ALL_OPS, CONSTANTS, FLOAT_DTYPE, INT_DTYPE, OPS, TENSOR_FUNCTION_NAMES
 
 __all__ = ["Node", "symbol", "const", "array_const", "dim", "eye", "make", "is_const",
            "is_symbol", "FLOAT", "INT", "stable_hash", "natural_key"]

@@ -44,15 +44,21 @@ another argument is a number (IEEE maxNum / ``numpy.fmax``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import math
 import operator
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
 
-from symdiff.core.shapes import (ShapeError, broadcast_shapes, format_tuple, matmul_shape,
-                                 reduce_shape, shape_size)
+from symdiff.core.shapes import (
+    ShapeError,
+    broadcast_shapes,
+    format_tuple,
+    matmul_shape,
+    reduce_shape,
+    shape_size,
+)
 
 VARIADIC = -1
 
@@ -368,17 +374,17 @@ def _intr(name):
 _TABLE = [
     # --- arithmetic -------------------------------------------------------
     OpDef("add", 2, np.add, _vjp_add, Instruction("fadd"), python=operator.add, infix="+",
-          precedence=PREC_ADD, latex="{0} + {1}", rank=4, function=False, commutative=True, complex_ok=True,
-          domain=("real", "real"), doc="a + b"),
+          precedence=PREC_ADD, latex="{0} + {1}", rank=4, function=False, commutative=True,
+          complex_ok=True, domain=("real", "real"), doc="a + b"),
     OpDef("sub", 2, np.subtract, _vjp_sub, Instruction("fsub"), python=operator.sub,
-          infix="-", precedence=PREC_ADD, latex="{0} - {1}", rank=5, function=False, complex_ok=True,
-          domain=("real", "real"), doc="a - b"),
+          infix="-", precedence=PREC_ADD, latex="{0} - {1}", rank=5, function=False,
+          complex_ok=True, domain=("real", "real"), doc="a - b"),
     OpDef("mul", 2, np.multiply, _vjp_mul, Instruction("fmul"), python=operator.mul,
-          infix="*", precedence=PREC_MUL, latex=r"{0} \cdot {1}", rank=0, function=False, commutative=True,
-          complex_ok=True, domain=("real", "real"), doc="a * b"),
+          infix="*", precedence=PREC_MUL, latex=r"{0} \cdot {1}", rank=0, function=False,
+          commutative=True, complex_ok=True, domain=("real", "real"), doc="a * b"),
     OpDef("div", 2, np.divide, _vjp_div, Instruction("fdiv"), python=_py_div, infix="/",
-          precedence=PREC_MUL, latex=r"\frac{{{0}}}{{{1}}}", rank=1, function=False, complex_ok=True,
-          domain=("real", "nonzero"), doc="a / b"),
+          precedence=PREC_MUL, latex=r"\frac{{{0}}}{{{1}}}", rank=1, function=False,
+          complex_ok=True, domain=("real", "nonzero"), doc="a / b"),
     OpDef("neg", 1, np.negative, _vjp_neg, Instruction("fneg"), python=operator.neg,
           infix="-", precedence=PREC_NEG, latex="-{0}", rank=3, function=False, complex_ok=True,
           doc="-a"),
@@ -522,8 +528,9 @@ def _matmul_shape(shapes, dtypes, *params):
         r = matmul_shape(a, b[-2:])
         return b[:-2] + r, FLOAT_DTYPE
     if len(a) > 2 or len(b) > 2:
-        raise ShapeError(f"matmul: shapes {format_tuple(a)} and {format_tuple(b)}: only vectors, matrices and a "
-                         "stack of matrices times a matrix are supported")
+        raise ShapeError(f"matmul: shapes {format_tuple(a)} and {format_tuple(b)}: only "
+                         "vectors, matrices and a stack of matrices times a matrix are "
+                         "supported")
     return matmul_shape(a, b), FLOAT_DTYPE
 
 
@@ -649,7 +656,8 @@ def _reshape_shape(shapes, dtypes, shape):
     else:
         ok = [d for d in a if d != 1] == [d for d in b if d != 1]
     if not ok:
-        raise ShapeError(f"reshape: cannot reshape shape {format_tuple(s)} into {format_tuple(shape)}")
+        raise ShapeError(f"reshape: cannot reshape shape {format_tuple(s)} into "
+                         f"{format_tuple(shape)}")
     return tuple(shape), dtypes[0]
 
 
@@ -663,7 +671,8 @@ def _vjp_reshape(F, i, a, out, g, params):
 def _broadcast_shape(shapes, dtypes, shape):
     (s,) = shapes
     if len(s) > len(shape) or broadcast_shapes([s, shape], "broadcast_to") != tuple(shape):
-        raise ShapeError(f"broadcast_to: cannot broadcast shape {format_tuple(s)} to {format_tuple(shape)}")
+        raise ShapeError(f"broadcast_to: cannot broadcast shape {format_tuple(s)} to "
+                         f"{format_tuple(shape)}")
     return tuple(shape), dtypes[0]
 
 
@@ -684,7 +693,8 @@ def _index_shape(shapes, dtypes, spec):
     for k, (d, item) in enumerate(zip(s[lead:], spec), start=lead):
         if isinstance(item, int):
             if isinstance(d, int) and not -d <= item < d:
-                raise ShapeError(f"index {item} is out of range for axis {k} of shape {format_tuple(s)}")
+                raise ShapeError(f"index {item} is out of range for axis {k} of shape "
+                                 f"{format_tuple(s)}")
             continue
         start, stop, step = item
         if isinstance(d, int):

@@ -14,8 +14,8 @@ input.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 import weakref
+from dataclasses import dataclass
 from typing import Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np

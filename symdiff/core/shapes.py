@@ -19,9 +19,9 @@ from __future__ import annotations
 import re
 from typing import Iterable, Mapping, Sequence
 
-__all__ = ["ShapeError", "check_shape", "format_shape", "format_tuple", "broadcast_shapes", "normalize_axes",
-           "reduce_shape", "matmul_shape", "bind_dims", "resolve_shape", "shape_size",
-           "is_concrete", "dims_of"]
+__all__ = ["ShapeError", "check_shape", "format_shape", "format_tuple", "broadcast_shapes",
+           "normalize_axes", "reduce_shape", "matmul_shape", "bind_dims", "resolve_shape",
+           "shape_size", "is_concrete", "dims_of"]
 
 _DIM_NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
 

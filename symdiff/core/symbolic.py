@@ -23,12 +23,13 @@ import sys
 import numpy as np
 
 from symdiff.core import ops
-from symdiff.core.rules import RULES as _RULES
 from symdiff.core.node import FLOAT, Node, array_const, const, dim, eye, make
+from symdiff.core.rules import RULES as _RULES
 from symdiff.core.shapes import broadcast_shapes, is_concrete, shape_size
 
-__all__ = ["apply", "add", "sub", "mul", "div", "neg", "pow", "const",
-           "constant_value", "as_node"]
+# const, array, dim and eye are the leaves run() asks a namespace for.
+__all__ = ["apply", "structural", "add", "sub", "mul", "div", "neg", "pow", "const", "array",
+           "dim", "eye", "constant_value", "as_node", "fn", "fit", "binary_operator"]
 
 ZERO = const(0.0)
 ONE = const(1.0)

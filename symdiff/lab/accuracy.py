@@ -99,7 +99,8 @@ NOTES: dict[str, str] = {
     "div": "one IEEE fdiv: correctly rounded",
     "neg": "sign flip: exact",
     "pow": "llvm.pow -> glibc pow (< 1 ulp). A constant integer exponent |n| <= 16 is "
-           "lowered to repeated multiplication instead (|n| <= 4, symdiff.core.ops.POW_INT_MAX): up to |n| ulp, see POW_INT_BOUNDS",
+           "lowered to repeated multiplication instead (|n| <= 4, "
+           "symdiff.core.ops.POW_INT_MAX): up to |n| ulp, see POW_INT_BOUNDS",
     "exp": "llvm.exp -> glibc exp; vector: vecmath exp (< 0.8 ulp vs exact)",
     "log": "llvm.log -> glibc log; vector: vecmath log (< 0.8 ulp vs exact)",
     "log1p": "glibc log1p; vector: vecmath log1p (< 0.8 ulp vs exact)",
@@ -135,7 +136,8 @@ NOTES: dict[str, str] = {
     "eq": "compare and select: exact",
 }
 
-#: ``x ** n`` for a constant integer ``n``, |n| <= 4 (symdiff.core.ops.POW_INT_MAX), lowered to binary powering (plus
+#: ``x ** n`` for a constant integer ``n``, |n| <= 4
+#: (symdiff.core.ops.POW_INT_MAX), lowered to binary powering (plus
 #: ``1 / x^|n|`` for ``n < 0``) instead of ``pow``: max distance in ulps from
 #: the correctly rounded result, for results in the normal range.  Squaring
 #: doubles the relative error already present, so the roundings add up to a

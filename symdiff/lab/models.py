@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 import symdiff as sd
-
 from symdiff.core import builders as B
 from symdiff.core.node import Node, symbol
 from symdiff.text.parser import parse

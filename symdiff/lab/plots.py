@@ -27,7 +27,7 @@ def require_matplotlib() -> None:
     """Raise :class:`MatplotlibMissing` unless matplotlib can be imported
     (call before a long measurement whose result is to be plotted)."""
     try:
-        import matplotlib  # noqa: F401
+        import matplotlib  # noqa: F401 - only checks that it is installed
     except ImportError:
         raise MatplotlibMissing(_HINT) from None
 

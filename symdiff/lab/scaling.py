@@ -128,9 +128,8 @@ def _measure_symbolic(f, params, repeat, budget):
 
 
 def _measure_compiled(f, params, repeat, budget):
-    from symdiff.core.differentiate import grad
-
     import compiler
+    from symdiff.core.differentiate import grad
 
     g = grad(f, params)
     t0 = time.perf_counter()

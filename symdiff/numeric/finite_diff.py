@@ -32,11 +32,11 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from symdiff.core.graph import as_outputs
+from symdiff.core.ops import OPS
+from symdiff.core.program import bind_point, depends_on_inputs, prepare, run, schedule
 from symdiff.numeric.interpreter import Interpreter
 from symdiff.numeric.namespaces import COMPLEX
-from symdiff.core.graph import as_outputs
-from symdiff.core.program import bind_point, depends_on_inputs, prepare, run, schedule
-from symdiff.core.ops import OPS
 
 __all__ = ["FDResult", "forward_difference", "central_difference", "complex_step",
            "richardson", "graph_function", "complex_function", "fd_error_sweep",

@@ -25,11 +25,12 @@ import numpy as np
 from symdiff.core.graph import as_outputs
 from symdiff.core.namespace import Namespace
 from symdiff.core.ops import OPS
-from symdiff.core.program import Program, bind_point, prepare, run, schedule, schedule_at
+from symdiff.core.program import Program, bind_point, prepare, run, schedule_at
 from symdiff.numeric.namespaces import FLOAT, NUMPY, CountingNamespace, count_setup
 
-__all__ = ["jvp", "program_gradient", "forward_gradient", "forward_gradient_vectorized", "forward_jacobian",
-           "forward_op_count", "forward_sweep"]
+__all__ = ["jvp", "program_gradient", "forward_gradient", "forward_gradient_vectorized",
+           "forward_jacobian", "forward_op_count", "forward_sweep", "DualNamespace",
+           "dual_namespace"]
 
 
 def _is_zero_tangent(t) -> bool:

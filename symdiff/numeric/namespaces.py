@@ -48,8 +48,8 @@ import numpy as np
 
 from symdiff.core.graph import as_outputs
 from symdiff.core.namespace import Namespace, numpy_namespace
-from symdiff.core.program import schedule, schedule_at
 from symdiff.core.ops import OPS
+from symdiff.core.program import schedule, schedule_at
 
 __all__ = ["Namespace", "CountingNamespace", "FLOAT", "NUMPY", "COMPLEX", "QUIET_OPS",
            "make_namespace", "count_setup", "partials", "DOMAINS", "sample_domain"]

@@ -345,9 +345,14 @@ def _dot_escape(s: str) -> str:
 
 
 #: The tape as a namespace: running a program with it records the Scalars.
-TAPE = Namespace("tape", {name: (lambda name: lambda *args: _make(name, args))(name)
-                          for name in OPS},
-                 const=Scalar.constant)
+def _tape_op(name: str):
+    def record(*args):
+        return _make(name, args)
+
+    return record
+
+
+TAPE = Namespace("tape", {name: _tape_op(name) for name in OPS}, const=Scalar.constant)
 
 
 def build_tape(outputs, point, inputs=None):

@@ -17,8 +17,14 @@ from symdiff.core.ops import ALL_OPS
 from symdiff.core.shapes import format_shape
 from symdiff.text import operators as _operators
 from symdiff.text.composites import View, keyword_text
-from symdiff.text.infix import (array_text, call_text, constant_prefix, format_number,
-                                is_small_array, subscript_text)
+from symdiff.text.infix import (
+    array_text,
+    call_text,
+    constant_prefix,
+    format_number,
+    is_small_array,
+    subscript_text,
+)
 from symdiff.text.operators import Prefix
 from symdiff.text.program import output_names
 

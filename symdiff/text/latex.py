@@ -61,8 +61,13 @@ from symdiff.core.node import Node
 from symdiff.core.ops import ALL_OPS, PREC_ADD, PREC_ATOM, PREC_MUL, VARIADIC
 from symdiff.text import operators as _operators
 from symdiff.text.composites import View
-from symdiff.text.infix import (constant_prefix, format_number, is_small_array,
-                                signed_precedence, subscript_text)
+from symdiff.text.infix import (
+    constant_prefix,
+    format_number,
+    is_small_array,
+    signed_precedence,
+    subscript_text,
+)
 
 __all__ = ["to_latex", "latex_symbol"]
 

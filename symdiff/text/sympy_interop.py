@@ -26,8 +26,8 @@ from symdiff.core import symbolic as build
 from symdiff.core.builders import balanced
 from symdiff.core.graph import as_outputs
 from symdiff.core.namespace import Namespace
-from symdiff.core.program import run, schedule
 from symdiff.core.node import const, symbol
+from symdiff.core.program import run, schedule
 
 __all__ = ["to_sympy", "from_sympy", "TO_SYMPY", "FROM_SYMPY_FUNCTIONS"]
 
