@@ -100,8 +100,10 @@ class _Fn:
         self.line(f"{r} = {opcode} nsw i64 {a}, {b}")
         return r
 
-    def loop(self, lo: str, hi: str, body) -> None:
-        """``for (i = lo; i < hi; i++) body(i)``; body emits into the loop."""
+    def loop(self, lo: str, hi: str, body, vectorize: bool = True) -> None:
+        """``for (i = lo; i < hi; i++) body(i)``; body emits into the loop.
+        ``vectorize=False`` tells LLVM's loop vectorizer and unroller to
+        leave it."""
         head, bod, latch, done = (self.label(s) for s in ("L.head", "L.body", "L.latch",
                                                            "L.exit"))
         i = self.tmp()
@@ -118,10 +120,11 @@ class _Fn:
         self.line(f"br label %{latch}")
         self.start_block(latch)
         self.line(f"{nxt} = add nsw i64 {i}, 1")
-        self.line(f"br label %{head}")
+        self.line(f"br label %{head}" + ("" if vectorize else ", !llvm.loop !0"))
         self.start_block(done)
 
-    def nest(self, extents: list, body, lo: str = "0", hi: str | None = None) -> None:
+    def nest(self, extents: list, body, lo: str = "0", hi: str | None = None,
+             vectorize: bool = True) -> None:
         """Nested loops over ``extents`` (i64 operands), outermost first; the
         outermost runs from ``lo`` to ``hi`` (default its extent)."""
         idx: list = []
@@ -137,9 +140,9 @@ class _Fn:
                 idx.pop()
 
             if k == 0:
-                self.loop(lo, extents[0] if hi is None else hi, inner)
+                self.loop(lo, extents[0] if hi is None else hi, inner, vectorize)
             else:
-                self.loop("0", extents[k], inner)
+                self.loop("0", extents[k], inner, vectorize)
 
         if not extents:
             body([])
@@ -157,6 +160,10 @@ class _Step:
         self.ptrs = ptrs          # buffer key -> IR pointer operand
         self.dims = dims          # dim name -> i64 operand
         self.memo: dict = {}
+        # Flat: one loop over the entries of a C-contiguous result whose
+        # operands all have its shape or are scalars; an index is then
+        # [linear offset] (or [] for a scalar).
+        self.flat = False
 
     # -- shapes and addresses ------------------------------------------------
     def extent(self, d) -> str:
@@ -166,6 +173,8 @@ class _Step:
         return [self.extent(d) for d in shape]
 
     def linear(self, idx: list, shape: tuple) -> str:
+        if self.flat:
+            return idx[0] if idx else "0"
         fn = self.fn
         off = "0"
         for k, (i, d) in enumerate(zip(idx, shape)):
@@ -233,8 +242,11 @@ class _Step:
         if op in ("input", "array"):
             return self.load(slot, idx, shape)
         if op in OPS:
-            args = [self.value(a, _broadcast_index(idx, gen.shapes[a], shape))
-                    for a in ins.args]
+            if self.flat:
+                args = [self.value(a, idx if gen.shapes[a] else []) for a in ins.args]
+            else:
+                args = [self.value(a, _broadcast_index(idx, gen.shapes[a], shape))
+                        for a in ins.args]
             return fn.em.op(op, *args)
         if op == "stop_gradient":
             return self.value(ins.args[0], idx)
@@ -316,9 +328,14 @@ class _Gen:
     """Module state: the plan, the emitter state and the step functions."""
 
     def __init__(self, plan: TensorPlan, name: str, vector_math: bool, fast_math: bool,
-                 use_fma, blocks: int):
+                 use_fma, blocks: int, small_loops: bool):
         self.plan = plan
         self.blocks = blocks
+        self._loop_functions: set = set()
+        # With BLAS at hand the loop products run only below
+        # SMALL_MATMUL_FLOPS, where vectorizing them costs compile time
+        # (a third of the module) and gains nothing.
+        self.small_loops = small_loops
         self.name = name
         self.program: Program = plan.program
         self.instrs = plan.program.instrs
@@ -378,7 +395,7 @@ class _Gen:
         args += ["ptr %dims", "i64 %lo", "i64 %hi"]
         lines.append(f"  call void @{inner}({', '.join(args)})")
         self.parts.append(f"define internal void @{outer}(ptr %bufs, ptr %dims, i64 %lo, "
-                          f"i64 %hi) nounwind {{\nentry:\n" + "\n".join(lines)
+                          f"i64 %hi) noinline nounwind {{\nentry:\n" + "\n".join(lines)
                           + "\n  ret void\n}")
         return outer
 
@@ -415,6 +432,34 @@ class _Gen:
             return ("output", step.position)
         return self.key(step.slot)
 
+    def _flat(self, slot: int) -> bool:
+        """True if the value of ``slot`` reads only values of its own shape
+        or scalars, with no index rewriting on the way: one flat loop then
+        covers it."""
+        shape = self.shapes[slot]
+        if len(shape) < 2:
+            return False
+        stack, seen = [slot], set()
+        while stack:
+            s = stack.pop()
+            if s in seen:
+                continue
+            seen.add(s)
+            ins = self.instrs[s]
+            if s != slot and self.plan.is_material(s):
+                if self.shapes[s] not in (shape, ()) or self.plan.buffer(s).dtype != "float64":
+                    return False
+                continue
+            if ins.op in ("const", "dim"):
+                continue
+            if ins.op not in OPS and ins.op != "stop_gradient":
+                return False
+            for a in ins.args:
+                if self.shapes[a] not in (shape, ()):
+                    return False
+                stack.append(a)
+        return True
+
     def _loop(self, st: _Step, step: Step, ins) -> None:
         shape = self.shapes[step.slot]
         target = st.ptrs[self._target(step)]
@@ -424,6 +469,16 @@ class _Gen:
             st.store(v, target, idx, shape)
             st.memo.clear()
 
+        if step.kind == "loop" and self._flat(step.slot):
+            # Rows lo..hi are entries lo*row .. hi*row of the flat array.
+            fn = st.fn
+            row = "1"
+            for d in shape[1:]:
+                row = fn.i64("mul", row, st.extent(d))
+            st.flat = True
+            fn.loop(fn.i64("mul", "%lo", row), fn.i64("mul", "%hi", row), lambda i: body([i]))
+            st.flat = False
+            return
         st.fn.nest(st.extents(shape), body, "%lo", "%hi")
 
     def _reduce(self, st: _Step, step: Step, ins) -> None:
@@ -673,28 +728,70 @@ class _Gen:
                 f"ptr {s['lda']}, ptr {s['zero']}, ptr {C}, ptr {s['ldc']})")
         fn.line(f"br label %{done}")
         fn.start_block(own)
-        # i-p-j order: the innermost loop runs along a row of B and of C
-        # (contiguous unless B is a transpose), which LLVM vectorizes; the
-        # sum over p is in order, so results do not depend on the schedule.
-        fn.nest([m, n], lambda idx: self._store(st, C, idx[0], idx[1], n, "0.0"))
-
-        def row(i):
-            def inner(p):
-                a = self._load(st, pa, p, i, lda_a) if ta else self._load(st, pa, i, p, lda_a)
-
-                def col(j):
-                    b = self._load(st, pb, j, p, ldb_b) if tb else self._load(st, pb, p, j,
-                                                                             ldb_b)
-                    c = self._load(st, C, i, j, n)
-                    self._store(st, C, i, j, n, fn.em.fadd(c, fn.em.fmul(a, b)))
-
-                fn.loop("0", n, col)
-
-            fn.loop("0", k, inner)
-
-        fn.loop("0", m, row)
+        loops = self._loop_function("gemm", ta, tb)
+        fn.line(f"call void @{loops}(ptr {pa}, i64 {lda_a}, ptr {pb}, i64 {ldb_b}, ptr {C}, "
+                f"i64 {m}, i64 {n}, i64 {k})")
         fn.line(f"br label %{done}")
         fn.start_block(done)
+
+    def _loop_function(self, kind: str, ta: bool, tb: bool = False) -> str:
+        """The module's one loop implementation of a small product (defined
+        on first use, shared by every step): ``gemm`` C = A B or ``gemv``
+        y = A x, A and B read as transposes when ``ta``/``tb``."""
+        name = f"{self.name}__{kind}.{'t' if ta else 'n'}{'t' if tb else 'n'}"
+        if name in self._loop_functions:
+            return name
+        self._loop_functions.add(name)
+        em = Emitter(self.state, self.fast_math)
+        fn = _Fn(em)
+        st = _Step(self, fn, {}, {})
+        vec = not self.small_loops
+        if kind == "gemm":
+            # i-p-j order: the innermost loop runs along a row of B and of C
+            # (contiguous unless B is a transpose), which LLVM vectorizes;
+            # the sum over p is in order, so results do not depend on the
+            # schedule.
+            fn.nest(["%m", "%n"], lambda idx: self._store(st, "%C", idx[0], idx[1], "%n", "0.0"),
+                    vectorize=vec)
+
+            def row(i):
+                def inner(p):
+                    a = self._load(st, "%A", p, i, "%lda") if ta else \
+                        self._load(st, "%A", i, p, "%lda")
+
+                    def col(j):
+                        b = self._load(st, "%B", j, p, "%ldb") if tb else \
+                            self._load(st, "%B", p, j, "%ldb")
+                        c = self._load(st, "%C", i, j, "%n")
+                        self._store(st, "%C", i, j, "%n", fn.em.fadd(c, fn.em.fmul(a, b)))
+
+                    fn.loop("0", "%n", col, vectorize=vec)
+
+                fn.loop("0", "%k", inner, vectorize=vec)
+
+            fn.loop("0", "%m", row, vectorize=vec)
+            params = ("ptr noalias readonly %A, i64 %lda, ptr noalias readonly %B, i64 %ldb, "
+                      "ptr noalias %C, i64 %m, i64 %n, i64 %k")
+        else:
+            def row(i):
+                self._store(st, "%y", "0", i, "0", "0.0")
+
+                def col(p):
+                    a = self._load(st, "%A", p, i, "%lda") if ta else \
+                        self._load(st, "%A", i, p, "%lda")
+                    x = self._load(st, "%x", "0", p, "0")
+                    acc = self._load(st, "%y", "0", i, "0")
+                    self._store(st, "%y", "0", i, "0", fn.em.fadd(acc, fn.em.fmul(a, x)))
+
+                fn.loop("0", "%k", col, vectorize=vec)
+
+            fn.loop("0", "%m", row, vectorize=vec)
+            params = ("ptr noalias readonly %A, i64 %lda, ptr noalias readonly %x, "
+                      "ptr noalias %y, i64 %m, i64 %k")
+        fn.line("ret void")
+        self.parts.append(f"define internal void @{name}({params}) noinline nounwind {{\n"
+                          "entry:\n" + "\n".join(em.lines) + "\n}")
+        return name
 
     def _gemv(self, st, pa, ta, sa, px, m, k, y) -> None:
         """y (m) = A (m x k) x (k); A stored row-major with shape ``sa`` (as a
@@ -713,33 +810,10 @@ class _Gen:
                 f"ptr {y}, ptr {s['inc']})")
         fn.line(f"br label %{done}")
         fn.start_block(own)
-
-        def row(i):
-            self._store(st, y, "0", i, "0", "0.0")
-
-            def col(p):
-                a = self._load(st, pa, p, i, ld) if ta else self._load(st, pa, i, p, ld)
-                x = self._load(st, px, "0", p, "0")
-                acc = self._load(st, y, "0", i, "0")
-                self._store(st, y, "0", i, "0", fn.em.fadd(acc, fn.em.fmul(a, x)))
-
-            fn.loop("0", k, col)
-
-        fn.loop("0", m, row)
+        loops = self._loop_function("gemv", ta)
+        fn.line(f"call void @{loops}(ptr {pa}, i64 {ld}, ptr {px}, ptr {y}, i64 {m}, i64 {k})")
         fn.line(f"br label %{done}")
         fn.start_block(done)
-
-    def _dot(self, st: _Step, pa: str, pb: str, k: str, C: str) -> None:
-        fn = st.fn
-        self._store(st, C, "0", "0", "0", "0.0")
-
-        def body(i):
-            x = self._load(st, pa, "0", i, "0")
-            y = self._load(st, pb, "0", i, "0")
-            acc = self._load(st, C, "0", "0", "0")
-            self._store(st, C, "0", "0", "0", fn.em.fadd(acc, fn.em.fmul(x, y)))
-
-        fn.loop("0", k, body)
 
     # Row-major element (i, j) of a matrix with row length ld.
     @staticmethod
@@ -913,7 +987,8 @@ def module_text(plan: TensorPlan, name: str, *, vector_math: bool = True,
     its functions and calling convention).  ``c_entry`` adds the C API of
     shared libraries and embeds the constant arrays."""
     gen = _Gen(plan, name, vector_math, fast_math, use_fma,
-               blocks if blocks is not None else max(1, os.cpu_count() or 1))
+               blocks if blocks is not None else max(1, os.cpu_count() or 1),
+               small_loops=not c_entry)
     steps = [(step, gen.step_function(j, step)) for j, step in enumerate(plan.steps)]
     main = gen.main_function(steps)
     if c_entry:
@@ -925,5 +1000,8 @@ def module_text(plan: TensorPlan, name: str, *, vector_math: bool = True,
     prog = plan.program
     head = (f'; symdiff tensor kernel "{name}": inputs {", ".join(prog.inputs)}; '
             f"{len(prog.outputs)} outputs; {len(plan.steps)} steps; dims {plan.dims}")
+    metadata = ('!0 = distinct !{!0, !1, !2}\n'
+                '!1 = !{!"llvm.loop.vectorize.enable", i1 false}\n'
+                '!2 = !{!"llvm.loop.unroll.disable"}')
     return "\n".join([head, *globals_, *gen.state.decls.values()]) + "\n\n" + "\n\n".join(
-        gen.state.extra_defs + gen.parts + [main]) + "\n"
+        gen.state.extra_defs + gen.parts + [main, metadata]) + "\n"
