@@ -270,3 +270,82 @@ def test_errors_exit_2(capsys, files, argv, lines):
         assert err.startswith("error: --at: notnpy.npy is not a readable .npy file")
     else:
         assert err.splitlines() == lines
+
+
+# ---------------------------------------------------------------------------
+# symdiff compile on tensor programs
+
+
+SMALL = ["--shape", "X=m,4", "--shape", "Theta=4,3", "--shape", "y=m:int"]
+SMALL_LOSS = "mean(logsumexp(X @ Theta, axis=1) - sum(onehot(y, 3) * (X @ Theta), axis=1))"
+
+
+def _npy_inputs(tmp_path):
+    rng = np.random.default_rng(5)
+    v = {"X": rng.normal(size=(6, 4)), "Theta": rng.normal(size=(4, 3)),
+         "y": rng.integers(0, 3, size=6)}
+    for k, a in v.items():
+        np.save(tmp_path / f"{k}.npy", a)
+    return v
+
+
+def test_compile_runs_a_tensor_gradient_from_npy_files(capsys, tmp_path):
+    import symdiff as sd
+
+    v = _npy_inputs(tmp_path)
+    at = ",".join(f"{k}={tmp_path / k}.npy" for k in v)
+    code, out, err = run(capsys, "compile", SMALL_LOSS, *SMALL, "--wrt", "Theta", "--at", at)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("compiled symdiff_fn: inputs Theta: 4 x 3, X: m x 4, y: m; "
+                               "2 outputs, ")
+    assert lines[1] == "at Theta, X, y:"
+    X, T, y = (sd.tensor("X", ("m", 4)), sd.tensor("Theta", (4, 3)),
+               sd.tensor("y", ("m",), dtype=int))
+    Z = X @ T
+    loss = sd.mean(sd.logsumexp(Z, axis=1) - sd.sum(sd.onehot(y, 3) * Z, axis=1))
+    ref = sd.evaluate([loss, sd.grad(loss, T)], v)
+    assert lines[2] == f"  f = {float(ref[0])!r}"
+    assert lines[3] == "  df/dTheta = 4 x 3 array"
+    got = np.array([[float(t) for t in ln.strip(" []").split()] for ln in lines[4:8]])
+    np.testing.assert_allclose(got, ref[1], rtol=0, atol=1e-8)   # printed with 8 decimals
+
+
+def test_compile_emits_a_tensor_c_header(capsys):
+    code, out, _ = run(capsys, "compile", SMALL_LOSS, *SMALL, "--wrt", "Theta",
+                       "--emit", "c-header", "--name", "sr")
+    assert code == 0
+    assert "int sr(const double *Theta,\n    const double *X,\n    const int64_t *y,\n" \
+           "    double *out0,\n    double *out1,\n    int64_t m);" in out
+    assert " *   out1 (df/dTheta): 4 x 3" in out and " *   y: m (integer labels)" in out
+
+
+def test_compile_writes_a_tensor_shared_library(capsys, tmp_path):
+    import shutil
+
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler (cc) on this machine")
+    lib = tmp_path / "libsr.so"
+    code, _, err = run(capsys, "compile", SMALL_LOSS, *SMALL, "--wrt", "Theta",
+                       "--emit", "shared", "-o", str(lib), "--name", "sr")
+    assert code == 0 and lib.exists() and (tmp_path / "sr.h").exists()
+    assert err.strip() == f"wrote {lib} and {tmp_path / 'sr.h'}"
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--hessian"], "error: --hessian of a tensor program: use symdiff diff --hessian, or "
+                    "sd.hessian in Python"),
+    (["--fast-math"], "error: --fast-math applies to scalar programs only"),
+])
+def test_compile_tensor_errors_exit_2(capsys, extra, message):
+    code, _, err = run(capsys, "compile", SMALL_LOSS, *SMALL, "--wrt", "Theta", *extra)
+    assert code == 2 and err.splitlines()[0] == message
+
+
+def test_compile_tensor_bad_npy_shape_exits_2(capsys, tmp_path):
+    v = _npy_inputs(tmp_path)
+    np.save(tmp_path / "Theta.npy", np.zeros((3, 3)))
+    at = ",".join(f"{k}={tmp_path / k}.npy" for k in v)
+    code, _, err = run(capsys, "compile", SMALL_LOSS, *SMALL, "--wrt", "Theta", "--at", at)
+    assert code == 2 and "Traceback" not in err
+    assert "Theta" in err and "(4, 3)" in err

@@ -14,12 +14,13 @@ import time
 from symdiff.cli.common import (
     UsageError,
     add_expr_args,
+    add_shape_args,
     gradient_inputs,
-    load_expression,
+    load_program,
     parse_point,
     parse_wrt,
 )
-from symdiff.cli.render import format_float, format_point
+from symdiff.cli.render import format_float, format_point, format_value
 
 __all__ = ["register", "cmd_compile", "gradient_outputs"]
 
@@ -61,8 +62,11 @@ def cmd_compile(args) -> int:
     if args.name and not (args.name.isidentifier() and args.name.isascii()):
         raise UsageError(f"--name must be a C identifier, got {args.name!r}")
     name = args.name or "symdiff_fn"
-    outs, _ = load_expression(args)
+    prog, _ = load_program(args)
+    outs = list(prog.outputs)
     f = outs[0]
+    if prog.declarations or f.shape:
+        return _compile_tensor(args, prog, name)
     wrt = parse_wrt(args.wrt, outs)
     inputs = gradient_inputs(outs, wrt)
     exprs, labels = gradient_outputs(f, wrt, args.hessian)
@@ -79,10 +83,7 @@ def cmd_compile(args) -> int:
                 compiler.emit_shared(program, path, name, **options)
         except RuntimeError as exc:
             raise UsageError(str(exc)) from None
-        header = os.path.splitext(path)[0]
-        if args.emit == "shared" and os.path.basename(header).startswith("lib"):
-            header = os.path.join(os.path.dirname(header), os.path.basename(header)[3:])
-        header += ".h"
+        header = _header_path(path, args.emit)
         with open(header, "w", encoding="utf-8") as fh:
             fh.write(_header_with_labels(compiler.c_header(program, name), labels))
         print(f"wrote {path} and {header}", file=sys.stderr)
@@ -120,6 +121,91 @@ def cmd_compile(args) -> int:
     return 0
 
 
+def _compile_tensor(args, prog, name: str) -> int:
+    """``symdiff compile`` of a tensor program: the loss and its gradient
+    with respect to the ``--wrt`` tensors as one kernel for every size of
+    the named dimensions."""
+    import compiler
+    from compiler.tensor.aot import tensor_c_header, tensor_object, tensor_shared
+    from symdiff.core.differentiate import grad
+    from symdiff.core.program import schedule
+    from symdiff.core.shapes import format_shape
+    from symdiff.numeric.interpreter import tensor_inputs
+
+    outs = list(prog.outputs)
+    f = outs[0]
+    if f.shape:
+        raise UsageError(f"symdiff compile differentiates a scalar, but the output has shape "
+                         f"{format_shape(f.shape)} (reduce it, e.g. with sum(...) or mean(...))")
+    if args.hessian:
+        raise UsageError("--hessian of a tensor program: use symdiff diff --hessian, or "
+                         "sd.hessian in Python")
+    wrt = parse_wrt(args.wrt, outs, prog.declarations)
+    inputs = gradient_inputs(outs, wrt)
+    exprs = [f, *grad(f, wrt)] if wrt else [f]
+    labels = ["f"] + [f"df/d{s.payload}" for s in wrt]
+    program = schedule(exprs, inputs)
+    options = dict(opt=args.opt, vector_math=not args.no_vector_math)
+    if args.fast_math:
+        raise UsageError("--fast-math applies to scalar programs only")
+
+    if args.emit in ("obj", "shared"):
+        default = f"{name}.o" if args.emit == "obj" else f"lib{name}.so"
+        path = args.output or default
+        try:
+            if args.emit == "obj":
+                tensor_object(program, path, name, **options)
+            else:
+                tensor_shared(program, path, name, **options)
+        except RuntimeError as exc:
+            raise UsageError(str(exc)) from None
+        header = _header_path(path, args.emit)
+        with open(header, "w", encoding="utf-8") as fh:
+            fh.write(tensor_c_header(program, name, labels))
+        print(f"wrote {path} and {header}", file=sys.stderr)
+        return 0
+    if args.emit == "c-header":
+        _write_or_print(tensor_c_header(program, name, labels), args.output)
+        return 0
+
+    t0 = time.perf_counter()
+    fn = compiler.compile(program, name=name, **options)
+    seconds = time.perf_counter() - t0
+    if args.emit == "llvm":
+        _write_or_print(fn.llvm_ir_opt if args.optimized else fn.llvm_ir, args.output)
+        return 0
+    if args.emit == "asm":
+        _write_or_print(fn.asm, args.output)
+        return 0
+    shapes = ", ".join(f"{n}: {format_shape(s)}" for n, s in
+                       zip(program.inputs, program.input_shapes))
+    print(f"compiled {name}: inputs {shapes}; {len(program.outputs)} outputs, "
+          f"{len(fn.plan.steps)} steps, {seconds * 1e3:.1f} ms")
+    if args.at is not None:
+        point = parse_point(args.at, inputs, files=True)
+        try:
+            arrays, _ = tensor_inputs(program, [point[s.payload] for s in inputs])
+            values = fn(*arrays)
+        except ValueError as exc:
+            raise UsageError(f"--at: {exc}") from None
+        print("at " + ", ".join(program.inputs) + ":")
+        for lb, v in zip(labels, values):
+            print(f"  {lb} = {format_value(v)}")
+    else:
+        print("outputs: " + ", ".join(labels))
+        print("(use --at X=X.npy,... to run it, --emit llvm|asm|obj|shared|c-header "
+              "to see or save the code)")
+    return 0
+
+
+def _header_path(path: str, emit: str) -> str:
+    """``libf.so`` -> ``f.h``; ``f.o`` -> ``f.h``."""
+    header = os.path.splitext(path)[0]
+    if emit == "shared" and os.path.basename(header).startswith("lib"):
+        header = os.path.join(os.path.dirname(header), os.path.basename(header)[3:])
+    return header + ".h"
+
+
 def _header_with_labels(header: str, labels) -> str:
     # The compiler's header names outputs by slot; the CLI knows what they mean.
     lines = header.split("\n")
@@ -138,6 +224,7 @@ def register(sub) -> None:
     p = sub.add_parser("compile", help="JIT-compile f and its gradient through LLVM; "
                        "emit IR, assembly, objects or shared libraries")
     add_expr_args(p)
+    add_shape_args(p)
     p.add_argument("--wrt", help="comma-separated variables (default: all, natural order)")
     p.add_argument("--emit", choices=["llvm", "asm", "obj", "shared", "c-header"],
                    help="what to produce (default: compile and report; with --at, run)")
@@ -147,7 +234,8 @@ def register(sub) -> None:
     p.add_argument("--optimized", action="store_true",
                    help="with --emit llvm: print the optimized IR")
     p.add_argument("--hessian", action="store_true", help="also the Hessian (upper triangle)")
-    p.add_argument("--at", help="run the compiled function at a point, e.g. x=2,z=3")
+    p.add_argument("--at", help="run the compiled function at a point, e.g. x=2,z=3; "
+                   "tensors from .npy files: X=X.npy")
     p.add_argument("--name", help="C symbol name of the kernels (default symdiff_fn)")
     p.add_argument("--fast-math", action="store_true", help="allow fast-math reassociation")
     p.add_argument("--no-vector-math", action="store_true",
