@@ -40,7 +40,8 @@ def cmd_diff(args) -> int:
     from symdiff.core.differentiate import grad, hessian
     from symdiff.core.graph import free_symbols
     from symdiff.numeric.interpreter import evaluate
-    from symdiff.text import printers
+    from symdiff.text.latex import latex_symbol, to_latex
+    from symdiff.text.program import to_program
     from symdiff.text.infix import to_string
 
     prog, _ = load_program(args)
@@ -84,16 +85,16 @@ def cmd_diff(args) -> int:
         return 0
 
     if args.format == "latex":
-        print(f"f = {printers.to_latex(f)}")
+        print(f"f = {to_latex(f)}")
         for n, d in zip(names, g):
-            print(f"\\frac{{\\partial f}}{{\\partial {printers.latex_symbol(n)}}} = "
-                  f"{printers.to_latex(d)}")
+            print(f"\\frac{{\\partial f}}{{\\partial {latex_symbol(n)}}} = "
+                  f"{to_latex(d)}")
         if H is not None:
             for i, ni in enumerate(names):
                 for j, nj in enumerate(names[i:], start=i):
-                    print(f"\\frac{{\\partial^2 f}}{{\\partial {printers.latex_symbol(ni)}"
-                          f"\\,\\partial {printers.latex_symbol(nj)}}} = "
-                          f"{printers.to_latex(H[i][j])}")
+                    print(f"\\frac{{\\partial^2 f}}{{\\partial {latex_symbol(ni)}"
+                          f"\\,\\partial {latex_symbol(nj)}}} = "
+                          f"{to_latex(H[i][j])}")
     else:
         labels = ["f"] + [f"df/d{n}" for n in names]
         exprs = [f, *g]
@@ -107,7 +108,7 @@ def cmd_diff(args) -> int:
             for lb, e in zip(labels, exprs):
                 print(f"{lb.ljust(width)} = {to_string(e)}")
         else:
-            print(printers.to_program(exprs, names=labels))
+            print(to_program(exprs, names=labels))
     if values is not None:
         print()
         print(f"at {format_point(point)}:")

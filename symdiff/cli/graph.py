@@ -49,7 +49,7 @@ def cmd_graph(args) -> int:
     gradient too) as DOT, SVG or PNG."""
     from symdiff.core.differentiate import grad
     from symdiff.core.graph import reachable
-    from symdiff.text.printers import to_dot
+    from symdiff.text.dot import to_dot
 
     prog, _ = load_program(args, single=False)
     outs = list(prog.outputs)
