@@ -40,9 +40,9 @@ def cmd_diff(args) -> int:
     from symdiff.core.differentiate import grad, hessian
     from symdiff.core.graph import free_symbols
     from symdiff.numeric.interpreter import evaluate
+    from symdiff.text.infix import to_string
     from symdiff.text.latex import latex_symbol, to_latex
     from symdiff.text.program import to_program
-    from symdiff.text.infix import to_string
 
     prog, _ = load_program(args)
     if prog.declarations:
