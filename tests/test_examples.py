@@ -23,8 +23,8 @@ import pytest
 import symdiff as sd
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-SCRIPTS = ["lecture_derivatives", "softmax_regression", "mlp_backprop", "optimize_rosenbrock",
-           "fit_model"]
+SCRIPTS = ["lecture_derivatives", "softmax_regression", "mlp_backprop", "mnist_mlp",
+           "optimize_rosenbrock", "fit_model"]
 LAST_LINE = re.compile(r"^test accuracy: 0\.\d{3}$")
 
 
@@ -197,6 +197,39 @@ def test_mlp_backprop_relu(capsys):
     assert res["diffs"]["tape"] < 1e-14 and res["diffs"]["expansion"] < 1e-14
     assert res["diffs"]["central_difference"] < 1e-8
     assert res["test_accuracy"] >= 0.94           # measured 0.956 after 8 epochs (seed 0)
+
+
+def test_mnist_mlp(capsys):
+    """Quick run of the large case: the compiled gradient equals the
+    hand-written backprop, the loss falls, the speed table is printed."""
+    res = load("mnist_mlp").main(["--quick"])
+    out = capsys.readouterr().out
+    assert res["backprop_diff"] < 1e-13           # measured 3.9e-16
+    losses = res["losses"]
+    assert len(losses) == 3 and losses[0] > losses[1] > losses[2]
+    assert losses[-1] < 0.7                       # measured 0.580 (from log 10 = 2.30)
+    assert res["test_accuracy"] >= 0.78           # measured 0.820 after 3 epochs on 6,000
+    assert set(res["speed"]) == {256, 6000}
+    assert "samples/s" in out and "numpy / symdiff" in out
+    assert last_line(out) == f"test accuracy: {res['test_accuracy']:.3f}"
+
+
+def test_common_helpers():
+    """Shared helpers: the synthetic images are reproducible pixels in
+    [0, 1] with every class present; minibatches cover every sample once."""
+    common = load_common()
+    a = common.synthetic_images(300, 50, seed=3)
+    b = common.synthetic_images(300, 50, seed=3)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+    X_train, X_test, y_train, y_test = a
+    assert X_train.shape == (300, 784) and X_test.shape == (50, 784)
+    assert X_train.min() >= 0.0 and X_train.max() <= 1.0
+    assert y_train.dtype == np.int64 and set(y_train) == set(range(10))
+    batches = list(common.minibatches(10, 4, np.random.default_rng(0)))
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert sorted(np.concatenate(batches)) == list(range(10))
+    assert common.max_rel_diff([1.0, 2.0], [1.0, 2.5]) == 0.2
 
 
 def test_optimize_rosenbrock():
