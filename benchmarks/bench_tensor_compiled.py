@@ -7,7 +7,9 @@ Prints Markdown tables; every contender of a row is timed in the same run,
 each time a median of repeats (time.perf_counter), in two rounds of
 alternating order keeping each contender's better median (this machine's
 speed drifts with the other jobs on it; the load average is printed with
-every table).
+every table: it counts this benchmark's own threads too, so the figure
+printed before any work starts is the one that tells whether the machine
+was quiet).
 
 Rows (float64 everywhere; JAX with ``jax_enable_x64``):
 
@@ -37,8 +39,8 @@ PyTorch (``torch.set_num_threads``) and, for N = 1, XLA (single-threaded
 Eigen); by default each uses all cores.  ``--profile`` adds, per case,
 where symdiff's time goes: the same matrix products through SciPy's BLAS
 (the library the kernel calls) and through numpy, the kernel compiled with
-``threads=1`` and with ``blas=False`` (its own loops), the call at m = 1
-(the Python wrapper's overhead) and JAX's matrix products alone.
+``threads=1`` and with ``blas=False`` (its own loops), the call overhead
+(a compiled 8 x 8 product) and JAX's matrix products alone.
 ``--crossover`` times ``A @ B`` compiled with and without BLAS around the
 size below which the kernels use their own loops (``SMALL_MATMUL_FLOPS``).
 """
@@ -423,52 +425,79 @@ def matmul_operands(fn, dims: dict, rng) -> list:
     return out
 
 
+def _single_threaded_blas():
+    """A context limiting numpy's and SciPy's BLAS to one thread (as the
+    kernel runs each of its row blocks), or a no-op without threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        import contextlib
+
+        return contextlib.nullcontext()
+    import scipy.linalg  # noqa: F401 - load SciPy's BLAS so the limit reaches it
+
+    return threadpool_limits(1, user_api="blas")
+
+
+def call_overhead() -> float:
+    """Median seconds of a call whose kernel does almost nothing: a
+    compiled product of two 8 x 8 matrices, into ``out``."""
+    A, B = sd.tensor("A", (8, 8)), sd.tensor("B", (8, 8))
+    f = sd.compile([A @ B], [A, B], name="bench_overhead")
+    a, out = np.ones((8, 8)), (np.empty((8, 8)),)
+    return median_time(lambda: f(a, a, out=out), 2000)
+
+
 def profile_table(label: str, c: Contenders, times_symdiff: float, threads, budget: float,
                   jax, report: dict) -> str:
-    """Where symdiff's time goes on one case."""
+    """Where symdiff's time goes on one case.
+
+    The kernel runs its products as row blocks, one single-threaded dgemm
+    each, on its own threads; so the products are timed here through
+    SciPy's dgemm (the same library) on one thread, and set against the
+    kernel compiled with ``threads=1``: the difference is the fused loops,
+    the reductions and the call overhead."""
     rng = np.random.default_rng(0)
     arrays = c.arrays
-    m = len(arrays[0])
-    dims = {"m": m}
-    rows = [["symdiff, whole call", fmt_time(times_symdiff), "100%"]]
+    dims = {"m": len(arrays[0])}
+
+    def timed(call):
+        return median_time(call, max(3, repeats_for(call, budget)))
+
+    one = sd.compile(c.outputs, c.inputs, name="bench_variant", threads=1)
+    t_one = timed(lambda: one(*arrays))
+    rows = [[f"symdiff, whole call ({threads or 'default'} threads)", fmt_time(times_symdiff)],
+            ["symdiff compiled with threads=1", fmt_time(t_one)]]
     products = matmul_operands(c.fn, dims, rng)
     blas_total = numpy_total = 0.0
-    for name, a, b in products:
-        t_b = median_time(lambda: blas_matmul(a, b), max(5, repeats_for(lambda: a @ b, budget / 4)))
-        t_n = median_time(lambda: a @ b, max(5, repeats_for(lambda: a @ b, budget / 4)))
-        blas_total += t_b
-        numpy_total += t_n
-        rows.append([f"  product {name}: SciPy dgemm / numpy", f"{fmt_time(t_b)} / {fmt_time(t_n)}",
-                     f"{100 * t_b / times_symdiff:.0f}%"])
-    rows.append(["all products, SciPy dgemm (the kernel's BLAS)", fmt_time(blas_total),
-                 f"{100 * blas_total / times_symdiff:.0f}%"])
-    rows.append(["all products, numpy matmul", fmt_time(numpy_total),
-                 f"{100 * numpy_total / times_symdiff:.0f}%"])
-    rest = times_symdiff - blas_total
-    rows.append(["rest: fused loops, reductions, call overhead (whole - dgemm)", fmt_time(rest),
-                 f"{100 * rest / times_symdiff:.0f}%"])
-    small = [a[:1] for a in arrays[:2]] + arrays[2:]
-    t_small = median_time(lambda: c.fn(*small), 200)
-    rows.append(["symdiff call at m = 1 (wrapper overhead + tiny kernel)", fmt_time(t_small),
-                 f"{100 * t_small / times_symdiff:.0f}%"])
-    for opts, text in (({"threads": 1}, "symdiff compiled with threads=1"),
-                       ({"blas": False, "threads": threads}, "symdiff compiled with blas=False")):
-        f = sd.compile(c.outputs, c.inputs, name="bench_variant", **opts)
-        t = median_time(lambda: f(*arrays), max(3, repeats_for(lambda: f(*arrays), budget)))
-        rows.append([text, fmt_time(t), f"{100 * t / times_symdiff:.0f}%"])
+    with _single_threaded_blas():
+        for name, a, b in products:
+            t_b = median_time(lambda: blas_matmul(a, b),
+                              max(5, repeats_for(lambda: a @ b, budget / 4)))
+            t_n = median_time(lambda: a @ b, max(5, repeats_for(lambda: a @ b, budget / 4)))
+            blas_total += t_b
+            numpy_total += t_n
+            rows.append([f"  product {name}, dgemm on 1 thread", fmt_time(t_b)])
+    rows.append(["all products, SciPy dgemm on 1 thread (the kernel's BLAS)",
+                 fmt_time(blas_total)])
+    rows.append(["all products, numpy matmul on 1 thread", fmt_time(numpy_total)])
+    rows.append(["threads=1 call minus its dgemm: fused loops, reductions, call overhead",
+                 fmt_time(t_one - blas_total)])
+    rows.append(["call overhead (the whole call of a compiled 8 x 8 A @ B)",
+                 fmt_time(call_overhead())])
+    own = sd.compile(c.outputs, c.inputs, name="bench_variant", threads=threads, blas=False)
+    rows.append(["symdiff compiled with blas=False (own loops)",
+                 fmt_time(timed(lambda: own(*arrays)))])
     if jax is not None and products:
         jops = [(jax.numpy.asarray(a), jax.numpy.asarray(b)) for _, a, b in products]
         only = jax.jit(lambda ops: [a @ b for a, b in ops])
-        t = median_time(lambda: jax.block_until_ready(only(jops)),
-                        max(5, repeats_for(lambda: jax.block_until_ready(only(jops)), budget)))
-        rows.append(["JAX: the same products alone, jit", fmt_time(t),
-                     f"{100 * t / times_symdiff:.0f}%"])
-        t_j = median_time(c.calls["JAX jit"], max(5, repeats_for(c.calls["JAX jit"], budget)))
-        rows.append(["JAX: whole gradient (this measurement)", fmt_time(t_j),
-                     f"{100 * t_j / times_symdiff:.0f}%"])
+        rows.append(["JAX: the same products alone, jit",
+                     fmt_time(timed(lambda: jax.block_until_ready(only(jops))))])
+        rows.append(["JAX: whole gradient (this measurement)",
+                     fmt_time(timed(c.calls["JAX jit"]))])
     report.setdefault("profile", []).append({"case": c.case["name"], "rows": rows})
     return f"Profile ({label}) {c.case['name']}, load {load_text()}\n\n" + \
-        markdown(["part", "time", "of symdiff's call"], rows)
+        markdown(["part", "time"], rows)
 
 
 def crossover_table(threads, budget: float, report: dict) -> str:
