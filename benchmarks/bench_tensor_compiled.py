@@ -33,10 +33,11 @@ result is compared with JAX's: the cells of the last column are
 max |a - b| / max |b| over the loss and every gradient (target 1e-12).
 "ratio" is symdiff's time over the best peer's (below 1: symdiff faster).
 
-``--threads N`` gives every contender N threads: symdiff's loops
-(``threads=N``), the BLAS libraries of numpy and SciPy (threadpoolctl),
-PyTorch (``torch.set_num_threads``) and, for N = 1, XLA (single-threaded
-Eigen); by default each uses all cores.  ``--profile`` adds, per case,
+``--threads N`` gives every contender N cores: the process is confined
+to N cores (``sched_setaffinity``; XLA ignores its thread flags), and
+symdiff's loops (``threads=N``), the BLAS libraries of numpy and SciPy
+(threadpoolctl) and PyTorch (``torch.set_num_threads``) use N threads; by
+default each uses all cores.  ``--profile`` adds, per case,
 where symdiff's time goes: the same matrix products through SciPy's BLAS
 (the library the kernel calls) and through numpy, the kernel compiled with
 ``threads=1`` and with ``blas=False`` (its own loops), the call overhead
@@ -612,6 +613,11 @@ def main(argv=None) -> dict:
     budget = args.budget or (0.2 if args.quick else 1.0)
     big = 2_000 if args.quick else 10_000
 
+    if args.threads and hasattr(os, "sched_setaffinity"):
+        # XLA's CPU runtime ignores its thread flags (measured: JAX keeps
+        # using both cores with intra_op_parallelism_threads=1), so the
+        # process is confined to N cores: every contender gets the same.
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:args.threads])
     peers = import_peers(args)
     if args.threads:
         try:
