@@ -65,9 +65,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "examples"))
 
-import symdiff as sd  # noqa: E402
-from _common import cross_entropy, mlp, synthetic_images  # noqa: E402
-from symdiff.core.shapes import resolve_shape  # noqa: E402
+from _common import cross_entropy, mlp, synthetic_images  # noqa: E402 - after sys.path setup
+
+import symdiff as sd  # noqa: E402 - after the sys.path setup above
+from symdiff.core.shapes import resolve_shape  # noqa: E402 - after the sys.path setup above
 
 CORES = os.cpu_count() or 1
 RTOL = 1e-12
@@ -353,7 +354,8 @@ def compile_table(cases: list, jax, repeats: int, report: dict) -> str:
             jax_s = statistics.median(firsts)
         torch_s = getattr(c, "torch_compile_s", None)
         rows.append([f"({label}) {c.case['name'].split(',')[0]}", fmt_time(b), fmt_time(s),
-                     fmt_time(statistics.median(llvm_s)), fmt_time(b + s), fmt_time(jax_s) if jax_s else "not run",
+                     fmt_time(statistics.median(llvm_s)), fmt_time(b + s),
+                     fmt_time(jax_s) if jax_s else "not run",
                      fmt_time(torch_s) if torch_s else c.failures.get("torch.compile", "not run"),
                      f"{s / jax_s:.2f}x" if jax_s else "-",
                      f"{(b + s) / jax_s:.2f}x" if jax_s else "-"])
@@ -621,9 +623,9 @@ def main(argv=None) -> dict:
     peers = import_peers(args)
     if args.threads:
         try:
+            import scipy.linalg  # noqa: F401 - load SciPy's BLAS so the limit reaches it
             from threadpoolctl import threadpool_limits
 
-            import scipy.linalg  # noqa: F401 - load SciPy's BLAS so the limit reaches it
             threadpool_limits(args.threads, user_api="blas")
         except ImportError:
             print("threadpoolctl is not installed: BLAS keeps its default thread count")

@@ -34,13 +34,23 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (Adam, digits_split, ensure_symdiff, init_params, max_rel_diff,  # noqa: E402
-                     minibatches, mlp, mlp_predict, progress, table)
+from _common import (  # noqa: E402 - after the sys.path setup above
+    Adam,
+    digits_split,
+    ensure_symdiff,
+    init_params,
+    max_rel_diff,
+    minibatches,
+    mlp,
+    mlp_predict,
+    progress,
+    table,
+)
 
 ensure_symdiff()
 
-import symdiff as sd  # noqa: E402
-from symdiff.numeric.finite_diff import central_difference  # noqa: E402
+import symdiff as sd  # noqa: E402 - importable once ensure_symdiff() ran
+from symdiff.numeric.finite_diff import central_difference  # noqa: E402 - as above
 
 SIZES = (64, 32, 10)
 NAMES = ["W1", "b1", "W2", "b2"]

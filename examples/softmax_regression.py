@@ -30,12 +30,20 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (cross_entropy, digits_split, ensure_symdiff, max_rel_diff,  # noqa: E402
-                     minibatches, one_hot, progress, softmax)
+from _common import (  # noqa: E402 - after the sys.path setup above
+    cross_entropy,
+    digits_split,
+    ensure_symdiff,
+    max_rel_diff,
+    minibatches,
+    one_hot,
+    progress,
+    softmax,
+)
 
 ensure_symdiff()
 
-import symdiff as sd  # noqa: E402
+import symdiff as sd  # noqa: E402 - importable once ensure_symdiff() ran
 
 N_FEATURES, N_CLASSES = 64, 10
 
