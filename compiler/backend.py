@@ -88,7 +88,7 @@ def _parse(text: str):
 
 
 def codegen_options(*, opt_level: int | None, codegen_level: int, slp: bool,
-                    pic: bool = False) -> dict:
+                    pic: bool = False, unroll: bool = True) -> dict:
     """Every setting :func:`compile_text` applies to a module besides its
     text, as {name: value}: what the object cache keys on together with the
     text and the host.  A new setting that changes object code belongs here
@@ -97,6 +97,7 @@ def codegen_options(*, opt_level: int | None, codegen_level: int, slp: bool,
         "opt_level": opt_level,
         "loop_vectorization": opt_level is not None and opt_level >= 2,
         "slp_vectorization": opt_level is not None and bool(slp),
+        "loop_unrolling": opt_level is not None and bool(unroll),
         "codegen_level": codegen_level,
         # make_target_machine: JIT objects use the JIT code model; PIC ones
         # the default model with PIC relocations.
@@ -104,20 +105,22 @@ def codegen_options(*, opt_level: int | None, codegen_level: int, slp: bool,
     }
 
 
-def _optimize(mod, tm, level: int | None, slp: bool) -> None:
+def _optimize(mod, tm, level: int | None, slp: bool, unroll: bool = True) -> None:
     if level is None:  # see compiler.plan: the pipeline is skipped on purpose
         return
-    opts = codegen_options(opt_level=level, codegen_level=0, slp=slp)
+    opts = codegen_options(opt_level=level, codegen_level=0, slp=slp, unroll=unroll)
     pto = llvm.create_pipeline_tuning_options(speed_level=level)
     pto.slp_vectorization = opts["slp_vectorization"]
     pto.loop_vectorization = opts["loop_vectorization"]
+    pto.loop_unrolling = opts["loop_unrolling"]
     pb = llvm.create_pass_builder(tm, pto)
     mpm = pb.getModulePassManager()
     mpm.run(mod, pb)
 
 
 def compile_text(text: str, *, opt_level: int | None, codegen_level: int, slp: bool,
-                 pic: bool = False, want_opt_ir: bool = False, timings: dict | None = None):
+                 pic: bool = False, want_opt_ir: bool = False, timings: dict | None = None,
+                 unroll: bool = True):
     """IR text -> (object bytes, optimized IR text or None)."""
     import time
 
@@ -127,7 +130,7 @@ def compile_text(text: str, *, opt_level: int | None, codegen_level: int, slp: b
         ctx, mod = _parse(text)
         t1 = time.perf_counter()
         tm = _codegen_tm(codegen_level, pic)
-        _optimize(mod, tm, opt_level, slp)
+        _optimize(mod, tm, opt_level, slp, unroll)
         t2 = time.perf_counter()
         opt_ir = str(mod) if want_opt_ir else None
         # Code generation mutates the module (CodeGenPrepare), so the
@@ -141,12 +144,13 @@ def compile_text(text: str, *, opt_level: int | None, codegen_level: int, slp: b
     return bytes(obj), opt_ir
 
 
-def optimized_ir(text: str, *, opt_level: int | None, codegen_level: int, slp: bool) -> str:
+def optimized_ir(text: str, *, opt_level: int | None, codegen_level: int, slp: bool,
+                 unroll: bool = True) -> str:
     """The optimized IR of ``text`` (what :func:`compile_text` codegens)."""
     with LOCK:
         _init()
         ctx, mod = _parse(text)
-        _optimize(mod, _codegen_tm(codegen_level, False), opt_level, slp)
+        _optimize(mod, _codegen_tm(codegen_level, False), opt_level, slp, unroll)
         s = str(mod)
         mod.close()
         ctx.close()

@@ -43,10 +43,17 @@ from symdiff.core.program import Program
 from ..lowering import Emitter, ModuleState, fmt_double
 from .plan import Step, TensorPlan
 
-__all__ = ["module_text", "PARALLEL_MIN_ENTRIES", "SMALL_MATMUL_FLOPS"]
+__all__ = ["module_text", "PARALLEL_MIN_WORK", "PARALLEL_MIN_FLOPS", "SMALL_MATMUL_FLOPS",
+           "MIN_BLOCK_ROWS", "MATH_WEIGHT"]
 
-#: A step is handed to the thread callback only from this many entries on.
-PARALLEL_MIN_ENTRIES = 1 << 15
+#: A loop step is handed to the thread callback only from this much work
+#: on: entries times the weight of the fused computation (1 a basic
+#: operation, MATH_WEIGHT a math function).  Handing a step to another
+#: thread costs ~30-50 us (a ctypes callback and a Python thread pool,
+#: measured by benchmarks/bench_tensor_compiled.py); 2^19 units are a few
+#: hundred microseconds of work.
+PARALLEL_MIN_WORK = 1 << 19
+MATH_WEIGHT = 8
 #: Products with fewer multiply-adds than this use symdiff's loops, not BLAS
 #: (measured crossover, see benchmarks/bench_tensor_compiled.py).
 SMALL_MATMUL_FLOPS = 1 << 12
@@ -56,8 +63,8 @@ SMALL_MATMUL_FLOPS = 1 << 12
 #: result, do not depend on how many threads run them).
 MIN_BLOCK_ROWS = 64
 #: Products with at least this many multiply-adds run their blocks on the
-#: thread callback.
-PARALLEL_MIN_FLOPS = 1 << 20
+#: thread callback (8M: ~0.25 ms on one core).
+PARALLEL_MIN_FLOPS = 1 << 23
 
 
 class _Fn:
@@ -896,10 +903,33 @@ class _Gen:
         if not step.parallel or not shape:
             return rows, None, None
         src = self.shapes[ins.args[0]] if step.kind == "reduce" else shape
-        size = "1"
+        size = str(self._weight(step.slot))
         for d in src:
             size = fn.i64("mul", size, _extent(d, dims))
-        return rows, size, PARALLEL_MIN_ENTRIES
+        return rows, size, PARALLEL_MIN_WORK
+
+    def _weight(self, slot: int) -> int:
+        """Work per entry of a step: its fused operations, math functions
+        (intrinsic, libm or hooks calling them) counting MATH_WEIGHT."""
+        from symdiff.core.ops import Hook, Instruction
+
+        weight, stack, seen = 1, list(self.instrs[slot].args), {slot}
+        ins = self.instrs[slot]
+        if ins.op in OPS and not isinstance(OPS[ins.op].lowering, Instruction):
+            weight += MATH_WEIGHT
+        while stack:
+            s = stack.pop()
+            if s in seen or self.plan.is_material(s):
+                continue
+            seen.add(s)
+            op = self.instrs[s].op
+            if op in OPS:
+                low = OPS[op].lowering
+                heavy = not isinstance(low, Instruction) and not (
+                    isinstance(low, Hook) and not low.calls)
+                weight += MATH_WEIGHT if heavy else 1
+            stack.extend(self.instrs[s].args)
+        return weight
 
     def c_entry(self) -> str:
         """``N(inputs..., outputs..., dims...)``: the C API.  Scratch buffers

@@ -43,6 +43,8 @@ _STEP = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
 _PARALLEL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
                              ctypes.c_int64)
 _INT32_MAX = 2 ** 31 - 1
+_F64 = np.dtype(np.float64)
+_I64 = np.dtype(np.int64)
 
 
 def default_threads() -> int:
@@ -92,7 +94,7 @@ class TensorFunction:
         self.llvm_ir = text
         info = {"n_ops": program.n_ops, "steps": len(self.plan.steps)}
         opt = options.get("opt", 2)
-        levels = {"opt_level": opt, "codegen_level": opt, "slp": opt >= 3}
+        levels = {"opt_level": opt, "codegen_level": opt, "slp": opt >= 3, "unroll": opt >= 3}
         self._levels = levels
         self._lazy: dict = {}
         key = cache.make_key(text, backend.codegen_options(**levels), backend.host_info())
@@ -126,6 +128,9 @@ class TensorFunction:
                         sorted(((k, b) for k, b in self.plan.buffers.items()
                                 if b.kind == "array"), key=lambda kb: kb[1].index)]
         self._scratch = threading.local()
+        self._scratch_buffers = sorted((b for b in self.plan.buffers.values()
+                                        if b.kind == "scratch"), key=lambda b: b.index)
+        self._dtypes = [_I64 if d == "int64" else _F64 for d in program.input_dtypes]
         # Label inputs and the k of every onehot reading them: checked per
         # call, so an out-of-range label is an error, not a zero row.
         self._label_bounds: dict = {}
@@ -192,6 +197,8 @@ class TensorFunction:
     # -- calls ---------------------------------------------------------------
     def _bind(self, args, kwargs) -> list:
         names = self.program.inputs
+        if not kwargs and len(args) == len(names):
+            return list(args)
         if len(args) > len(names):
             raise ValueError(f"{self.name} takes {len(names)} inputs ({', '.join(names)}), "
                              f"got {len(args)}")
@@ -210,51 +217,53 @@ class TensorFunction:
 
     def _convert(self, values) -> list:
         out = []
-        for name, dtype, shape, v in zip(self.program.inputs, self.program.input_dtypes,
-                                         self.program.input_shapes, values):
-            a = np.asarray(v)
-            want = f"shape {_shape_text(shape)}"
-            if dtype == "int64":
-                if a.dtype.kind not in "iu":
-                    raise ValueError(f"input {name}: expected an int64 array of {want} "
-                                     f"(integer labels), got dtype {a.dtype}")
-                a = np.ascontiguousarray(a, dtype=np.int64)
+        for j, v in enumerate(values):
+            want = self._dtypes[j]
+            if v.__class__ is np.ndarray and v.dtype is want and v.flags.c_contiguous \
+                    and v.flags.aligned:
+                out.append(v)                   # the common case: used as it is
             else:
-                if a.dtype.kind not in "biuf":
-                    raise ValueError(f"input {name}: expected a float64 array of {want}, "
-                                     f"got dtype {a.dtype}")
-                a = np.ascontiguousarray(a, dtype=np.float64)
-            if not a.flags.aligned:
-                a = a.copy()
-            out.append(a)
+                out.append(self._converted(j, v))
         return out
+
+    def _converted(self, j: int, v) -> np.ndarray:
+        """Input ``j`` as a C-contiguous, aligned array of its dtype (a copy
+        where needed), or a ValueError naming the input."""
+        name = self.program.inputs[j]
+        want = f"shape {_shape_text(self.program.input_shapes[j])}"
+        a = np.asarray(v)
+        if self._dtypes[j] is _I64:
+            if a.dtype.kind not in "iu":
+                raise ValueError(f"input {name}: expected an int64 array of {want} "
+                                 f"(integer labels), got dtype {a.dtype}")
+        elif a.dtype.kind not in "biuf":
+            raise ValueError(f"input {name}: expected a float64 array of {want}, "
+                             f"got dtype {a.dtype}")
+        a = np.ascontiguousarray(a, dtype=self._dtypes[j])
+        if not a.flags.aligned:
+            a = a.copy()
+        return a
 
     def __call__(self, *args, out=None, **kwargs):
         """Evaluate on arrays (positional in input order, or by name);
         returns a tuple of arrays, one per output (into ``out``, a tuple of
         C-contiguous float64 arrays of the right shapes, when given)."""
         arrays = self._convert(self._bind(args, kwargs))
-        try:
-            dims = bind_dims(self.program.input_shapes, [a.shape for a in arrays],
-                             self.program.inputs)
-            shapes = [resolve_shape(s, dims) for s in self.program.output_shapes]
-        except ShapeError as e:
-            raise ValueError(str(e)) from None
-        for d, v in dims.items():
-            if v > _INT32_MAX:
-                raise ValueError(f"dimension {d} = {v} is too large (BLAS takes 32-bit sizes)")
+        state = self._state_for(tuple(a.shape for a in arrays))
         for j, k in self._label_bounds.items():
             a = arrays[j]
             if a.size and (a.min() < 0 or a.max() >= k):
                 bad = a[(a < 0) | (a >= k)].ravel()[0]
                 raise ValueError(f"input {self.program.inputs[j]}: label {int(bad)} is outside "
                                  f"0..{k - 1} (onehot with k = {k})")
-        outs = self._outputs(out, shapes, arrays)
-        dim_arr = np.array([dims[d] for d in self.plan.dims], dtype=np.int64)
-        scratch = self._scratch_for(dims)
-        ptrs = [a.ctypes.data for a in arrays] + [o.ctypes.data for o in outs] \
-            + [a.ctypes.data for a in self._arrays] + [s.ctypes.data for s in scratch]
-        bufs = (ctypes.c_void_p * max(1, len(ptrs)))(*ptrs)
+        outs = [np.empty(s) for s in state.out_shapes] if out is None else \
+            self._check_out(out, state.out_shapes, arrays)
+        bufs = state.bufs
+        n_in = len(arrays)
+        for j, a in enumerate(arrays):
+            bufs[j] = a.__array_interface__["data"][0]
+        for k, o in enumerate(outs):
+            bufs[n_in + k] = o.__array_interface__["data"][0]
         control = self._blas_threads
         previous = control[0]() if control is not None else 1
         if previous != 1:
@@ -263,38 +272,76 @@ class TensorFunction:
             # how many threads run and change the bits.  Restored afterwards.
             control[1](1)
         try:
-            self._main(ctypes.addressof(bufs), dim_arr.ctypes.data)
+            self._main(state.bufs_address, state.dims_address)
         finally:
             if previous != 1:
                 control[1](previous)
         return tuple(outs)
 
-    def _outputs(self, out, shapes, arrays) -> list:
-        if out is None:
-            return [np.empty(s) for s in shapes]
+    def _state_for(self, shapes: tuple) -> "_CallState":
+        """The per-thread call state for input ``shapes``: bound dims,
+        output shapes, scratch buffers and the pointer array (scratch and
+        constant pointers filled in), reused while the shapes repeat."""
+        local = self._scratch
+        state = getattr(local, "state", None)
+        if state is not None and state.shapes == shapes:
+            return state
+        try:
+            dims = bind_dims(self.program.input_shapes, shapes, self.program.inputs)
+            out_shapes = [resolve_shape(s, dims) for s in self.program.output_shapes]
+            scratch_shapes = [resolve_shape(b.shape, dims) for b in self._scratch_buffers]
+        except ShapeError as e:
+            raise ValueError(str(e)) from None
+        for d, v in dims.items():
+            if v > _INT32_MAX:
+                raise ValueError(f"dimension {d} = {v} is too large (BLAS takes 32-bit sizes)")
+        state = local.state = _CallState(self, shapes, dims, out_shapes, scratch_shapes)
+        return state
+
+    def _check_out(self, out, shapes, arrays) -> list:
         out = tuple(out) if isinstance(out, (list, tuple)) else (out,)
         if len(out) != len(shapes):
             raise ValueError(f"out must hold {len(shapes)} arrays, got {len(out)}")
+        spans = [_span(a) for a in arrays]
         for k, (o, s) in enumerate(zip(out, shapes)):
             if not isinstance(o, np.ndarray) or o.dtype != np.float64 or o.shape != s \
                     or not o.flags.c_contiguous or not o.flags.writeable:
                 got = f"{o.dtype} {o.shape}" if isinstance(o, np.ndarray) else type(o).__name__
                 raise ValueError(f"out[{k}] must be a writeable C-contiguous float64 array "
                                  f"of shape {s}, got {got}")
-            if any(np.may_share_memory(o, a) for a in arrays) or \
-                    any(np.may_share_memory(o, p) for p in out[:k]):
+            lo, hi = _span(o)
+            if hi > lo and any(a < hi and lo < b for a, b in spans):
                 raise ValueError(f"out[{k}] overlaps an input or another output")
+            spans.append((lo, hi))
         return list(out)
 
-    def _scratch_for(self, dims: dict) -> list:
-        key = tuple(sorted(dims.items()))
-        cache_ = getattr(self._scratch, "by_dims", None)
-        if cache_ is None or cache_[0] != key:
-            bufs = sorted((b for b in self.plan.buffers.values() if b.kind == "scratch"),
-                          key=lambda b: b.index)
-            arrays = [np.empty(resolve_shape(b.shape, dims)) for b in bufs]
-            cache_ = self._scratch.by_dims = (key, arrays)
-        return cache_[1]
+
+class _CallState:
+    """What calls with one set of input shapes share (per thread): dims,
+    output shapes, scratch arrays and the kernel's pointer array."""
+
+    __slots__ = ("shapes", "out_shapes", "scratch", "dim_array", "bufs", "bufs_address",
+                 "dims_address")
+
+    def __init__(self, fn: "TensorFunction", shapes, dims, out_shapes, scratch_shapes):
+        self.shapes = shapes
+        self.out_shapes = out_shapes
+        self.scratch = [np.empty(s) for s in scratch_shapes]
+        self.dim_array = np.array([dims[d] for d in fn.plan.dims] or [0], dtype=np.int64)
+        n_in, n_out = len(fn.program.inputs), len(fn.program.outputs)
+        consts = [a.__array_interface__["data"][0] for a in fn._arrays]
+        scratch = [a.__array_interface__["data"][0] for a in self.scratch]
+        self.bufs = (ctypes.c_void_p * max(1, n_in + n_out + len(consts) + len(scratch)))()
+        for k, ptr in enumerate(consts + scratch):
+            self.bufs[n_in + n_out + k] = ptr
+        self.bufs_address = ctypes.addressof(self.bufs)
+        self.dims_address = self.dim_array.__array_interface__["data"][0]
+
+
+def _span(a: np.ndarray) -> tuple:
+    """[first byte, last byte + 1) of a C-contiguous array's memory."""
+    lo = a.__array_interface__["data"][0]
+    return lo, lo + a.nbytes
 
 
 def _shape_text(shape: tuple) -> str:
