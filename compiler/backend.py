@@ -88,14 +88,17 @@ def _parse(text: str):
 
 
 def codegen_options(*, opt_level: int | None, codegen_level: int, slp: bool,
-                    pic: bool = False, unroll: bool = True) -> dict:
+                    pic: bool = False, unroll: bool = True,
+                    vectorize: bool | None = None) -> dict:
     """Every setting :func:`compile_text` applies to a module besides its
     text, as {name: value}: what the object cache keys on together with the
     text and the host.  A new setting that changes object code belongs here
     (and is read from here by :func:`_optimize`)."""
     return {
         "opt_level": opt_level,
-        "loop_vectorization": opt_level is not None and opt_level >= 2,
+        # The loop vectorizer runs from O2 on, or at any level when asked.
+        "loop_vectorization": opt_level is not None and (
+            opt_level >= 2 if vectorize is None else bool(vectorize)),
         "slp_vectorization": opt_level is not None and bool(slp),
         "loop_unrolling": opt_level is not None and bool(unroll),
         "codegen_level": codegen_level,
@@ -105,10 +108,12 @@ def codegen_options(*, opt_level: int | None, codegen_level: int, slp: bool,
     }
 
 
-def _optimize(mod, tm, level: int | None, slp: bool, unroll: bool = True) -> None:
+def _optimize(mod, tm, level: int | None, slp: bool, unroll: bool = True,
+              vectorize: bool | None = None) -> None:
     if level is None:  # see compiler.plan: the pipeline is skipped on purpose
         return
-    opts = codegen_options(opt_level=level, codegen_level=0, slp=slp, unroll=unroll)
+    opts = codegen_options(opt_level=level, codegen_level=0, slp=slp, unroll=unroll,
+                           vectorize=vectorize)
     pto = llvm.create_pipeline_tuning_options(speed_level=level)
     pto.slp_vectorization = opts["slp_vectorization"]
     pto.loop_vectorization = opts["loop_vectorization"]
@@ -120,7 +125,7 @@ def _optimize(mod, tm, level: int | None, slp: bool, unroll: bool = True) -> Non
 
 def compile_text(text: str, *, opt_level: int | None, codegen_level: int, slp: bool,
                  pic: bool = False, want_opt_ir: bool = False, timings: dict | None = None,
-                 unroll: bool = True):
+                 unroll: bool = True, vectorize: bool | None = None):
     """IR text -> (object bytes, optimized IR text or None)."""
     import time
 
@@ -130,7 +135,7 @@ def compile_text(text: str, *, opt_level: int | None, codegen_level: int, slp: b
         ctx, mod = _parse(text)
         t1 = time.perf_counter()
         tm = _codegen_tm(codegen_level, pic)
-        _optimize(mod, tm, opt_level, slp, unroll)
+        _optimize(mod, tm, opt_level, slp, unroll, vectorize)
         t2 = time.perf_counter()
         opt_ir = str(mod) if want_opt_ir else None
         # Code generation mutates the module (CodeGenPrepare), so the
@@ -145,12 +150,12 @@ def compile_text(text: str, *, opt_level: int | None, codegen_level: int, slp: b
 
 
 def optimized_ir(text: str, *, opt_level: int | None, codegen_level: int, slp: bool,
-                 unroll: bool = True) -> str:
+                 unroll: bool = True, vectorize: bool | None = None) -> str:
     """The optimized IR of ``text`` (what :func:`compile_text` codegens)."""
     with LOCK:
         _init()
         ctx, mod = _parse(text)
-        _optimize(mod, _codegen_tm(codegen_level, False), opt_level, slp, unroll)
+        _optimize(mod, _codegen_tm(codegen_level, False), opt_level, slp, unroll, vectorize)
         s = str(mod)
         mod.close()
         ctx.close()

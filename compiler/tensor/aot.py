@@ -22,6 +22,7 @@ from symdiff.core.program import Program
 
 from .. import backend
 from .codegen import module_text
+from .function import levels
 from .plan import plan_tensor_program
 
 __all__ = ["tensor_object", "tensor_shared", "tensor_c_header"]
@@ -44,8 +45,7 @@ def tensor_object(fn_or_program, path, name: str = "symdiff_fn", *, opt: int = 2
     program = _program(fn_or_program)
     text = module_text(plan_tensor_program(program), name, vector_math=vector_math,
                        c_entry=True)
-    obj, _ = backend.compile_text(text, opt_level=opt, codegen_level=opt, slp=opt >= 3,
-                                  pic=True)
+    obj, _ = backend.compile_text(text, **levels(opt), pic=True)
     path = os.fspath(path)
     with open(path, "wb") as f:
         f.write(obj)

@@ -412,6 +412,8 @@ class _Gen:
         keys = [target]
         seen = {target}
         stack = list(self.instrs[step.slot].args) if step.kind != "copy" else [step.slot]
+        if step.epilogue is not None:
+            stack += [a for a in self.instrs[step.epilogue].args if a != step.slot]
         visited = set()
         while stack:
             s = stack.pop()
@@ -590,6 +592,17 @@ class _Gen:
                 qa = self._offset(fn, pa, r0 if ta else fn.i64("mul", r0, lda))
                 qc = self._offset(fn, C, fn.i64("mul", r0, n))
                 self._gemm(st, qa, ta, sa, pb, tb, sb, rows, n, k, qc)
+                if step.epilogue is not None:
+                    # Scale the block in place while it is still in cache.
+                    first = fn.i64("mul", r0, n)
+                    st.flat = True
+
+                    def scale(i):
+                        st.store(st.compute(step.epilogue, [i]), C, [i], ())
+                        st.memo.clear()
+
+                    fn.loop(first, fn.i64("add", first, fn.i64("mul", rows, n)), scale)
+                    st.flat = False
 
             self._row_blocks(fn, m, block)
             return

@@ -71,6 +71,7 @@ class Step:
     slot: int
     parallel: bool = False
     position: int = -1                  # for "copy": the output position written
+    epilogue: int | None = None         # for "matmul": the scaled slot computed in place
 
 
 @dataclass
@@ -84,6 +85,7 @@ class TensorPlan:
     output_buffers: list = field(default_factory=list)   # one Buffer per output position
     n_scratch: int = 0
     n_arrays: int = 0
+    epilogue: dict = field(default_factory=dict)   # scaled slot -> its product
 
     def buffer(self, slot: int) -> Buffer:
         """The buffer holding ``slot`` (following aliases)."""
@@ -145,6 +147,27 @@ def plan_tensor_program(program: Program) -> TensorPlan:
                                                           or ins.args[0] in alias):
             alias[k] = ins.args[0]
 
+    # Epilogues: a product used only by ``P * s`` or ``P / s`` (s a scalar
+    # known before the product) is scaled in place, block by block, right
+    # after BLAS writes it (X.T @ G / m): one pass over memory and one step
+    # fewer.  The product shares the scaled value's buffer.
+    epilogue: dict = {}
+    out_set = set(program.outputs)
+    for k, ins in enumerate(instrs):
+        if ins.op not in ("mul", "div") or not (k in material or k in out_set):
+            continue
+        a, b = ins.args
+        for prod, s in ((a, b), (b, a)) if ins.op == "mul" else ((a, b),):
+            if (instrs[prod].op == "matmul" and shapes[prod] == shapes[k] and not shapes[s]
+                    and uses[prod] == 1 and prod not in out_set and prod not in epilogue
+                    and (instrs[s].op in ("const", "dim") or s < prod)
+                    and len(shapes[instrs[prod].args[1]]) == 2):
+                epilogue[prod] = k
+                alias[prod] = k
+                material.discard(prod)
+                break
+    plan.epilogue = {k: prod for prod, k in epilogue.items()}
+
     # Buffers: inputs, constant arrays, outputs (an op's value is written
     # straight into the output array of its first position) and scratch.
     n_in = len(program.inputs)
@@ -171,8 +194,11 @@ def plan_tensor_program(program: Program) -> TensorPlan:
 
     # Steps, in program order: every output or scratch buffer is written once.
     for k, ins in enumerate(instrs):
+        if k in epilogue:
+            plan.steps.append(Step("matmul", k, epilogue=epilogue[k]))
+            continue
         b = plan.buffers.get(k)
-        if b is None or b.kind not in ("output", "scratch"):
+        if b is None or b.kind not in ("output", "scratch") or k in plan.epilogue:
             continue
         if ins.op == "matmul":
             plan.steps.append(Step("matmul", k))
