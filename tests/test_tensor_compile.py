@@ -301,3 +301,27 @@ def test_shared_library_and_header_run_from_c(tmp_path):
     assert got[0] == 0
     np.testing.assert_allclose(got[1], ref[0], rtol=1e-14)
     np.testing.assert_allclose(got[2:], np.ravel(ref[1]), rtol=1e-13)
+
+
+def test_products_scaled_by_a_scalar_are_scaled_in_place():
+    from compiler.tensor.plan import plan_tensor_program
+
+    loss, wrt, inputs = softmax_regression()
+    outs = [loss, *sd.grad(loss, wrt)]
+    prog = sd.schedule(outs, inputs)
+    plan = plan_tensor_program(prog)
+    # X.T @ (P - Iy) / m: the product is written into the gradient's
+    # buffer and divided by m there, with no step of its own for the division.
+    assert len(plan.epilogue) == 1
+    (scaled, product), = plan.epilogue.items()
+    assert prog.instrs[scaled].op == "div" and prog.instrs[product].op == "matmul"
+    assert [s.kind for s in plan.steps].count("matmul") == 2
+    # A scalar computed only after the product: a separate loop, same values.
+    A, B, C = (sd.tensor("A", ("n", 3)), sd.tensor("B", (3, 4)), sd.tensor("C", ("n", 4)))
+    exprs = [(A @ B) / sd.sum(C), 2.0 * (A @ B), (A @ B) * sd.sum(A)]
+    fn = compile_tensor(sd.schedule(exprs, [A, B, C]))
+    rng = np.random.default_rng(11)
+    v = {"A": rng.normal(size=(5, 3)), "B": rng.normal(size=(3, 4)),
+         "C": rng.normal(size=(5, 4))}
+    for g, r in zip(fn(v["A"], v["B"], v["C"]), sd.evaluate(exprs, v)):
+        np.testing.assert_allclose(g, r, rtol=1e-14)
