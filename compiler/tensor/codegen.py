@@ -75,6 +75,17 @@ class _Fn:
         self.em = em
         self.block = "entry"
         self._labels = 0
+        self.prologue: list[str] = []     # entry-block allocas
+
+    def alloca(self, ty: str) -> str:
+        """A stack slot of type ``ty`` allocated once, in the entry block."""
+        p = self.tmp()
+        self.prologue.append(f"  {p} = alloca {ty}, align 8")
+        return p
+
+    def text(self) -> str:
+        """The function body: the entry-block allocas, then the code."""
+        return "\n".join(self.prologue + self.em.lines)
 
     def line(self, text: str) -> None:
         self.em.lines.append("  " + text)
@@ -386,7 +397,7 @@ class _Gen:
         {"loop": self._loop, "copy": self._loop, "reduce": self._reduce,
          "matmul": self._matmul, "unindex": self._unindex}[step.kind](st, step, ins)
         fn.line("ret void")
-        body = "\n".join(em.lines)
+        body = fn.text()
         self.parts.append(
             f"define internal void @{inner}("
             f"{', '.join(params + ['ptr noalias readonly %dims', 'i64 %lo', 'i64 %hi'])}) "
@@ -531,6 +542,16 @@ class _Gen:
             st.fn.nest(st.extents(ashape), body, "%lo", "%hi")
         else:
             st.fn.nest(st.extents(ashape), body)
+        if step.epilogue is not None:
+            # The epilogue on the reduced values, in place (a mean's sum / m).
+            def scale(oidx):
+                st.store(st.compute(step.epilogue, oidx), target, oidx, shape)
+                st.memo.clear()
+
+            if kept_rows:
+                st.fn.nest(st.extents(shape), scale, "%lo", "%hi")
+            else:
+                st.fn.nest(st.extents(shape), scale)
 
     @staticmethod
     def _load_at(st: _Step, base: str, idx: list, shape: tuple) -> str:
@@ -593,16 +614,16 @@ class _Gen:
                 qc = self._offset(fn, C, fn.i64("mul", r0, n))
                 self._gemm(st, qa, ta, sa, pb, tb, sb, rows, n, k, qc)
                 if step.epilogue is not None:
-                    # Scale the block in place while it is still in cache.
-                    first = fn.i64("mul", r0, n)
-                    st.flat = True
+                    # The epilogue on the block, in place, while it is in cache.
+                    shape = self.shapes[step.epilogue]
 
-                    def scale(i):
-                        st.store(st.compute(step.epilogue, [i]), C, [i], ())
+                    def apply(idx):
+                        row = fn.i64("add", r0, idx[0])
+                        st.store(st.compute(step.epilogue, [row, idx[1]]), C, [row, idx[1]],
+                                 shape)
                         st.memo.clear()
 
-                    fn.loop(first, fn.i64("add", first, fn.i64("mul", rows, n)), scale)
-                    st.flat = False
+                    fn.nest([rows, n], apply)
 
             self._row_blocks(fn, m, block)
             return
@@ -695,21 +716,21 @@ class _Gen:
     def _blas_args(self, fn: _Fn, items) -> dict:
         """Stack slots holding Fortran-ABI arguments: (name, "char"|"int",
         value) -> {name: pointer}."""
+        # The slots are allocated in the entry block (an alloca inside the
+        # block loop would grow the stack on every iteration).
         slots = {}
         for name, kind, val in items:
-            p = fn.tmp()
             if kind == "char":
-                fn.line(f"{p} = alloca i8, align 1")
+                p = fn.alloca("i8")
                 fn.line(f"store i8 {ord(val)}, ptr {p}, align 1")
             else:
-                fn.line(f"{p} = alloca i32, align 4")
+                p = fn.alloca("i32")
                 v = fn.tmp()
                 fn.line(f"{v} = trunc i64 {val} to i32")
                 fn.line(f"store i32 {v}, ptr {p}, align 4")
             slots[name] = p
         for name, val in (("one", "1.0"), ("zero", "0.0")):
-            p = fn.tmp()
-            fn.line(f"{p} = alloca double, align 8")
+            p = fn.alloca("double")
             fn.line(f"store double {val}, ptr {p}, align 8")
             slots[name] = p
         return slots
@@ -810,7 +831,7 @@ class _Gen:
                       "ptr noalias %y, i64 %m, i64 %k")
         fn.line("ret void")
         self.parts.append(f"define internal void @{name}({params}) noinline nounwind {{\n"
-                          "entry:\n" + "\n".join(em.lines) + "\n}")
+                          "entry:\n" + fn.text() + "\n}")
         return name
 
     def _gemv(self, st, pa, ta, sa, px, m, k, y) -> None:
@@ -893,7 +914,7 @@ class _Gen:
             fn.start_block(ln)
         fn.line("ret void")
         return (f"define void @{self.name}__run(ptr %bufs, ptr %dims) nounwind {{\nentry:\n"
-                + "\n".join(em.lines) + "\n}")
+                + fn.text() + "\n}")
 
     def _schedule(self, fn: _Fn, step: Step, dims: dict):
         """(rows, work, threshold) of a step: the range of its leading index

@@ -71,7 +71,7 @@ class Step:
     slot: int
     parallel: bool = False
     position: int = -1                  # for "copy": the output position written
-    epilogue: int | None = None         # for "matmul": the scaled slot computed in place
+    epilogue: int | None = None         # matmul, reduce: the scaled slot computed in place
 
 
 @dataclass
@@ -147,21 +147,58 @@ def plan_tensor_program(program: Program) -> TensorPlan:
                                                           or ins.args[0] in alias):
             alias[k] = ins.args[0]
 
-    # Epilogues: a product used only by ``P * s`` or ``P / s`` (s a scalar
-    # known before the product) is scaled in place, block by block, right
-    # after BLAS writes it (X.T @ G / m): one pass over memory and one step
-    # fewer.  The product shares the scaled value's buffer.
+    # Epilogues: an elementwise value computed from a product or a
+    # reduction P (its only use) and from values known before P is computed
+    # their own step is skipped: P's step applies it in place right after P
+    # is written (tanh(X @ W1 + b1) and X.T @ G / m block by block while the
+    # block is in cache; a mean's sum / m).  One memory pass and one step
+    # fewer each.  P shares the epilogue's buffer.
     epilogue: dict = {}
     out_set = set(program.outputs)
+
+    def known_before(root: int, prod: int) -> bool:
+        stack, seen = list(instrs[root].args), set()
+        while stack:
+            s = stack.pop()
+            if s in seen or s == prod:
+                continue
+            seen.add(s)
+            ins_s = instrs[s]
+            if s in material or s in alias:
+                if not (s < prod or ins_s.op in ("input", "array")):
+                    return False
+                continue
+            if ins_s.op in ("matmul", "sum", "reduce_max", "unindex"):
+                return False
+            stack.extend(ins_s.args)
+        return True
+
+    def products_read(root: int) -> list:
+        """Products and reductions of ``root``'s shape read by its fused
+        elementwise computation (through inline elementwise ops only)."""
+        found, stack, seen = [], list(instrs[root].args), set()
+        while stack:
+            s = stack.pop()
+            if s in seen:
+                continue
+            seen.add(s)
+            op = instrs[s].op
+            if op in ("matmul", "sum", "reduce_max") and shapes[s] == shapes[root]:
+                found.append(s)
+            elif s not in material and s not in alias and (op in OPS or op == "stop_gradient"):
+                stack.extend(instrs[s].args)
+        return sorted(found, reverse=True)
+
     for k, ins in enumerate(instrs):
-        if ins.op not in ("mul", "div") or not (k in material or k in out_set):
+        if ins.op not in OPS or not (k in material or k in out_set):
             continue
-        a, b = ins.args
-        for prod, s in ((a, b), (b, a)) if ins.op == "mul" else ((a, b),):
-            if (instrs[prod].op == "matmul" and shapes[prod] == shapes[k] and not shapes[s]
-                    and uses[prod] == 1 and prod not in out_set and prod not in epilogue
-                    and (instrs[s].op in ("const", "dim") or s < prod)
-                    and len(shapes[instrs[prod].args[1]]) == 2):
+        for prod in products_read(k):
+            src = instrs[prod]
+            fits = (src.op == "matmul" and len(shapes[k]) == 2
+                    and len(shapes[src.args[0]]) == 2 and len(shapes[src.args[1]]) == 2) \
+                or src.op in ("sum", "reduce_max")
+            if (fits and uses[prod] == 1 and prod not in out_set and prod not in epilogue
+                    and known_before(k, prod)):
                 epilogue[prod] = k
                 alias[prod] = k
                 material.discard(prod)
@@ -194,8 +231,14 @@ def plan_tensor_program(program: Program) -> TensorPlan:
 
     # Steps, in program order: every output or scratch buffer is written once.
     for k, ins in enumerate(instrs):
-        if k in epilogue:
+        if k in epilogue and ins.op == "matmul":
             plan.steps.append(Step("matmul", k, epilogue=epilogue[k]))
+            continue
+        if k in epilogue:
+            axes = ins.payload[0]
+            over_leading = len(shapes[ins.args[0]]) + axes[0] == 0
+            plan.steps.append(Step("reduce", k, parallel=not over_leading,
+                                   epilogue=epilogue[k]))
             continue
         b = plan.buffers.get(k)
         if b is None or b.kind not in ("output", "scratch") or k in plan.epilogue:
