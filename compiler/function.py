@@ -50,6 +50,7 @@ from symdiff.core.program import Program, schedule
 
 from . import backend, cache, emit, npyabi, runtime
 from .plan import plan
+from .threads import default_threads
 
 __all__ = ["compile", "CompiledFunction", "DEFAULT_THREAD_MIN_ROWS"]
 
@@ -568,7 +569,8 @@ class CompiledFunction:
         """Evaluate at every row of ``X`` (shape ``(N, n_inputs)``, float64,
         any strides) into a new ``(N, n_outputs)`` array or into ``out``
         (C-contiguous float64, writeable).  Large batches are split across
-        ``threads`` threads (default: all cores); results do not depend on
+        ``threads`` threads (default: :func:`compiler.threads.default_threads`,
+        i.e. ``SYMDIFF_NUM_THREADS``, ``OMP_NUM_THREADS`` or all cores); results do not depend on
         the number of threads."""
         n, m = self._n, self._m
         if not isinstance(X, np.ndarray):
@@ -618,7 +620,7 @@ class CompiledFunction:
     def _run_batch(self, xp: int, rs: int, cs: int, yp: int, N: int, threads) -> None:
         kernel = self._cbatch or self._batch_kernel()
         if threads is None:
-            threads = os.cpu_count() or 1
+            threads = default_threads()
         threads = int(threads)
         if threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")

@@ -253,10 +253,9 @@ def main(argv=None) -> dict:
     p.add_argument("--quick", action="store_true", help="product example for n = 5, 10 only")
     args = p.parse_args(argv)
     sizes = [5, 10] if args.quick else [int(s) for s in args.sizes.split(",")]
-    np.set_printoptions(precision=12)
-    out = {"lecture": three_ways(), "running": running_example(args.outdir),
-           "product": product_example(sizes, args.timeout)}
-    return out
+    with np.printoptions(precision=12):        # for this script's output only
+        return {"lecture": three_ways(), "running": running_example(args.outdir),
+                "product": product_example(sizes, args.timeout)}
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""README's console examples of ``symdiff diff`` print what README shows.
+"""README's console examples print what README shows.
 
 Every ```console block of README.md is split into commands (``$ `` lines,
 with ``\\`` continuations) and the output README gives for each; each
-``symdiff diff`` command runs through the CLI's ``main`` and its output
-(stdout, then stderr) must equal README's, line for line.  A ``...`` in a
-README line stands for any text (README abbreviates long lines).
+command runs through the CLI's ``main`` and its output (stdout, then
+stderr) must equal README's, line for line.  A ``...`` in a README line
+stands for any text (README abbreviates long lines and elides timings).
+Every console command of README is a ``symdiff diff`` or ``symdiff
+compile`` command, so none is left unchecked.
 """
 
 from __future__ import annotations
@@ -42,21 +44,22 @@ def _examples():
             k += 1
         if command is not None:
             examples.append((command, expected))
-    out = []
-    for command, expected in examples:
+    for _, expected in examples:
         while expected and not expected[-1]:
             expected.pop()                       # the blank line before the next '$'
-        if command.startswith("symdiff diff "):
-            out.append((command, expected))
-    return out
+    return examples
 
 
 EXAMPLES = _examples()
+CHECKED = ("symdiff diff ", "symdiff compile ")
 
 
-def test_readme_has_diff_examples():
-    assert len(EXAMPLES) >= 4
-    assert any("--shape" in command for command, _ in EXAMPLES)
+def test_readme_examples_are_all_checked():
+    assert len(EXAMPLES) >= 7
+    assert all(command.startswith(CHECKED) for command, _ in EXAMPLES), \
+        [c for c, _ in EXAMPLES if not c.startswith(CHECKED)]
+    assert any("--shape" in command and "--hessian" in command for command, _ in EXAMPLES)
+    assert any(command.startswith("symdiff compile ") for command, _ in EXAMPLES)
 
 
 def _matches(pattern: str, line: str) -> bool:
@@ -67,9 +70,11 @@ def _matches(pattern: str, line: str) -> bool:
 @pytest.mark.parametrize("command, expected", EXAMPLES, ids=[c for c, _ in EXAMPLES])
 def test_readme_example(capsys, command, expected):
     argv = shlex.split(command)[1:]
-    main(argv)
+    code = main(argv)
     out, err = capsys.readouterr()
     got = (out + err).rstrip("\n").splitlines()
     assert len(got) == len(expected), "\n".join(got)
     for want, line in zip(expected, got):
         assert _matches(want, line), (want, line)
+    # README says errors exit with status 2, everything else with 0
+    assert code == (2 if expected[0].startswith("error:") else 0)

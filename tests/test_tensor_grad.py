@@ -175,11 +175,15 @@ def test_quadratic_form_gradient_and_hessian(rng):
     check_hessian(f, x, vals, rng)
 
 
-def test_least_squares_gradient_and_hessian(rng):
+@pytest.mark.parametrize("form", ["0.5 sum(r^2)", "0.5 sum(r*r)", "(r @ r) / 2"])
+def test_least_squares_gradient_and_hessian(rng, form):
     A = sd.tensor("A", (5, 3))
     x = sd.tensor("x", (3,))
     b = sd.tensor("b", (5,))
-    f = 0.5 * sd.sum((A @ x - b) ** 2)
+    r = A @ x - b
+    f = {"0.5 sum(r^2)": lambda: 0.5 * sd.sum(r ** 2),
+         "0.5 sum(r*r)": lambda: 0.5 * sd.sum(r * r),
+         "(r @ r) / 2": lambda: (r @ r) / 2.0}[form]()
     g = sd.grad(f, x)
     H = sd.hessian(f, x)
     assert g is A.T @ (A @ x - b)

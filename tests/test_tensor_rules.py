@@ -5,7 +5,7 @@ of the rewritten node against the expansion and central differences.
 
 Rules the source marks exact must give the same bits as numpy on the
 original formula; the others (scalar factors floated outward, the
-distributive ``A x + B x -> (A + B) x``, ``sum(c 1) -> c k``) are exact up
+distributive ``A x + B x -> (A + B) x``, ``(A c) d -> A (c d)``, ``sum(c 1) -> c k``) are exact up
 to rounding, checked with ``EXACT`` (see ``tensor_oracles.py``).
 """
 
@@ -64,6 +64,7 @@ RULES = [
     Rule("--a", lambda: (-A).__neg__(), lambda: A, lambda v: v["A"], True),
     Rule("-(a-b)", lambda: -(A - B), lambda: B - A, lambda v: -(v["A"] - v["B"]), True),
     Rule("a^1", lambda: A ** 1.0, lambda: A, lambda v: v["A"] ** 1.0, True),
+    Rule("A+A", lambda: A + A, lambda: 2.0 * A, lambda v: v["A"] + v["A"], True),
     # --- scalar factors float outward (up to rounding)
     Rule("X*(1/d)", lambda: A * (1.0 / d), lambda: A / d, lambda v: v["A"] * (1.0 / v["d"]),
          False),
@@ -73,6 +74,9 @@ RULES = [
          lambda v: v["A"] * v["c"] * v["B"], False),
     Rule("(A/d)*B", lambda: (A / d) * B, lambda: (A * B) / d,
          lambda v: v["A"] / v["d"] * v["B"], False),
+    Rule("(Ac)d", lambda: (A * c) * d, lambda: A * (c * d),
+         lambda v: v["A"] * v["c"] * v["d"], False),
+    Rule("(2A)/2", lambda: 0.5 * (2.0 * A), lambda: A, lambda v: 0.5 * (2.0 * v["A"]), True),
     Rule("Ac+Bc", lambda: A * c + B * c, lambda: (A + B) * c,
          lambda v: v["A"] * v["c"] + v["B"] * v["c"], False),
     Rule("A/d-B/d", lambda: A / d - B / d, lambda: (A - B) / d,

@@ -20,7 +20,6 @@ loops wait, so the two never oversubscribe the cores.
 from __future__ import annotations
 
 import ctypes
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +30,7 @@ from symdiff.core.program import Program
 from symdiff.core.shapes import ShapeError, bind_dims, resolve_shape
 
 from .. import backend, cache
+from ..threads import default_threads
 from .blas import blas_pointers, blas_threads
 from .codegen import module_text
 from .plan import TensorPlan, plan_tensor_program
@@ -58,22 +58,6 @@ _LEVELS = {
 }
 _F64 = np.dtype(np.float64)
 _I64 = np.dtype(np.int64)
-
-
-def default_threads() -> int:
-    """Threads for compiled tensor loops: ``SYMDIFF_NUM_THREADS``, else
-    ``OMP_NUM_THREADS``, else the number of cores."""
-    for var in ("SYMDIFF_NUM_THREADS", "OMP_NUM_THREADS"):
-        v = os.environ.get(var, "").strip()
-        if v:
-            try:
-                n = int(v)
-            except ValueError:
-                raise ValueError(f"{var}={v!r} is not a thread count") from None
-            if n < 1:
-                raise ValueError(f"{var}={v!r}: the thread count must be >= 1")
-            return n
-    return os.cpu_count() or 1
 
 
 _POOL = None

@@ -142,6 +142,9 @@ def _tensor_mul_rules(S, a, b):
         if not y.shape and x.shape:
             if y.op == "div" and y.args[0].op == "const" and y.args[0].payload == 1.0:
                 return S.apply("div", x, y.args[1])        # X * (1/d) -> X / d
+            f = _scalar_factor(x)
+            if f is not None and f[2] == "mul":            # (A c) d -> A (c d)
+                return S.apply("mul", f[0], S.apply("mul", f[1], y))
         if x.op == "div" and y.shape and not x.args[0].shape and x.args[1].shape:
             c, s = x.args                                  # (c / S) * E -> (E / S) * c
             return S.apply("mul", S.apply("div", y, s), c)
@@ -153,6 +156,8 @@ def _tensor_mul_rules(S, a, b):
 
 
 def _tensor_sum_rules(S, name, a, b):
+    if name == "add" and a is b:                           # A + A -> 2 A (exact)
+        return S.apply("mul", S.const(2.0), a)
     fa, fb = _scalar_factor(a), _scalar_factor(b)
     if fa is not None and fb is not None and fa[1] is fb[1] and fa[2] == fb[2]:
         # A c + B c -> (A + B) c;  A / d - B / d -> (A - B) / d
