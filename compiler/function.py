@@ -42,7 +42,6 @@ import threading
 import time
 import warnings
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -50,7 +49,7 @@ from symdiff.core.program import Program, schedule
 
 from . import backend, cache, emit, npyabi, runtime
 from .plan import plan
-from .threads import default_threads
+from .threads import default_threads, shared_pool
 
 __all__ = ["compile", "CompiledFunction", "DEFAULT_THREAD_MIN_ROWS"]
 
@@ -95,24 +94,6 @@ def _describe(names, limit=8) -> str:
     if len(names) > limit:
         return ", ".join(names[:limit]) + f", ... ({len(names)} in all)"
     return ", ".join(names)
-
-
-# ---------------------------------------------------------------------------
-# Thread pool for batches (created on first use, shared, daemon threads).
-
-_POOL = None
-_POOL_LOCK = threading.Lock()
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None or _POOL._max_workers < workers:
-            old = _POOL
-            _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="symdiff-batch")
-            if old is not None:
-                old.shutdown(wait=False)  # running tasks finish; threads then exit
-        return _POOL
 
 
 # ---------------------------------------------------------------------------
@@ -639,7 +620,7 @@ class CompiledFunction:
         step = -(-N // threads)
         step = -(-step // 64) * 64
         blocks = [(lo, min(N, lo + step)) for lo in range(0, N, step)]
-        pool = _pool(len(blocks) - 1)
+        pool = shared_pool(len(blocks) - 1)
         futs = [pool.submit(kernel, xp + 8 * rs * lo, rs, cs, yp + 8 * m * lo, hi - lo)
                 for lo, hi in blocks[1:]]
         lo, hi = blocks[0]

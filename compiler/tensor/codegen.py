@@ -377,7 +377,6 @@ class _Gen:
     def step_function(self, j: int, step: Step) -> str:
         """Define ``N__step<j>`` (and its noalias inner function); returns its
         name."""
-        plan = self.plan
         ins = self.instrs[step.slot]
         used = self._buffers_of_step(step)
         inner = f"{self.name}__step{j}.inner"
@@ -386,13 +385,7 @@ class _Gen:
         fn = _Fn(em)
         params = [f"ptr noalias %b{self.position[k]}" for k in used]
         ptrs = {k: f"%b{self.position[k]}" for k in used}
-        dims = {}
-        for m, d in enumerate(plan.dims):
-            p = fn.tmp()
-            fn.line(f"{p} = getelementptr inbounds i64, ptr %dims, i64 {m}")
-            v = fn.tmp()
-            fn.line(f"{v} = load i64, ptr {p}, align 8")
-            dims[d] = v
+        dims = self._load_dims(fn)
         st = _Step(self, fn, ptrs, dims)
         {"loop": self._loop, "copy": self._loop, "reduce": self._reduce,
          "matmul": self._matmul, "unindex": self._unindex}[step.kind](st, step, ins)
@@ -416,6 +409,17 @@ class _Gen:
                           f"i64 %hi) noinline nounwind {{\nentry:\n" + "\n".join(lines)
                           + "\n  ret void\n}")
         return outer
+
+    def _load_dims(self, fn: _Fn) -> dict:
+        """Load every named dimension from the ``%dims`` argument: name -> i64."""
+        dims = {}
+        for m, d in enumerate(self.plan.dims):
+            p = fn.tmp()
+            fn.line(f"{p} = getelementptr inbounds i64, ptr %dims, i64 {m}")
+            v = fn.tmp()
+            fn.line(f"{v} = load i64, ptr {p}, align 8")
+            dims[d] = v
+        return dims
 
     def _buffers_of_step(self, step: Step) -> list:
         """Buffer keys a step reads or writes (its target first)."""
@@ -882,14 +886,7 @@ class _Gen:
         when one is installed."""
         em = Emitter(self.state, self.fast_math)
         fn = _Fn(em)
-        plan = self.plan
-        dims = {}
-        for m, d in enumerate(plan.dims):
-            p = fn.tmp()
-            fn.line(f"{p} = getelementptr inbounds i64, ptr %dims, i64 {m}")
-            v = fn.tmp()
-            fn.line(f"{v} = load i64, ptr {p}, align 8")
-            dims[d] = v
+        dims = self._load_dims(fn)
         par = fn.tmp()
         fn.line(f"{par} = load ptr, ptr @{self.name}__parallel, align 8")
         has_par = fn.tmp()

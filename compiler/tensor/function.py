@@ -22,7 +22,6 @@ from __future__ import annotations
 import ctypes
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -30,7 +29,7 @@ from symdiff.core.program import Program
 from symdiff.core.shapes import ShapeError, bind_dims, resolve_shape
 
 from .. import backend, cache
-from ..threads import default_threads
+from ..threads import default_threads, shared_pool
 from .blas import blas_pointers, blas_threads
 from .codegen import module_text
 from .plan import TensorPlan, plan_tensor_program
@@ -58,22 +57,6 @@ _LEVELS = {
 }
 _F64 = np.dtype(np.float64)
 _I64 = np.dtype(np.int64)
-
-
-_POOL = None
-_POOL_LOCK = threading.Lock()
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None or _POOL._max_workers < workers:
-            old = _POOL
-            _POOL = ThreadPoolExecutor(max_workers=workers,
-                                       thread_name_prefix="symdiff-tensor")
-            if old is not None:
-                old.shutdown(wait=False)
-        return _POOL
 
 
 class TensorFunction:
@@ -185,7 +168,7 @@ class TensorFunction:
             return
         size = -(-rows // threads)
         blocks = [(lo, min(rows, lo + size)) for lo in range(0, rows, size)]
-        pool = _pool(len(blocks) - 1)
+        pool = shared_pool(len(blocks) - 1)
         futs = [pool.submit(fn, bufs, dims, lo, hi) for lo, hi in blocks[1:]]
         fn(bufs, dims, *blocks[0])          # ctypes releases the GIL meanwhile
         for f in futs:

@@ -43,6 +43,27 @@ def gradient_outputs(f, wrt, hessian: bool):
     return outs, labels
 
 
+def _compile_timed(program, name: str, options: dict):
+    """JIT-compile ``program``: (the function, seconds it took)."""
+    import compiler  # imported on use: the other subcommands start without LLVM
+
+    t0 = time.perf_counter()
+    fn = compiler.compile(program, name=name, **options)
+    return fn, time.perf_counter() - t0
+
+
+def _emit_text(fn, args) -> bool:
+    """Print or write the IR or assembly ``--emit`` asks for; False when it
+    asks for neither."""
+    if args.emit == "llvm":
+        _write_or_print(fn.llvm_ir_opt if args.optimized else fn.llvm_ir, args.output)
+        return True
+    if args.emit == "asm":
+        _write_or_print(fn.asm, args.output)
+        return True
+    return False
+
+
 def _write_or_print(text: str, path: str | None):
     if path:
         with open(path, "w", encoding="utf-8") as fh:
@@ -93,14 +114,8 @@ def cmd_compile(args) -> int:
                         args.output)
         return 0
 
-    t0 = time.perf_counter()
-    fn = compiler.compile(program, name=name, **options)
-    compile_seconds = time.perf_counter() - t0
-    if args.emit == "llvm":
-        _write_or_print(fn.llvm_ir_opt if args.optimized else fn.llvm_ir, args.output)
-        return 0
-    if args.emit == "asm":
-        _write_or_print(fn.asm, args.output)
+    fn, compile_seconds = _compile_timed(program, name, options)
+    if _emit_text(fn, args):
         return 0
 
     print(f"compiled {name}: {len(program.inputs)} inputs ({', '.join(program.inputs)}), "
@@ -125,7 +140,6 @@ def _compile_tensor(args, prog, name: str) -> int:
     """``symdiff compile`` of a tensor program: the loss and its gradient
     with respect to the ``--wrt`` tensors as one kernel for every size of
     the named dimensions."""
-    import compiler
     from compiler.tensor.aot import tensor_c_header, tensor_object, tensor_shared
     from symdiff.core.differentiate import grad
     from symdiff.core.program import schedule
@@ -168,14 +182,8 @@ def _compile_tensor(args, prog, name: str) -> int:
         _write_or_print(tensor_c_header(program, name, labels), args.output)
         return 0
 
-    t0 = time.perf_counter()
-    fn = compiler.compile(program, name=name, **options)
-    seconds = time.perf_counter() - t0
-    if args.emit == "llvm":
-        _write_or_print(fn.llvm_ir_opt if args.optimized else fn.llvm_ir, args.output)
-        return 0
-    if args.emit == "asm":
-        _write_or_print(fn.asm, args.output)
+    fn, seconds = _compile_timed(program, name, options)
+    if _emit_text(fn, args):
         return 0
     shapes = ", ".join(f"{n}: {format_shape(s)}" for n, s in
                        zip(program.inputs, program.input_shapes))
