@@ -32,6 +32,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from _tables import padded_table  # noqa: E402 - the scripts' folder is on sys.path
+
 import symdiff as sd  # noqa: E402 - after the sys.path setup above
 from symdiff.lab import models  # noqa: E402 - after the sys.path setup above
 
@@ -256,16 +258,7 @@ def main(argv=None):
         rows.append(row)
         print(" | ".join(row), flush=True)
     print()
-    print(_markdown(rows))
-
-
-def _markdown(rows):
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(rows[0], widths)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    for r in rows[1:]:
-        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |")
-    return "\n".join(lines)
+    print(padded_table(rows))
 
 
 if __name__ == "__main__":

@@ -67,6 +67,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _tables import numeric_table  # noqa: E402 - the scripts' folder is on sys.path
+
 import compiler  # noqa: E402 - after the sys.path setup above
 import symdiff as sd  # noqa: E402 - after the sys.path setup above
 from symdiff.lab import models  # noqa: E402 - after the sys.path setup above
@@ -171,10 +173,8 @@ def check(got, ref) -> tuple[bool, float]:
 
 
 def md_table(title: str, header: list[str], rows: list[list]) -> str:
-    lines = [f"\n### {title}\n", "| " + " | ".join(header) + " |",
-             "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
+    """A titled section holding one table of numbers."""
+    return f"\n### {title}\n\n" + numeric_table(header, rows)
 
 
 def ratio(num: Cell, peers: list[Cell]) -> str:

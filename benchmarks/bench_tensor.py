@@ -49,6 +49,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from _tables import padded_table  # noqa: E402 - the scripts' folder is on sys.path
+
 import symdiff as sd  # noqa: E402 - after the sys.path setup above
 
 MODELS = {
@@ -194,15 +196,6 @@ def fmt_time(t):
     return f"{t * 1e3:.1f} ms" if t < 1 else f"{t:.2f} s"
 
 
-def markdown(rows):
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(rows[0], widths)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    for r in rows[1:]:
-        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |")
-    return "\n".join(lines)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=7)
@@ -264,11 +257,11 @@ def main(argv=None):
     print(f"Build and gradient, median of {args.repeat} (tensor path: batch dimension m; "
           f"JAX traced with m = {JAX_BATCH}):")
     print()
-    print(markdown(rows))
+    print(padded_table(rows))
     print()
     print("Tensor gradient program of a 784-256-...-256-10 tanh MLP with L hidden layers:")
     print()
-    print(markdown(layer_rows))
+    print(padded_table(layer_rows))
     for n in notes:
         print(f"\nNote: {n}")
 

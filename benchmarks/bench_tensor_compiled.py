@@ -66,6 +66,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "examples"))
 
 from _common import cross_entropy, mlp, synthetic_images  # noqa: E402 - after sys.path setup
+from _tables import numeric_table  # noqa: E402 - the scripts' folder is on sys.path
 
 import symdiff as sd  # noqa: E402 - after the sys.path setup above
 from symdiff.core.shapes import resolve_shape  # noqa: E402 - after the sys.path setup above
@@ -126,14 +127,6 @@ def fmt_time(s) -> str:
 def load_text() -> str:
     """The 1, 5 and 15 minute load averages."""
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
-
-
-def markdown(header, rows) -> str:
-    """A Markdown table, numbers right-aligned."""
-    align = ["---"] + ["---:"] * (len(header) - 1)
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def rel_diff(outs, ref) -> float:
@@ -308,7 +301,7 @@ def gradient_table(cases: list, budget: float, report: dict) -> str:
         rows.append(cells)
         report.setdefault("gradients", []).append(
             {"case": c.case["name"], "times": times, "ratio": ratio, "rel_diff_vs_jax": diffs})
-    return markdown(header, rows)
+    return numeric_table(header, rows)
 
 
 def compile_table(cases: list, jax, repeats: int, report: dict) -> str:
@@ -363,7 +356,7 @@ def compile_table(cases: list, jax, repeats: int, report: dict) -> str:
             {"case": c.case["name"], "symdiff_build_grad": b, "symdiff_compile": s,
              "symdiff_llvm": statistics.median(llvm_s),
              "jax_first_minus_steady": jax_s, "torch_compile_first_minus_steady": torch_s})
-    return markdown(header, rows)
+    return numeric_table(header, rows)
 
 
 def build_table(cases: list, jax, repeats: int, report: dict) -> str:
@@ -386,7 +379,7 @@ def build_table(cases: list, jax, repeats: int, report: dict) -> str:
                      f"{t_ours / t_jax:.2f}x" if t_jax else "-"])
         report.setdefault("build", []).append(
             {"case": c.case["name"], "symdiff": t_ours, "jax_make_jaxpr": t_jax})
-    return markdown(header, rows)
+    return numeric_table(header, rows)
 
 
 # ---------------------------------------------------------------------------
@@ -504,7 +497,7 @@ def profile_table(label: str, c: Contenders, times_symdiff: float, threads, budg
                      fmt_time(timed(c.calls["JAX jit"]))])
     report.setdefault("profile", []).append({"case": c.case["name"], "rows": rows})
     return f"Profile ({label}) {c.case['name']}, load {load_text()}\n\n" + \
-        markdown(["part", "time"], rows)
+        numeric_table(["part", "time"], rows)
 
 
 def crossover_table(threads, budget: float, report: dict) -> str:
@@ -534,7 +527,7 @@ def crossover_table(threads, budget: float, report: dict) -> str:
         report.setdefault("crossover", []).append(
             {"shape": (m, k, n), "flops": flops, "default": times["blas"], "own": times["own"]})
     return (f"SMALL_MATMUL_FLOPS = {SMALL_MATMUL_FLOPS:,} multiply-adds; load {load_text()}\n\n"
-            + markdown(["product", "multiply-adds", "default path", "default (blas=True)",
+            + numeric_table(["product", "multiply-adds", "default path", "default (blas=True)",
                         "blas=False (own loops)", "own / default"], rows))
 
 

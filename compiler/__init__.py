@@ -18,10 +18,8 @@ symdiff itself never imports llvmlite; ``symdiff.compile`` lazily maps to
 :func:`compile` here.
 """
 
-from symdiff.core.program import Program, schedule
-
 from .aot import c_header, emit_object, emit_shared
-from .function import CompiledFunction
+from .function import CompiledFunction, as_program
 from .function import compile as _compile_scalar
 from .tensor.function import TensorFunction, compile_tensor
 
@@ -40,13 +38,7 @@ def compile(outputs, inputs=None, *, threads: int | None = None, **options):
     of the named dimensions; ``threads`` bounds the threads of its loops
     (default ``SYMDIFF_NUM_THREADS``, ``OMP_NUM_THREADS`` or all cores).
     """
-    if isinstance(outputs, Program):
-        if inputs is not None:
-            raise ValueError("inputs must be None when compiling a Program "
-                             "(it already fixes the input order)")
-        program = outputs
-    else:
-        program = schedule(outputs, inputs)
+    program = as_program(outputs, inputs)
     if program.is_tensor:
         allowed = {"opt", "cache", "fast_math", "vector_math", "name", "blas"}
         unknown = set(options) - allowed

@@ -152,6 +152,18 @@ class _Module:
         return s
 
 
+def as_program(outputs, inputs=None) -> Program:
+    """What ``compile`` compiles: ``outputs`` scheduled over ``inputs``, or
+    ``outputs`` itself when it is already a :class:`Program` (which fixes
+    its input order, so ``inputs`` must then be None)."""
+    if isinstance(outputs, Program):
+        if inputs is not None:
+            raise ValueError("inputs must be None when compiling a Program "
+                             "(it already fixes the input order)")
+        return outputs
+    return schedule(outputs, inputs)
+
+
 def compile(outputs, inputs=None, *, opt: int = 2, cache: bool = True, fast_math: bool = False,
             vector_math: bool = True, name: str = "symdiff_fn") -> "CompiledFunction":
     """Compile expressions to native code.
@@ -170,13 +182,7 @@ def compile(outputs, inputs=None, *, opt: int = 2, cache: bool = True, fast_math
     Returns a :class:`CompiledFunction`: ``f(x)`` maps a length-n vector to
     a length-m vector.
     """
-    if isinstance(outputs, Program):
-        if inputs is not None:
-            raise ValueError("inputs must be None when compiling a Program "
-                             "(it already fixes the input order)")
-        program = outputs
-    else:
-        program = schedule(outputs, inputs)
+    program = as_program(outputs, inputs)
     if not isinstance(name, str) or not _NAME_OK.match(name):
         raise ValueError(f"name must be a C identifier, got {name!r}")
     options = _normalize_options(opt, fast_math, vector_math)

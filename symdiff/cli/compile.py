@@ -43,6 +43,29 @@ def gradient_outputs(f, wrt, hessian: bool):
     return outs, labels
 
 
+def _emit_native(args, program, name: str, options: dict, writers: dict, header) -> bool:
+    """``--emit obj|shared``: write the object file or shared library (with
+    ``writers[args.emit]``) and its C header (the text ``header()`` returns)
+    beside it; ``--emit c-header``: print or write the header.  False for
+    every other ``--emit``."""
+    if args.emit in ("obj", "shared"):
+        default = f"{name}.o" if args.emit == "obj" else f"lib{name}.so"
+        path = args.output or default
+        try:
+            writers[args.emit](program, path, name, **options)
+        except RuntimeError as exc:
+            raise UsageError(str(exc)) from None
+        header_path = _header_path(path, args.emit)
+        with open(header_path, "w", encoding="utf-8") as fh:
+            fh.write(header())
+        print(f"wrote {path} and {header_path}", file=sys.stderr)
+        return True
+    if args.emit == "c-header":
+        _write_or_print(header(), args.output)
+        return True
+    return False
+
+
 def _compile_timed(program, name: str, options: dict):
     """JIT-compile ``program``: (the function, seconds it took)."""
     import compiler  # imported on use: the other subcommands start without LLVM
@@ -94,24 +117,9 @@ def cmd_compile(args) -> int:
     program = schedule(exprs, inputs)
     options = dict(opt=args.opt, fast_math=args.fast_math, vector_math=not args.no_vector_math)
 
-    if args.emit in ("obj", "shared"):
-        default = f"{name}.o" if args.emit == "obj" else f"lib{name}.so"
-        path = args.output or default
-        try:
-            if args.emit == "obj":
-                compiler.emit_object(program, path, name, **options)
-            else:
-                compiler.emit_shared(program, path, name, **options)
-        except RuntimeError as exc:
-            raise UsageError(str(exc)) from None
-        header = _header_path(path, args.emit)
-        with open(header, "w", encoding="utf-8") as fh:
-            fh.write(_header_with_labels(compiler.c_header(program, name), labels))
-        print(f"wrote {path} and {header}", file=sys.stderr)
-        return 0
-    if args.emit == "c-header":
-        _write_or_print(_header_with_labels(compiler.c_header(program, name), labels),
-                        args.output)
+    writers = {"obj": compiler.emit_object, "shared": compiler.emit_shared}
+    if _emit_native(args, program, name, options, writers,
+                    lambda: _header_with_labels(compiler.c_header(program, name), labels)):
         return 0
 
     fn, compile_seconds = _compile_timed(program, name, options)
@@ -163,23 +171,9 @@ def _compile_tensor(args, prog, name: str) -> int:
     if args.fast_math:
         raise UsageError("--fast-math applies to scalar programs only")
 
-    if args.emit in ("obj", "shared"):
-        default = f"{name}.o" if args.emit == "obj" else f"lib{name}.so"
-        path = args.output or default
-        try:
-            if args.emit == "obj":
-                tensor_object(program, path, name, **options)
-            else:
-                tensor_shared(program, path, name, **options)
-        except RuntimeError as exc:
-            raise UsageError(str(exc)) from None
-        header = _header_path(path, args.emit)
-        with open(header, "w", encoding="utf-8") as fh:
-            fh.write(tensor_c_header(program, name, labels))
-        print(f"wrote {path} and {header}", file=sys.stderr)
-        return 0
-    if args.emit == "c-header":
-        _write_or_print(tensor_c_header(program, name, labels), args.output)
+    writers = {"obj": tensor_object, "shared": tensor_shared}
+    if _emit_native(args, program, name, options, writers,
+                    lambda: tensor_c_header(program, name, labels)):
         return 0
 
     fn, seconds = _compile_timed(program, name, options)
