@@ -132,15 +132,6 @@ def dot(a, b):
     raise ValueError(f"dot: unsupported shapes {a.shape} and {b.shape}")
 
 
-def _object_scalar(x):
-    # A node as a 0-d object array: nodes opt out of numpy's ufuncs.
-    if isinstance(x, Node):
-        o = np.empty((), dtype=object)
-        o[()] = x
-        return o
-    return x
-
-
 def max(*args, axis=None, keepdims: bool = False):  # noqa: A001 - mirrors numpy/builtins
     """``max(t, axis=...)`` of one tensor is the reduction
     (:func:`symdiff.core.tensor.max`); ``max(a, b, ...)`` of two or more
@@ -158,14 +149,18 @@ def function(name: str):
     """The elementwise builder for the op-table primitive ``name``: applies
     to nodes, numbers and object arrays (elementwise)."""
     op = ops.OPS[name]
+    ufuncs: dict = {}       # arity -> the entry-by-entry ufunc, made once
 
     def fn(*args):
         if any(isinstance(a, np.ndarray) for a in args):
             if any(isinstance(a, Node) and a.shape for a in args):
                 return build.apply(name, *[array_const(a) if isinstance(a, np.ndarray)
                                            else a for a in args])
-            return np.frompyfunc(lambda *xs: build.apply(name, *xs), len(args), 1)(
-                *[_object_scalar(a) for a in args])
+            n = len(args)
+            uf = ufuncs.get(n)
+            if uf is None:
+                uf = ufuncs[n] = np.frompyfunc(lambda *xs: build.apply(name, *xs), n, 1)
+            return uf(*[build.object_scalar(a) for a in args])
         return build.apply(name, *args)
 
     fn.__name__ = name

@@ -28,26 +28,27 @@ from __future__ import annotations
 import numpy as np
 
 from symdiff.core import symbolic as F
-from symdiff.core.graph import as_outputs, free_symbols, paused_gc, toposort
-from symdiff.core.node import Node, const, eye, symbol
+from symdiff.core.graph import as_outputs, free_symbols, paused_gc, sort_symbols, toposort
+from symdiff.core.node import FLOAT, Node, const, eye, symbol
 from symdiff.core.ops import ALL_OPS
 
 __all__ = ["adjoints", "grad", "jacobian", "hessian", "hvp", "diff", "as_symbols"]
 
-# Structural ops whose rule accepts a scalar adjoint as it is (a broadcast
-# constant reshaped, transposed or summed into is still that constant).
-_SCALAR_TRANSPARENT = frozenset({"reshape", "transpose", "sum", "reduce_max",
-                                 "stop_gradient", "onehot"})
-
 _ZERO = const(0.0)
 _ONE = const(1.0)
+
+
+def _float_symbols(nodes) -> list[Node]:
+    """The float symbols among ``nodes``, in natural name order (what an
+    omitted ``wrt`` means)."""
+    return sort_symbols(n for n in nodes if n.op == "sym" and n.dtype == FLOAT)
 
 
 def _as_wrt(wrt, outputs) -> tuple[list[Node], object]:
     """Normalize ``wrt`` to a flat list of symbols, remembering the shape of an
     array argument so results can be returned in the same shape."""
     if wrt is None:
-        return [s for s in free_symbols(outputs) if s.dtype == "float64"], None
+        return _float_symbols(free_symbols(outputs)), None
     shape = None
     if isinstance(wrt, np.ndarray):
         shape = wrt.shape
@@ -110,9 +111,11 @@ def sum_to(c: Node, shape: tuple, nbatch: int = 0) -> Node:
     return c
 
 
-def _adjoints(f: Node, wrt, seed: Node) -> dict[Node, Node]:
+def _adjoints(f: Node, wrt, seed: Node, nodes: list | None = None) -> dict[Node, Node]:
+    """:func:`adjoints`; ``nodes`` is ``toposort([f])`` if the caller has it."""
     targets = set(wrt)
-    nodes = toposort([f])
+    if nodes is None:
+        nodes = toposort([f])
     # Forward pass: which nodes depend on a requested variable at all.
     dep = set()
     for n in nodes:
@@ -139,7 +142,7 @@ def _adjoints(f: Node, wrt, seed: Node) -> dict[Node, Node]:
         args = n.args
         if op.kind == "structural":
             full = batch + n.shape
-            if g.shape != full and (g.shape or n.op not in _SCALAR_TRANSPARENT):
+            if g.shape != full and (g.shape or not op.scalar_adjoint):
                 g = F.broadcast_to(g, full)
             params = n.payload
             for i, a in enumerate(args):
@@ -169,7 +172,7 @@ def _adjoints(f: Node, wrt, seed: Node) -> dict[Node, Node]:
 def _accumulate(adj: dict, a: Node, c: Node, batch: tuple, add) -> None:
     if a.shape or batch or c.shape:
         target = batch + a.shape
-        if c.shape != target and len(c.shape) >= len(target) and c.shape != ():
+        if c.shape != target and len(c.shape) >= len(target):
             c = sum_to(c, target, len(batch))
     prev = adj.get(a)
     adj[a] = c if prev is None else add(prev, c)
@@ -210,19 +213,28 @@ def grad(f, wrt=None):
     if f.shape:
         raise ValueError(f"grad needs a scalar f (shape ()), got shape {f.shape}; "
                          "use jacobian for a vector")
-    syms, shape = _as_wrt(wrt, [f])
-    adj = adjoints(f, syms)
+    with paused_gc():
+        if wrt is None:
+            # One walk: the sorted nodes give both the variables and the
+            # order of the reverse sweep.
+            nodes = toposort([f])
+            syms, shape = _float_symbols(nodes), None
+        else:
+            nodes = None
+            syms, shape = _as_wrt(wrt, [f])
+        adj = _adjoints(f, syms, _ONE, nodes)
     return _shape([_exact(adj.get(s), s.shape) for s in syms], shape)
 
 
-def _tensor_jacobian(y: Node, x: Node) -> Node:
+def _tensor_jacobian(y: Node, x: Node, nodes: list | None = None) -> Node:
     """d y / d x for a vector (or scalar) y and a tensor x: shape
-    y.shape + x.shape, by reverse mode seeded with the identity."""
+    y.shape + x.shape, by reverse mode seeded with the identity (``nodes``:
+    ``toposort([y])`` if the caller has it)."""
     if len(y.shape) > 1:
         raise ValueError(f"jacobian needs a vector or scalar expression, got shape {y.shape}")
-    if not y.shape:
-        return grad(y, x)
-    adj = adjoints(y, [x], seed=eye(y.shape[0]))
+    seed = eye(y.shape[0]) if y.shape else _ONE
+    with paused_gc():
+        adj = _adjoints(y, [x], seed, nodes)
     return _exact(adj.get(x), y.shape + x.shape)
 
 
@@ -234,10 +246,16 @@ def jacobian(outputs, wrt=None):
     expressions it is a list of lists (a 2-D object array if ``wrt`` is an
     array)."""
     if isinstance(outputs, Node) and (outputs.shape or (isinstance(wrt, Node) and wrt.shape)):
-        xs = _as_wrt(wrt, [outputs])[0] if wrt is not None else _single_wrt(outputs)
+        nodes = None
+        if wrt is not None:
+            xs = _as_wrt(wrt, [outputs])[0]
+        else:
+            with paused_gc():
+                nodes = toposort([outputs])
+            xs = _single_wrt(nodes)
         if len(xs) != 1:
             raise ValueError("the jacobian of a tensor expression takes one wrt tensor")
-        return _tensor_jacobian(outputs, xs[0])
+        return _tensor_jacobian(outputs, xs[0], nodes)
     outs = as_outputs(outputs)
     syms, shape = _as_wrt(wrt, outs)
     rows = []
@@ -255,8 +273,8 @@ def jacobian(outputs, wrt=None):
     return arr
 
 
-def _single_wrt(y: Node) -> list:
-    syms = [s for s in free_symbols([y]) if s.dtype == "float64"]
+def _single_wrt(nodes: list) -> list:
+    syms = _float_symbols(nodes)
     if len(syms) != 1:
         raise ValueError(f"jacobian of a tensor needs wrt (the expression depends on "
                          f"{len(syms)} variables)")

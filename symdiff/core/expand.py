@@ -25,20 +25,15 @@ from symdiff.core import symbolic as S
 from symdiff.core.graph import as_outputs
 from symdiff.core.namespace import Namespace
 from symdiff.core.node import Node, const, symbol
-from symdiff.core.ops import OPS
+from symdiff.core.ops import OPS, TENSOR_OPS, index_key
 from symdiff.core.program import run, schedule
 from symdiff.core.shapes import ShapeError, resolve_shape
 
 __all__ = ["to_scalars", "scalar_symbols"]
 
-
-def _obj(x):
-    """A node as a 0-d object array (nodes opt out of numpy's ufuncs)."""
-    if isinstance(x, np.ndarray):
-        return x
-    o = np.empty((), dtype=object)
-    o[()] = x
-    return o
+# Values here are nodes or object arrays of nodes; a node becomes a 0-d
+# object array wherever numpy must treat it as an array.
+_obj = S.object_scalar
 
 
 def _plain(x):
@@ -80,10 +75,13 @@ def _matmul(a, b):
     return _plain(out)
 
 
+# The op table's own numpy implementations work on object arrays as well.
+_np_transpose = TENSOR_OPS["transpose"].numpy
+_np_index = TENSOR_OPS["index"].numpy
+
+
 def _transpose(x, perm):
-    x = _obj(x)
-    lead = x.ndim - len(perm)
-    return np.transpose(x, tuple(range(lead)) + tuple(lead + p for p in perm))
+    return _np_transpose(_obj(x), perm)
 
 
 def _zeros(shape):
@@ -96,7 +94,7 @@ def _unindex(g, spec, shape):
     g = _obj(g)
     nb = g.ndim - sum(1 for s in spec if not isinstance(s, int))
     z = _zeros(g.shape[:nb] + tuple(shape))
-    z[(Ellipsis,) + tuple(slice(*s) if isinstance(s, tuple) else s for s in spec)] = g
+    z[index_key(spec)] = g
     return z
 
 
@@ -110,8 +108,7 @@ def _onehot(labels, k):
 
 
 def _index(x, spec):
-    return _plain(_obj(x)[(Ellipsis,) + tuple(slice(*s) if isinstance(s, tuple) else s
-                                             for s in spec)])
+    return _plain(_np_index(_obj(x), spec))
 
 
 def _namespace() -> Namespace:
@@ -119,8 +116,8 @@ def _namespace() -> Namespace:
     impls.update({
         "matmul": _matmul,
         "transpose": _transpose,
-        "sum": lambda x, axes, keepdims: _reduce("add")(x, axes, keepdims),
-        "reduce_max": lambda x, axes, keepdims: _reduce("max")(x, axes, keepdims),
+        "sum": _reduce("add"),
+        "reduce_max": _reduce("max"),
         "reshape": lambda x, shape: np.reshape(_obj(x), shape),
         "broadcast_to": lambda x, shape: np.broadcast_to(_obj(x), shape),
         "index": _index,
@@ -149,12 +146,16 @@ def scalar_symbols(x: Node, dims: Mapping | None = None):
     ``x`` (an object array named ``X{i}_{j}``; ``x`` itself if scalar)."""
     if x.op != "sym":
         raise TypeError(f"scalar_symbols needs a symbol, got {x!r}")
-    shape = resolve_shape(x.shape, dims or {})
+    return _scalar_symbols(x.payload, x.shape, dims or {})
+
+
+def _scalar_symbols(name: str, shape: tuple, dims: Mapping):
+    shape = resolve_shape(shape, dims)
     if not shape:
-        return symbol(x.payload)
+        return symbol(name)
     out = np.empty(shape, dtype=object)
     for idx in np.ndindex(shape):
-        out[idx] = symbol(x.payload + "_".join(str(i) for i in idx))
+        out[idx] = symbol(name + "_".join(str(i) for i in idx))
     return out
 
 
@@ -168,14 +169,14 @@ def to_scalars(expr, dims: Mapping | None = None):
     dims = dict(dims or {})
     program = schedule(outs)
     syms = {}
-    from symdiff.core.graph import free_symbols
-
     owner: dict = {}
-    for s in free_symbols(outs):
-        syms[s.payload] = scalar_symbols(s, dims)
-        for e in np.ravel(np.asarray(syms[s.payload], dtype=object)):
-            if owner.setdefault(e.payload, s.payload) != s.payload:
-                raise ValueError(f"to_scalars: entries of {owner[e.payload]} and {s.payload} "
+    # The program's inputs are the free symbols in natural order (input k
+    # is instruction k, which keeps its shape).
+    for k, name in enumerate(program.inputs):
+        syms[name] = _scalar_symbols(name, program.instrs[k].shape, dims)
+        for e in np.ravel(np.asarray(syms[name], dtype=object)):
+            if owner.setdefault(e.payload, name) != name:
+                raise ValueError(f"to_scalars: entries of {owner[e.payload]} and {name} "
                                  f"would both be called {e.payload}; rename one of them")
     for ins in program.instrs:
         try:

@@ -1,26 +1,27 @@
 """Graph algorithms over the expression DAG.  All iterative.
 
 This module owns every walk over the DAG: collecting reachable nodes,
-topological order, use counts, free symbols and substitution (scheduling
-into a flat program is :mod:`symdiff.core.program`).  Nothing else in
-symdiff recurses over expressions, so graphs of 10^6 nodes and depth 10^5
-never meet Python's recursion limit.
+topological order, free symbols and substitution (scheduling into a flat
+program is :mod:`symdiff.core.program`).  Nothing else in symdiff recurses
+over expressions, so graphs of 10^6 nodes and depth 10^5 never meet
+Python's recursion limit.
 
-Topological order is cheap here: a node is always created after its
-arguments (see :mod:`symdiff.core.node`), so sorting reachable nodes by ``id``
-is a valid order.
+Topological order is a post-order walk from the outputs (see
+:func:`toposort`), so it depends only on the graph's structure, never on
+the order in which nodes were created.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+from operator import attrgetter
 from typing import Iterable
 
 from symdiff.core.node import Node, natural_key
 
 __all__ = ["reachable", "toposort", "free_symbols", "natural_key", "sort_symbols",
-           "use_counts", "substitute", "count_ops", "as_outputs", "paused_gc"]
+           "substitute", "count_ops", "as_outputs", "paused_gc"]
 
 
 @contextlib.contextmanager
@@ -82,33 +83,42 @@ def reachable(outputs: Iterable[Node]) -> set[Node]:
     return seen
 
 
-def toposort(outputs: Iterable[Node], done=()) -> list[Node]:
+def toposort(outputs: Iterable, done=(), args=None) -> list:
     """Reachable nodes, arguments before users: an iterative post-order walk
     from the outputs, visiting arguments in order.  The order depends only
     on the graph's structure, so programs (and their cache keys) are the
     same in every process.  Nodes in ``done`` (a set or dict) are treated
-    as already emitted: the walk neither lists nor enters them."""
-    order: list[Node] = []
-    seen: set[Node] = set(done)
+    as already emitted: the walk neither lists nor enters them (``done`` is
+    only read, never copied, so a caller growing one dict across many walks
+    pays for each walk's new nodes only).  ``args`` (default: a node's
+    ``.args``) gives the arguments of a vertex, so the same walk serves
+    graphs seen through another lens (the printers' composite views)."""
+    children = _ARGS if args is None else args
+    order: list = []
+    seen: set = set()
     add, emit = seen.add, order.append
     for root in outputs:
-        if root in seen:
+        if root in seen or root in done:
             continue
         add(root)
-        stack = [(root, iter(root.args))]
+        stack = [(root, iter(children(root)))]
         while stack:
             node, it = stack[-1]
             for a in it:
-                if a not in seen:
+                if a not in seen and a not in done:
                     add(a)
-                    if a.args:
-                        stack.append((a, iter(a.args)))
+                    kids = children(a)
+                    if kids:
+                        stack.append((a, iter(kids)))
                         break
                     emit(a)
             else:
                 stack.pop()
                 emit(node)
     return order
+
+
+_ARGS = attrgetter("args")
 
 
 def sort_symbols(symbols: Iterable[Node]) -> list[Node]:
@@ -119,19 +129,6 @@ def sort_symbols(symbols: Iterable[Node]) -> list[Node]:
 def free_symbols(outputs) -> list[Node]:
     """The symbols the outputs depend on, in natural name order."""
     return sort_symbols(n for n in reachable(as_outputs(outputs)) if n.op == "sym")
-
-
-def use_counts(outputs: Iterable[Node]) -> dict[Node, int]:
-    """How many times each reachable node is used as an argument (an output
-    counts as one use)."""
-    outputs = list(outputs)
-    counts: dict[Node, int] = {}
-    for n in reachable(outputs):
-        for a in n.args:
-            counts[a] = counts.get(a, 0) + 1
-    for o in outputs:
-        counts[o] = counts.get(o, 0) + 1
-    return counts
 
 
 def substitute(outputs, mapping: dict) -> list[Node]:

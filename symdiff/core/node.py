@@ -7,8 +7,7 @@ value).  Nodes are *interned*: asking for the same ``(op, args, payload)``
 twice returns the very same object, so structural equality is identity,
 hashing is O(1), and common subexpressions are shared by construction.
 
-Each node also carries ``id`` (a creation counter: arguments always have
-smaller ids than their users), ``shash`` (a structural hash that is the same
+Each node also carries ``shash`` (a structural hash that is the same
 in every process, independent of construction history) and ``order`` (the
 key that puts the operands of commutative ops in canonical order: constants
 first, then symbols in natural name order, then compound expressions by
@@ -22,7 +21,6 @@ simplifying constructors live in :mod:`symdiff.core.symbolic`.
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 import struct
@@ -31,10 +29,9 @@ import zlib
 
 from symdiff.core.ops import ALL_OPS, CONSTANTS, FLOAT_DTYPE, INT_DTYPE, OPS, TENSOR_FUNCTION_NAMES
 
-__all__ = ["Node", "symbol", "const", "array_const", "dim", "eye", "make", "is_const",
-           "is_symbol", "FLOAT", "INT", "stable_hash", "natural_key"]
+__all__ = ["Node", "symbol", "const", "array_const", "dim", "eye", "make", "FLOAT", "INT",
+           "stable_hash", "natural_key"]
 
-_ids = itertools.count(1)
 # The intern table maps (op, args, payload) to a weak reference to the node:
 # an expression nobody references any more is freed, and its entry goes with
 # it.  (Two plain dicts with C-level weakrefs are about 1.5x faster than
@@ -59,13 +56,11 @@ def _lookup(key):
 class Node:
     """An interned expression node.  Never construct directly: use :func:`make`."""
 
-    __slots__ = ("op", "args", "payload", "id", "shash", "order", "shape", "dtype",
-                 "__weakref__")
+    __slots__ = ("op", "args", "payload", "shash", "order", "shape", "dtype", "__weakref__")
 
     op: str
     args: tuple
     payload: object
-    id: int
     shash: int
     order: tuple
     shape: tuple
@@ -225,7 +220,6 @@ def make(op: str, args: tuple = (), payload: object = None, shape: tuple = (),
     _set_op(node, op)
     _set_args(node, args)
     _set_payload(node, payload)
-    _set_id(node, next(_ids))
     _set_shape(node, shape)
     _set_dtype(node, dtype)
     # Tuples of ints hash the same in every process (only str/bytes hashing
@@ -269,7 +263,6 @@ def _leaf(key, op: str, payload, shape: tuple, dtype: str, shash: int, order: tu
     _set_op(node, op)
     _set_args(node, ())
     _set_payload(node, payload)
-    _set_id(node, next(_ids))
     _set_shape(node, shape)
     _set_dtype(node, dtype)
     _set_shash(node, shash)
@@ -279,12 +272,11 @@ def _leaf(key, op: str, payload, shape: tuple, dtype: str, shash: int, order: tu
 
 
 _new = object.__new__
-_set = object.__setattr__
 # The slots' own descriptors: about twice as fast as object.__setattr__,
 # which matters on the hot path of differentiation (millions of nodes).
-_set_op, _set_args, _set_payload, _set_id, _set_shash, _set_order, _set_shape, _set_dtype = (
+_set_op, _set_args, _set_payload, _set_shash, _set_order, _set_shape, _set_dtype = (
     getattr(Node, f).__set__
-    for f in ("op", "args", "payload", "id", "shash", "order", "shape", "dtype"))
+    for f in ("op", "args", "payload", "shash", "order", "shape", "dtype"))
 _op_codes: dict = {}
 _OP_RANK = {name: op.rank for name, op in ALL_OPS.items()}
 
@@ -420,18 +412,6 @@ def eye(n) -> Node:
         h = hash((_op_code("eye"), stable_hash(n)))
         node = _leaf(key, "eye", n, (n, n), FLOAT, h, (0, 0, h))
     return node
-
-
-def is_const(node: Node, value: float | None = None) -> bool:
-    """True if ``node`` is a constant (equal to ``value`` when given)."""
-    if node.op != "const":
-        return False
-    return value is None or node.payload == value
-
-
-def is_symbol(node: Node) -> bool:
-    """True if ``node`` is a symbol."""
-    return node.op == "sym"
 
 
 # The simplifying constructors build on this module, so they are imported

@@ -29,7 +29,9 @@ needs to know about it:
   :class:`Libm` (a C math library call) or :class:`Hook` (a short IR
   sequence written against the compiler's emitter, declaring the ops it
   calls).  Hooks only call methods of the emitter object (``em.fcmp``,
-  ``em.select``, ``em.op`` ...), so this module never imports llvmlite;
+  ``em.select``, ``em.op`` ...), so this module never imports llvmlite.
+  Structural tensor ops have none (None): the tensor compiler lowers them
+  as loop nests or BLAS calls, and the scalar compiler rejects them;
 * traits: ``commutative``, ``smooth``, ``complex_ok`` (complex-step safe)
   and ``domain`` (per-argument samplers the tests use).
 
@@ -113,12 +115,6 @@ class Hook:
 
 
 @dataclass(frozen=True)
-class Structural:
-    """Not a scalar instruction: the tensor compiler lowers it (a loop nest
-    or a BLAS call); the scalar compiler rejects it."""
-
-
-@dataclass(frozen=True)
 class OpDef:
     """Everything symdiff knows about one primitive."""
 
@@ -145,6 +141,17 @@ class OpDef:
     kind: str = "elementwise"
     shape_rule: Optional[Callable] = None
     spell: Optional[Callable] = None
+    # Structural ops only (see the conventions above _structural):
+    # scalar_adjoint: the vjp takes a scalar adjoint as it is (it stands for
+    # that value broadcast to the node's shape); other rules get the adjoint
+    # broadcast to the node's full shape.
+    scalar_adjoint: bool = False
+    # int_args: the arguments may be integer tensors (labels); every other
+    # op takes floats only.
+    int_args: bool = False
+    # fold_constants: on constant arguments the op is evaluated at build
+    # time (when that makes no more numbers than went in).
+    fold_constants: bool = True
 
     def check_arity(self, n: int) -> bool:
         """True if the op accepts ``n`` arguments."""
@@ -488,8 +495,10 @@ _TABLE = [
 #   node (``{0}`` its argument, as for elementwise ops), or None to typeset
 #   the ``spell`` form.
 # * Derivative rules receive the adjoint ``g`` with the node's full shape
-#   (plus batch axes); what they return may be broadcastable to the
-#   argument's shape, or larger (the differentiation loop sums it down).
+#   (plus batch axes), or, for ops marked ``scalar_adjoint``, possibly a
+#   scalar standing for that value in every entry; what they return may be
+#   broadcastable to the argument's shape, or larger (the differentiation
+#   loop sums it down).
 
 
 def _swap_last(F, x):
@@ -585,11 +594,9 @@ def _abs_axes(axes, ndim):
     return tuple(a + ndim for a in axes)
 
 
-def _reduce_shape_rule(name):
-    def rule(shapes, dtypes, axes, keepdims):
-        (s,) = shapes
-        return reduce_shape(s, _abs_axes(axes, len(s)), keepdims), dtypes[0]
-    return rule
+def _reduce_shape_rule(shapes, dtypes, axes, keepdims):
+    (s,) = shapes
+    return reduce_shape(s, _abs_axes(axes, len(s)), keepdims), dtypes[0]
 
 
 def _spell_reduce(name):
@@ -615,22 +622,27 @@ def _keep_shape(shape, axes):
     return tuple(1 if k in ax else next(it) for k in range(nd))
 
 
+def _unreduce(F, g, out, axes):
+    """``g`` (shaped like the reduction ``out``, plus leading batch axes)
+    with the reduced axes put back as 1s: broadcastable to the input."""
+    nb = len(g.shape) - len(out.shape)
+    return F.reshape(g, g.shape[:nb] + _keep_shape(out.shape, axes))
+
+
 def _vjp_sum(F, i, a, out, g, params):
     axes, keepdims = params
     if keepdims or not g.shape:
         return g                            # already broadcastable to the input
-    nb = len(g.shape) - len(out.shape)
-    return F.reshape(g, g.shape[:nb] + _keep_shape(out.shape, axes))
+    return _unreduce(F, g, out, axes)
 
 
 def _vjp_reduce_max(F, i, a, out, g, params):
     # Ties split equally: weight = [x == max] / #ties, as for elementwise max.
     axes, keepdims = params
     x = a[0]
-    m = out if keepdims else F.reshape(out, _keep_shape(out.shape, axes))
+    m = out if keepdims else _unreduce(F, out, out, axes)
     if not keepdims and g.shape:
-        nb = len(g.shape) - len(out.shape)
-        g = F.reshape(g, g.shape[:nb] + _keep_shape(out.shape, axes))
+        g = _unreduce(F, g, out, axes)
     hits = F.eq(x, m)
     return F.mul(g, F.div(hits, F.sum(hits, axes, True)))
 
@@ -680,8 +692,14 @@ def _vjp_broadcast(F, i, a, out, g, params):
     return g                                # summed down by the differentiation loop
 
 
+def index_key(spec) -> tuple:
+    """The numpy key of an index spec (integers, and slices as (start,
+    stop, step) triples), applied to the last axes."""
+    return (Ellipsis,) + tuple(slice(*s) if isinstance(s, tuple) else s for s in spec)
+
+
 def _np_index(x, spec):
-    return x[(Ellipsis,) + tuple(slice(*s) if isinstance(s, tuple) else s for s in spec)]
+    return x[index_key(spec)]
 
 
 def _index_shape(shapes, dtypes, spec):
@@ -713,17 +731,13 @@ def _spell_index(params, shapes):
 
 def _vjp_index(F, i, a, out, g, params):
     (spec,) = params
-    nb = len(g.shape) - len(out.shape)
-    if nb < 0:                              # a broadcast scalar adjoint
-        g = F.broadcast_to(g, out.shape)
-        nb = 0
     return F.unindex(g, spec, a[0].shape)
 
 
 def _np_unindex(g, spec, shape):
     nb = np.ndim(g) - _index_rank(spec)
     z = np.zeros(np.shape(g)[:nb] + tuple(shape))
-    z[(Ellipsis,) + tuple(slice(*s) if isinstance(s, tuple) else s for s in spec)] = g
+    z[index_key(spec)] = g
     return z
 
 
@@ -737,8 +751,7 @@ def _unindex_shape(shapes, dtypes, spec, shape):
 
 
 def _vjp_unindex(F, i, a, out, g, params):
-    spec, shape = params
-    return F.index(g, spec)
+    return F.index(g, params[0])
 
 
 def _np_onehot(labels, k):
@@ -765,10 +778,13 @@ def _none(F, i, a, out, g, params):
 
 
 def _structural(name, arity, numpy, vjp, shape_rule, spell, *, infix=None,
-                precedence=PREC_ATOM, smooth=True, latex=None, doc=""):
-    return OpDef(name, arity, numpy, vjp, Structural(), infix=infix, precedence=precedence,
+                precedence=PREC_ATOM, smooth=True, latex=None, doc="", scalar_adjoint=False,
+                int_args=False, fold_constants=True):
+    return OpDef(name, arity, numpy, vjp, None, infix=infix, precedence=precedence,
                  latex=latex, rank=8, function=False, smooth=smooth, domain=(),
-                 doc=doc, kind="structural", shape_rule=shape_rule, spell=spell)
+                 doc=doc, kind="structural", shape_rule=shape_rule, spell=spell,
+                 scalar_adjoint=scalar_adjoint, int_args=int_args,
+                 fold_constants=fold_constants)
 
 
 _TABLE += [
@@ -776,21 +792,21 @@ _TABLE += [
                 None, infix="@", precedence=PREC_MUL, latex=_latex_matmul,
                 doc="matrix product (matrix-matrix, matrix-vector, vector-vector)"),
     _structural("transpose", 1, _np_transpose, _vjp_transpose, _transpose_shape,
-                _spell_transpose, latex=_latex_transpose,
+                _spell_transpose, latex=_latex_transpose, scalar_adjoint=True,
                 doc="permute the last axes (x.T reverses them all)"),
     _structural("sum", 1, lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
-                _vjp_sum, _reduce_shape_rule("sum"), _spell_reduce("sum"),
+                _vjp_sum, _reduce_shape_rule, _spell_reduce("sum"), scalar_adjoint=True,
                 doc="sum over axes"),
-    _structural("reduce_max", 1, _np_reduce_max, _vjp_reduce_max, _reduce_shape_rule("max"),
-                _spell_reduce("max"), smooth=False,
+    _structural("reduce_max", 1, _np_reduce_max, _vjp_reduce_max, _reduce_shape_rule,
+                _spell_reduce("max"), smooth=False, scalar_adjoint=True,
                 doc="largest entry over axes (NaN-ignoring); ties split the gradient"),
     _structural("reshape", 1, lambda x, shape: np.reshape(x, shape), _vjp_reshape,
                 _reshape_shape, lambda params, shapes: ("call", "reshape", {}, params),
-                doc="the same entries in another shape"),
+                scalar_adjoint=True, doc="the same entries in another shape"),
     _structural("broadcast_to", 1, lambda x, shape: np.broadcast_to(x, shape),
                 _vjp_broadcast, _broadcast_shape,
                 lambda params, shapes: ("call", "broadcast_to", {}, params),
-                doc="numpy broadcasting made explicit"),
+                fold_constants=False, doc="numpy broadcasting made explicit"),
     _structural("index", 1, _np_index, _vjp_index, _index_shape, _spell_index,
                 doc="x[i, j:k]: integers and slices"),
     _structural("unindex", 1, _np_unindex, _vjp_unindex, _unindex_shape,
@@ -798,10 +814,10 @@ _TABLE += [
                 doc="zeros of a shape with g placed at an index (index's adjoint)"),
     _structural("onehot", 1, _np_onehot, _none, _onehot_shape,
                 lambda params, shapes: ("call", "onehot", {}, params), smooth=False,
-                latex=lambda params, shapes: "I_{{{0}}}",
+                latex=lambda params, shapes: "I_{{{0}}}", scalar_adjoint=True, int_args=True,
                 doc="integer labels to rows of the identity (I_y)"),
     _structural("stop_gradient", 1, lambda x: x, _none, _same_shape,
-                lambda params, shapes: ("call", "stop_gradient", {}),
+                lambda params, shapes: ("call", "stop_gradient", {}), scalar_adjoint=True,
                 doc="the value, with no derivative"),
 ]
 
@@ -828,8 +844,3 @@ TENSOR_FUNCTION_NAMES = frozenset({"sum", "mean", "max", "logsumexp", "softmax",
 
 #: Named constants understood by the parser.
 CONSTANTS = {"pi": float(np.pi), "e": float(np.e)}
-
-
-def opdef(name: str) -> OpDef:
-    """The :class:`OpDef` called ``name`` (``KeyError`` if unknown)."""
-    return ALL_OPS[name]

@@ -14,6 +14,7 @@ input.
 from __future__ import annotations
 
 import hashlib
+import threading
 import weakref
 from dataclasses import dataclass
 from typing import Callable, Mapping, NamedTuple, Sequence
@@ -387,21 +388,24 @@ class PickleState:
     carrying its own whole program made ``pickle.dumps([f, *grad(f)])``
     quadratic in size.  Instead, nodes pickled in one session share a
     chain of states, each adding only the nodes the earlier ones lacked, so
-    the total is linear.  The module keeps just a *weak* reference to the
-    newest state: the pickler's memo holds it for the rest of the session,
-    and once the session ends nothing does, so the next session starts a
-    new chain.
+    the total is linear.  The states of a chain share one slot table (node
+    -> slot while pickling, slot -> node after unpickling), grown in place,
+    so the time is linear too.  The module keeps just a *weak* reference to
+    the newest state (per thread): the pickler's memo holds it for the rest
+    of the session, and once the session ends nothing does, so the next
+    session starts a new chain.
     """
 
-    __slots__ = ("parent", "instrs", "base", "slots", "nodes", "__weakref__")
+    __slots__ = ("parent", "instrs", "end", "slots", "nodes", "__weakref__")
 
     def __init__(self, parent, instrs: tuple, slots: dict | None, nodes: list | None):
         self.parent = parent
         # ("sym", name, shape, dtype) | (leaf op, payload) | (op, args, payload)
         self.instrs = instrs
-        self.base = 0 if parent is None else parent.base + len(parent.instrs)
-        self.slots = slots            # node -> global slot, while pickling
-        self.nodes = nodes            # global slot -> node, after unpickling
+        # Slots 0 .. end-1 are the chain's up to this state.
+        self.end = len(instrs) if parent is None else parent.end + len(instrs)
+        self.slots = slots            # node -> slot, shared by the chain, while pickling
+        self.nodes = nodes            # slot -> node, shared by the chain, after unpickling
 
     def __reduce__(self):
         return (_unpickle_state, (self.parent, self.instrs))
@@ -410,40 +414,54 @@ class PickleState:
 def _unpickle_state(parent, instrs) -> PickleState:
     from symdiff.core import symbolic
 
-    nodes = [] if parent is None else parent.nodes
-    nodes = list(nodes)
+    if parent is None:
+        nodes = []
+    else:
+        nodes = parent.nodes
+        if len(nodes) != parent.end:
+            # Another state already grew the parent's table (two states made
+            # from one parent, possible in streams written by older
+            # versions): continue from a copy of the parent's part.
+            nodes = nodes[:parent.end]
+    append = nodes.append
     for ins in instrs:
         kind = ins[0]
         if kind == "sym":
-            nodes.append(symbol(ins[1], ins[2], ins[3]))
+            append(symbol(ins[1], ins[2], ins[3]))
         elif len(ins) == 2:
-            nodes.append(_LEAF_BUILDERS[kind](ins[1]))
+            append(_LEAF_BUILDERS[kind](ins[1]))
         else:
-            nodes.append(symbolic.apply(kind, *[nodes[a] for a in ins[1]], params=ins[2]))
+            append(symbolic.apply(kind, *[nodes[a] for a in ins[1]], params=ins[2]))
     return PickleState(parent, instrs, None, nodes)
 
 
 _LEAF_BUILDERS = {"const": const, "array": array_const, "dim": dim, "eye": eye}
 
 
-_newest_state = None  # weakref.ref to the newest PickleState of this session
+# .newest: a weakref.ref to the newest PickleState of this thread's session.
+_session = threading.local()
 
 
 def pickle_reduce(node: Node):
     """``node.__reduce__``: rebuild from the slot of a shared
     :class:`PickleState` chain (see there)."""
-    global _newest_state
-    st = None if _newest_state is None else _newest_state()
+    ref = getattr(_session, "newest", None)
+    st = None if ref is None else ref()
     if st is not None:
-        slot = st.slots.get(node)
-        if slot is not None:
-            return (_rebuild_node, (st, slot))
-    covered = {} if st is None else st.slots
-    base = 0 if st is None else st.base + len(st.instrs)
-    slots = dict(covered)
+        slots = st.slots
+        if len(slots) == st.end:
+            slot = slots.get(node)
+            if slot is not None:
+                return (_rebuild_node, (st, slot))
+        else:
+            st = None   # the table grew past this state: never branch a chain
+    if st is None:
+        slots, base = {}, 0
+    else:
+        base = st.end
     instrs = []
     with paused_gc():
-        for n in toposort([node], done=covered):
+        for n in toposort([node], done=slots):
             slots[n] = base + len(instrs)
             if n.op == "sym":
                 instrs.append(("sym", n.payload, n.shape, n.dtype))
@@ -452,7 +470,7 @@ def pickle_reduce(node: Node):
             else:
                 instrs.append((n.op, tuple(slots[a] for a in n.args), n.payload))
     new = PickleState(st, tuple(instrs), slots, None)
-    _newest_state = weakref.ref(new)
+    _session.newest = weakref.ref(new)
     return (_rebuild_node, (new, slots[node]))
 
 

@@ -71,10 +71,6 @@ def format_shape(shape: tuple) -> str:
 
 def format_tuple(shape: tuple) -> str:
     """``(m, 64)`` as numpy prints a shape, with bare dimension names."""
-    return _tuple_text(shape)
-
-
-def _tuple_text(shape: tuple) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
@@ -97,7 +93,7 @@ def broadcast_shapes(shapes: Sequence[tuple], op: str = "broadcast") -> tuple:
             if dim == 1:
                 dim = d
                 continue
-            shown = " and ".join(_tuple_text(s) for s in shapes)
+            shown = " and ".join(format_tuple(s) for s in shapes)
             why = (f"{dim} != {d}" if isinstance(dim, int) and isinstance(d, int)
                    else f"{dim} vs {d}: a named dimension matches only itself or 1")
             raise ShapeError(f"{op}: shapes {shown} do not broadcast ({why}, "
@@ -140,13 +136,13 @@ def matmul_shape(a: tuple, b: tuple) -> tuple:
     """Shape of ``A @ B`` for 1-D and 2-D operands (matrix-matrix,
     matrix-vector, vector-matrix, vector-vector)."""
     if not a or not b or len(a) > 2 or len(b) > 2:
-        raise ShapeError(f"matmul: shapes {_tuple_text(a)} and {_tuple_text(b)}: "
+        raise ShapeError(f"matmul: shapes {format_tuple(a)} and {format_tuple(b)}: "
                          "operands must be vectors or matrices")
     ka = a[-1]
     kb = b[0] if len(b) == 1 else b[-2]
     if ka != kb:
         side_b = "axis 0" if len(b) == 1 else f"axis {len(b) - 2}"
-        raise ShapeError(f"matmul: shapes {_tuple_text(a)} and {_tuple_text(b)} do not "
+        raise ShapeError(f"matmul: shapes {format_tuple(a)} and {format_tuple(b)} do not "
                          f"match: {ka} (axis {len(a) - 1} of the left) != {kb} "
                          f"({side_b} of the right)")
     return a[:-1] + b[1:] if len(b) == 2 else a[:-1]
@@ -191,17 +187,17 @@ def bind_dims(declared: Sequence[tuple], actual: Sequence[tuple], names: Sequenc
     for name, decl, got in zip(names, declared, actual):
         got = tuple(int(d) for d in got)
         if len(got) != len(decl):
-            raise ShapeError(f"input {name}: expected shape {_tuple_text(decl)} "
-                             f"({len(decl)}-dimensional), got {_tuple_text(got)}")
+            raise ShapeError(f"input {name}: expected shape {format_tuple(decl)} "
+                             f"({len(decl)}-dimensional), got {format_tuple(got)}")
         for k, (d, g) in enumerate(zip(decl, got)):
             if isinstance(d, int):
                 if d != g:
-                    raise ShapeError(f"input {name}: expected shape {_tuple_text(decl)}, "
-                                     f"got {_tuple_text(got)} (axis {k}: {g} != {d})")
+                    raise ShapeError(f"input {name}: expected shape {format_tuple(decl)}, "
+                                     f"got {format_tuple(got)} (axis {k}: {g} != {d})")
             elif d in bound:
                 if bound[d] != g:
-                    raise ShapeError(f"input {name}: expected shape {_tuple_text(decl)}, "
-                                     f"got {_tuple_text(got)}: {d} = {g} on axis {k}, but "
+                    raise ShapeError(f"input {name}: expected shape {format_tuple(decl)}, "
+                                     f"got {format_tuple(got)}: {d} = {g} on axis {k}, but "
                                      f"{d} = {bound[d]} from {source[d]}")
             else:
                 bound[d] = g

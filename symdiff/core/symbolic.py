@@ -19,6 +19,7 @@ import builtins
 import functools
 import numbers
 import sys
+from operator import attrgetter
 
 import numpy as np
 
@@ -39,9 +40,7 @@ def as_node(value) -> Node:
     """Coerce a Node or a real number to a Node (``TypeError`` otherwise)."""
     if isinstance(value, Node):
         return value
-    if isinstance(value, (numbers.Real, np.floating, np.integer)) and not isinstance(value, bool):
-        return const(float(value))
-    if isinstance(value, bool):
+    if isinstance(value, (numbers.Real, np.floating, np.integer)):   # bool too: 0.0, 1.0
         return const(float(value))
     raise TypeError(f"cannot use {type(value).__name__} {value!r} in a symdiff expression")
 
@@ -51,11 +50,10 @@ def constant_value(node: Node):
     return node.payload if node.op == "const" else None
 
 
-def _order_key(node: Node):
-    # Canonical order of commutative operands (see symdiff.core.node): constants
-    # first (so products print as 2*x), then symbols by natural name, then
-    # compound expressions by structural hash.  It depends on structure only.
-    return node.order
+# Canonical order of commutative operands (see symdiff.core.node): constants
+# first (so products print as 2*x), then symbols by natural name, then
+# compound expressions by structural hash.  It depends on structure only.
+_order_key = attrgetter("order")
 
 
 _OPS = ops.ALL_OPS
@@ -131,9 +129,6 @@ def fit(node: Node, shape: tuple) -> Node:
     return structural("broadcast_to", (node,), (tuple(shape),))
 
 
-_NOT_FOLDED = frozenset({"onehot", "broadcast_to"})
-
-
 def structural(name: str, args: tuple, params: tuple) -> Node:
     """Build the structural tensor op ``name`` (matmul, transpose, sum ...)
     on ``args`` with its parameters: shape check, constant folding, the
@@ -142,7 +137,7 @@ def structural(name: str, args: tuple, params: tuple) -> Node:
     args = tuple(a if isinstance(a, Node) else as_node(a) for a in args)
     if not op.check_arity(len(args)):
         raise TypeError(f"{name} takes {op.arity} argument(s), got {len(args)}")
-    if name != "onehot":
+    if not op.int_args:
         _check_float(name, args)
     if name == "transpose":
         # One node per permutation: a permutation of the trailing axes (what
@@ -155,7 +150,7 @@ def structural(name: str, args: tuple, params: tuple) -> Node:
         if params[0] == tuple(range(nd)):
             return args[0]
     shape, dtype = op.shape_rule([a.shape for a in args], [a.dtype for a in args], *params)
-    if all(a.op in ("const", "array") for a in args) and name not in _NOT_FOLDED \
+    if op.fold_constants and all(a.op in ("const", "array") for a in args) \
             and is_concrete(shape) and shape_size(shape) <= max(
                 1, builtins.sum(np.size(a.payload) for a in args)):
         # Constants fold, but never into more numbers than went in: 0 * W
@@ -185,22 +180,13 @@ def apply(name: str, *args, params: tuple | None = None) -> Node:
         return _apply2(name, op, args[0], args[1])
     if op.arity == 1 and len(args) == 1:
         return _apply1(name, op, args[0])
+    # Variadic max/min (and wrong arities): the general elementwise path,
+    # which on scalars folds, orders and rewrites as the fast paths do.
     args = tuple(a if isinstance(a, Node) else as_node(a) for a in args)
     if not op.check_arity(len(args)):
         raise TypeError(f"{name} takes {op.arity if op.arity > 0 else '2 or more'} "
                         f"arguments, got {len(args)}")
-    if any(a.shape or a.dtype is not FLOAT for a in args):
-        return _elementwise(name, op, args)
-    if all(a.op == "const" for a in args):      # constants fold
-        return const(ops.fold(op, *(a.payload for a in args)))
-    if op.commutative:
-        args = tuple(sorted(args, key=_order_key))
-    rule = _RULES.get(name)
-    if rule is not None:
-        out = rule(_S, *args)
-        if out is not None:
-            return out
-    return make(name, args)
+    return _elementwise(name, op, args)
 
 
 # ---------------------------------------------------------------------------
@@ -327,23 +313,25 @@ def _binary_node(name, a, b):
     return _apply2(name, _OPS[name], a, b)
 
 
-def _object_array_op(name, a, b):
-    """Entry by entry, into an object array (numpy would refuse: nodes opt
-    out of ufuncs)."""
-    def wrap(x):
-        if isinstance(x, np.ndarray):
-            return x
+def object_scalar(x):
+    """A node as a 0-d object array, for numpy to broadcast it against
+    arrays (nodes opt out of numpy's ufuncs); anything else unchanged."""
+    if isinstance(x, Node):
         o = np.empty((), dtype=object)
         o[()] = x
         return o
+    return x
 
+
+def _object_array_op(name, a, b):
+    """Entry by entry, into an object array (numpy would refuse: nodes opt
+    out of ufuncs)."""
     fn = np.frompyfunc(lambda x, y: binary_operator(name, x, y), 2, 1)
-    return fn(wrap(a), wrap(b))
+    return fn(object_scalar(a), object_scalar(b))
 
 
 _S = sys.modules[__name__]
 
 
 # The fast builders defined above, by op name (fn() falls back to apply).
-_BUILDERS = {name: globals()[name] for name in _OPS
-             if name in globals() and name not in ("max", "min")}
+_BUILDERS = {name: globals()[name] for name in _OPS if name in globals()}

@@ -26,7 +26,7 @@ import numpy as np
 
 from symdiff.core import symbolic as S
 from symdiff.core.node import FLOAT, INT, Node, array_const, const, dim, symbol
-from symdiff.core.shapes import ShapeError, check_shape, normalize_axes
+from symdiff.core.shapes import ShapeError, check_shape, normalize_axes, reduce_shape
 
 __all__ = ["tensor", "constant", "as_tensor", "matmul", "transpose", "sum", "mean", "max",
            "logsumexp", "softmax", "onehot", "reshape", "broadcast_to", "stop_gradient",
@@ -163,7 +163,8 @@ def logsumexp(x, axis=None, keepdims: bool = False) -> Node:
     out = S.add(S.log(s), c)
     if keepdims:
         return out
-    return S.reshape(out, tuple(d for k, d in enumerate(x.shape) if k - len(x.shape) not in axes))
+    nd = len(x.shape)
+    return S.reshape(out, reduce_shape(x.shape, tuple(a + nd for a in axes), False))
 
 
 def softmax(x, axis=-1) -> Node:
