@@ -7,9 +7,11 @@ the row loop, the C-ABI kernels), :mod:`compiler.lowering` (the emitter the
 op table's lowerings run against) and :mod:`compiler.npyabi` (the fast
 Python entry reading numpy's array header)), :mod:`compiler.backend`
 (optimize -> ``fn.llvm_ir_opt``, object code -> ``fn.asm``, MCJIT
-loading), :mod:`compiler.runtime` (code shared by all kernels, compiled
-once per process and linked into each engine), :mod:`compiler.cache`
-(object code on disk, keyed on the IR text), :mod:`compiler.function`
+loading), :mod:`compiler.build` (the ``name``/``opt`` checks and the
+cache-or-compile step every module goes through), :mod:`compiler.runtime`
+(code shared by all kernels, compiled once per process and linked into
+each engine), :mod:`compiler.cache` (object code on disk, keyed on the IR
+text), :mod:`compiler.function`
 (the Python callable) and :mod:`compiler.aot` (object files, shared
 libraries and C headers for the CLI).  ``SYMDIFF_DUMP_IR=dir`` writes each
 compiled module's IR to ``dir``.
@@ -36,7 +38,9 @@ def compile(outputs, inputs=None, *, threads: int | None = None, **options):
     Tensor expressions give a :class:`TensorFunction`: ``f(X, Theta, y)``
     (or by input name) returns a tuple of arrays, one kernel for every size
     of the named dimensions; ``threads`` bounds the threads of its loops
-    (default ``SYMDIFF_NUM_THREADS``, ``OMP_NUM_THREADS`` or all cores).
+    (default ``SYMDIFF_NUM_THREADS``, ``OMP_NUM_THREADS`` or all cores, read
+    at call time like ``batch()`` does).  ``opt`` and ``name`` are checked
+    alike for both (:mod:`compiler.build`).
     """
     program = as_program(outputs, inputs)
     if program.is_tensor:

@@ -23,43 +23,28 @@ import tempfile
 from symdiff.core.program import Program
 
 from . import backend, emit
+from .build import check_name
 from .plan import plan
 
-__all__ = ["emit_object", "emit_shared", "c_header"]
+__all__ = ["emit_object", "emit_shared", "c_header", "kernel_name", "write_object",
+           "link_shared", "header_frame"]
 
 
-def _program_and_options(fn_or_program, name, opt, fast_math, vector_math):
-    from .function import _NAME_OK, CompiledFunction, _normalize_options
-
-    if isinstance(fn_or_program, CompiledFunction):
-        program = fn_or_program.program
-        options = dict(fn_or_program.options)
-        name = name or fn_or_program.name
-    elif isinstance(fn_or_program, Program):
-        program = fn_or_program
-        options = _normalize_options(opt, fast_math, vector_math)
-    else:
-        raise TypeError("expected a CompiledFunction or a symdiff.core.graph.Program, got "
-                        f"{type(fn_or_program).__name__}")
-    name = name or "symdiff_fn"
-    if not _NAME_OK.match(name):
-        raise ValueError(f"name must be a C identifier, got {name!r}")
-    return program, options, name
+# -- shared by scalar and tensor programs (compiler.tensor.aot) ---------------
 
 
-def emit_object(fn_or_program, path, name: str | None = None, *, opt: int = 2,
-                fast_math: bool = False, vector_math: bool = True) -> str:
-    """Write a relocatable (PIC) object file defining ``NAME`` and
-    ``NAME_batch`` for a CompiledFunction (its program, name and options) or
-    a Program.  Returns the path."""
-    program, options, name = _program_and_options(fn_or_program, name, opt, fast_math,
-                                                   vector_math)
-    text = emit.module_text(program, name, opt=options["opt"],
-                            fast_math=options["fast_math"],
-                            vector_math=options["vector_math"], python_entries=False)
-    pl = plan(program, options["opt"], vector_math=options["vector_math"])
-    obj, _ = backend.compile_text(text, opt_level=pl.opt_level,
-                                  codegen_level=pl.codegen_level, slp=pl.slp, pic=True)
+def kernel_name(fn_name: str | None, name: str | None) -> str:
+    """The exported name of a kernel: ``name`` when given, else the compiled
+    function's (``fn_name``; None for a Program), else ``"symdiff_fn"``.
+    Object files, shared libraries and headers all follow this rule, so a
+    header always declares what the library exports."""
+    return check_name(name or fn_name or "symdiff_fn")
+
+
+def write_object(text: str, levels: dict, path) -> str:
+    """Compile the module ``text`` at backend ``levels`` to a relocatable
+    (PIC) object file at ``path``; returns the path."""
+    obj, _ = backend.compile_text(text, **levels, pic=True)
     path = os.fspath(path)
     with open(path, "wb") as f:
         f.write(obj)
@@ -73,65 +58,103 @@ def _find_cc() -> str:
     raise RuntimeError("no C compiler found (set CC, or install cc/gcc/clang)")
 
 
-def emit_shared(program, path, name: str = "symdiff_fn", *, opt: int = 2,
-                fast_math: bool = False, vector_math: bool = True) -> str:
-    """Build a shared library exporting ``NAME`` and ``NAME_batch``, linked
-    with the system C compiler (``cc -shared ... -lm``).  ``program`` may
-    also be a CompiledFunction.  Returns the path."""
+def link_shared(path, name: str, write_obj, cc: str | None = None) -> str:
+    """Build the shared library ``path`` from the object file that
+    ``write_obj(object path)`` writes, linked by ``cc`` (default: ``$CC``,
+    else cc, gcc or clang) with ``-shared ... -lm``; returns the path."""
     path = os.fspath(path)
     with tempfile.TemporaryDirectory(prefix="symdiff-") as tmp:
         objpath = os.path.join(tmp, name + ".o")
-        emit_object(program, objpath, name, opt=opt, fast_math=fast_math,
-                    vector_math=vector_math)
-        cmd = [_find_cc(), "-shared", "-o", path, objpath, "-lm"]
+        write_obj(objpath)
+        cmd = [cc or _find_cc(), "-shared", "-o", path, objpath, "-lm"]
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
             raise RuntimeError(f"linking failed: {' '.join(cmd)}\n{res.stderr}")
     return path
 
 
-def c_header(program, name: str = "symdiff_fn") -> str:
-    """A C header declaring the two kernels of ``program`` (a Program or a
-    CompiledFunction), with a comment listing inputs and outputs."""
-    from .function import CompiledFunction
-
-    if isinstance(program, CompiledFunction):
-        name = name if name != "symdiff_fn" else program.name
-        program = program.program
-    n, m = len(program.inputs), len(program.outputs)
+def header_frame(name: str, doc: list[str], decls: list[str], includes=()) -> str:
+    """A C header for kernel ``name``: the ``doc`` comment lines, then the
+    include guard, ``includes`` and ``decls`` inside ``extern "C"``."""
     guard = f"SYMDIFF_{name.upper()}_H"
-    lines = [
+    return "\n".join([*doc, f"#ifndef {guard}", f"#define {guard}", *includes,
+                      "#ifdef __cplusplus", 'extern "C" {', "#endif", "", *decls, "",
+                      "#ifdef __cplusplus", "}", "#endif", f"#endif /* {guard} */", ""])
+
+
+# -- scalar programs -------------------------------------------------------------
+
+
+def _program_and_options(fn_or_program, name, opt, fast_math, vector_math):
+    from .function import CompiledFunction, _normalize_options
+
+    if isinstance(fn_or_program, CompiledFunction):
+        return (fn_or_program.program, dict(fn_or_program.options),
+                kernel_name(fn_or_program.name, name))
+    if isinstance(fn_or_program, Program):
+        return (fn_or_program, _normalize_options(opt, fast_math, vector_math),
+                kernel_name(None, name))
+    raise TypeError("expected a CompiledFunction or a symdiff.core.graph.Program, got "
+                    f"{type(fn_or_program).__name__}")
+
+
+def _object(program: Program, options: dict, name: str, path) -> str:
+    pl = plan(program, options["opt"], vector_math=options["vector_math"])
+    text = emit.module_text(program, name, pl, fast_math=options["fast_math"],
+                            vector_math=options["vector_math"], python_entries=False)
+    return write_object(text, pl.levels(), path)
+
+
+def emit_object(fn_or_program, path, name: str | None = None, *, opt: int = 2,
+                fast_math: bool = False, vector_math: bool = True) -> str:
+    """Write a relocatable (PIC) object file defining ``NAME`` and
+    ``NAME_batch`` for a CompiledFunction (its program, name and options) or
+    a Program.  ``name`` (default: the function's, else ``symdiff_fn``)
+    overrides the function's name.  Returns the path."""
+    program, options, name = _program_and_options(fn_or_program, name, opt, fast_math,
+                                                   vector_math)
+    return _object(program, options, name, path)
+
+
+def emit_shared(fn_or_program, path, name: str | None = None, *, opt: int = 2,
+                fast_math: bool = False, vector_math: bool = True) -> str:
+    """Build a shared library exporting ``NAME`` and ``NAME_batch`` (names
+    and options as for :func:`emit_object`), linked with the system C
+    compiler (``$CC``, else cc, gcc or clang: ``-shared ... -lm``).  Returns
+    the path."""
+    program, options, name = _program_and_options(fn_or_program, name, opt, fast_math,
+                                                   vector_math)
+    return link_shared(path, name, lambda o: _object(program, options, name, o))
+
+
+def c_header(fn_or_program, name: str | None = None) -> str:
+    """A C header declaring the two kernels of a Program or a
+    CompiledFunction (named as for :func:`emit_object`), with a comment
+    listing inputs and outputs."""
+    program, _, name = _program_and_options(fn_or_program, name, 2, False, True)
+    n, m = len(program.inputs), len(program.outputs)
+    doc = [
         f"/* Generated by symdiff: {name} -- {n} inputs, {m} outputs, "
         f"{program.n_ops} operations.",
         " *",
         " * Inputs (in[j]):",
     ]
-    lines += [f" *   in[{j}] = {s}" for j, s in enumerate(program.inputs)]
-    lines.append(" * Outputs (out[k]):")
-    lines += [f" *   out[{k}] = output {k} (slot {s})" for k, s in enumerate(program.outputs)]
-    lines += [
+    doc += [f" *   in[{j}] = {s}" for j, s in enumerate(program.inputs)]
+    doc.append(" * Outputs (out[k]):")
+    doc += [f" *   out[{k}] = output {k} (slot {s})" for k, s in enumerate(program.outputs)]
+    doc += [
         " *",
         f" * {name}: one point.  in and out must not overlap.",
         f" * {name}_batch: row i of X is X[i*row_stride + j*col_stride] (strides in",
         f" *   doubles); writes Y[i*{m} + k] for i < n.  X and Y must not overlap.",
         " */",
-        f"#ifndef {guard}",
-        f"#define {guard}",
-        "#ifdef __cplusplus",
-        'extern "C" {',
-        "#endif",
-        "",
+    ]
+    decls = [
         f"#define {name.upper()}_N_INPUTS {n}",
         f"#define {name.upper()}_N_OUTPUTS {m}",
         "",
         f"void {name}(const double *in, double *out);",
         f"void {name}_batch(const double *X, long long row_stride, long long col_stride,",
         "    double *Y, long long n);",
-        "",
-        "#ifdef __cplusplus",
-        "}",
-        "#endif",
-        f"#endif /* {guard} */",
-        "",
     ]
-    return "\n".join(lines)
+    return header_frame(name, doc, decls)

@@ -142,13 +142,11 @@ def _memory_put(key: bytes, obj: bytes) -> None:
         _memory_bytes -= len(old)
 
 
-def load(key: bytes, *, disk: bool = True) -> tuple[bytes | None, str]:
+def load(key: bytes) -> tuple[bytes | None, str]:
     """(object bytes or None, where: "memory" / "disk" / "miss" / "corrupt")."""
     obj = _memory_get(key)
     if obj is not None:
         return obj, "memory"
-    if not disk:
-        return None, "miss"
     path = entry_path(key)
     try:
         with open(path, "rb") as f:
@@ -178,15 +176,13 @@ def _parse_entry(data: bytes, key: bytes) -> bytes | None:
     return payload
 
 
-def store(key: bytes, obj: bytes, *, disk: bool = True) -> Path | None:
-    """Remember ``obj`` in memory and (if ``disk``) write its entry atomically,
+def store(key: bytes, obj: bytes) -> Path | None:
+    """Remember ``obj`` in memory and write its disk entry atomically,
     then evict least recently used entries beyond :func:`max_bytes` (the new
     entry too, if it alone exceeds the budget).  Returns the path written,
     or None.  Never raises on I/O problems: a cache that cannot be written
     is just a cache miss next time."""
     _memory_put(key, obj)
-    if not disk:
-        return None
     path = entry_path(key)
     header = _HEADER.pack(MAGIC, FORMAT_VERSION, key, len(obj), hashlib.sha256(obj).digest())
     tmp = None

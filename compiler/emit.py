@@ -30,7 +30,7 @@ from symdiff.core.program import Program
 
 from . import kernels, npyabi
 from .lowering import ModuleState, vecmath_text
-from .plan import plan
+from .plan import Plan
 
 __all__ = ["module_text", "scalar_module_text", "batch_module_text", "vecmath_module_text"]
 
@@ -46,10 +46,10 @@ def _assemble(head: str, state: ModuleState, parts: list[str]) -> str:
         state.extra_defs + parts) + "\n"
 
 
-def module_text(program: Program, name: str, *, opt: int = 2, fast_math: bool = False,
-                vector_math: bool = True, python_entries: bool = True,
-                use_fma=None, chunk_size: int | None = None) -> str:
-    """The complete LLVM IR module for ``program`` as text.
+def module_text(program: Program, name: str, pl: Plan, *, fast_math: bool = False,
+                vector_math: bool = True, python_entries: bool = True) -> str:
+    """The complete LLVM IR module for ``program`` laid out as ``pl`` says
+    (:func:`compiler.plan.plan`), as text.
 
     ``python_entries`` adds the fast Python entry ``N__py`` and the pre-bound
     entry ``N__bound`` (JIT only: they call the runtime object of
@@ -63,24 +63,43 @@ def module_text(program: Program, name: str, *, opt: int = 2, fast_math: bool = 
     one loop, which the vectorizer widens across rows when the body is
     small enough to be inlined into it.
     """
-    pl = plan(program, opt, vector_math=vector_math, chunk_size=chunk_size)
+    return _row_loop_module(program, name, pl, fast_math, vector_math, scalar_kernel=True,
+                            python_entries=python_entries, what=str(pl))
+
+
+def batch_module_text(program: Program, name: str, pl: Plan, *, fast_math: bool = False,
+                      vector_math: bool = True) -> str:
+    """The batch JIT module of a small program: the body inlined into the
+    ``N__rows`` loop (vecmath defined in the module, so the loop
+    vectorizes) and ``N_batch``."""
+    return _row_loop_module(program, name, pl, fast_math, vector_math, scalar_kernel=False,
+                            python_entries=False, what=f"batch module; {pl}")
+
+
+def _row_loop_module(program: Program, name: str, pl: Plan, fast_math: bool,
+                     vector_math: bool, *, scalar_kernel: bool, python_entries: bool,
+                     what: str) -> str:
+    """A module built around ``N__rows``: the body (or chunk chain), the row
+    loop and ``N_batch``, with ``scalar_kernel`` also ``N`` and with
+    ``python_entries`` also ``N__py`` and ``N__bound``."""
     # vecmath only pays off where the loop is vectorized (inlined body); in
     # chunked or out-of-line bodies libm calls are smaller and as fast.
-    state = ModuleState(vector_math and pl.inline_body, use_fma)
+    state = ModuleState(vector_math and pl.inline_body)
     n, m = len(program.inputs), len(program.outputs)
     parts, calls, n_scratch = kernels.body_functions(program, name, pl, state, fast_math)
     parts.append(kernels.rows_function(name, n, m, calls, n_scratch, state))
-    parts.append(kernels.scalar_kernel(name))
+    if scalar_kernel:
+        parts.append(kernels.scalar_kernel(name))
     parts.append(kernels.batch_kernel(name, n, m))
     if python_entries:
         parts.append(npyabi.entries_text(name, n, m))
     if n:
         parts.append(kernels.loop_metadata())
-    return _assemble(_header(program, name, pl.n_ops, str(pl)), state, parts)
+    return _assemble(_header(program, name, pl.n_ops, what), state, parts)
 
 
 def scalar_module_text(program: Program, name: str, *, fast_math: bool = False,
-                       vector_math: bool = True, use_fma=None) -> tuple[str, tuple]:
+                       vector_math: bool = True) -> tuple[str, tuple]:
     """(module text, vecmath names it calls) of the scalar JIT module of a
     small program: ``N`` computing the body in place (no row loop),
     ``N__py`` and ``N__bound``.  The math :mod:`compiler.vecmath` implements
@@ -89,7 +108,7 @@ def scalar_module_text(program: Program, name: str, *, fast_math: bool = False,
     exactly what a row of :func:`batch_module_text`'s loop computes."""
     # Only programs with an inlined body get this module, and those use
     # vecmath whenever vector_math is on (as module_text decides).
-    state = ModuleState(vector_math, use_fma, define_vecmath=False)
+    state = ModuleState(vector_math, define_vecmath=False)
     n, m = len(program.inputs), len(program.outputs)
     parts = [kernels.direct_scalar_kernel(program, name, state, fast_math),
              npyabi.entries_text(name, n, m)]
@@ -97,29 +116,13 @@ def scalar_module_text(program: Program, name: str, *, fast_math: bool = False,
     return _assemble(head, state, parts), tuple(state.vec_used)
 
 
-def batch_module_text(program: Program, name: str, *, opt: int = 2, fast_math: bool = False,
-                      vector_math: bool = True, use_fma=None) -> str:
-    """The batch JIT module of a small program: the body inlined into the
-    ``N__rows`` loop (vecmath defined in the module, so the loop
-    vectorizes) and ``N_batch``."""
-    pl = plan(program, opt, vector_math=vector_math)
-    state = ModuleState(vector_math and pl.inline_body, use_fma)
-    n, m = len(program.inputs), len(program.outputs)
-    parts, calls, n_scratch = kernels.body_functions(program, name, pl, state, fast_math)
-    parts.append(kernels.rows_function(name, n, m, calls, n_scratch, state))
-    parts.append(kernels.batch_kernel(name, n, m))
-    if n:
-        parts.append(kernels.loop_metadata())
-    return _assemble(_header(program, name, pl.n_ops, f"batch module; {pl}"), state, parts)
-
-
-def vecmath_module_text(names, use_fma) -> str:
+def vecmath_module_text(names) -> str:
     """A module defining vecmath's ``names`` as ordinary external functions
     (``symdiff.v<name>``): the runtime object scalar modules link against."""
     decls: dict[str, str] = {}
     defs = []
     for name in names:
-        _, text, d = vecmath_text(name, use_fma, exported=True)
+        _, text, d = vecmath_text(name, exported=True)
         decls.update(d)
         defs.append(text)
     return "\n".join([f"; symdiff runtime: vecmath {', '.join(names)}", *decls.values()]) + \

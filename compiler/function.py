@@ -17,7 +17,9 @@ Call paths, fastest first (measured numbers in benchmarks/bench_compiled.py):
     Passing ``id()`` ints costs about 0.2 us; the alternatives measured here
     (``arr.__array_interface__['data'][0]``: ~1.4-3 us per array,
     ``arr.ctypes.data``: similar, ``py_object`` arguments: slower than ints)
-    would each blow the 1 us budget on their own.
+    would each blow the 1 us budget on their own.  (Where Python itself
+    needs a pointer, :func:`compiler.npyabi.data_ptr` reads it from the
+    header in ~0.1 us.)
 ``fn(x)``
     The same plus ``numpy.empty(m)``.
 ``fn.batch(X)``
@@ -36,8 +38,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import re
-import sys
 import threading
 import time
 import warnings
@@ -47,7 +47,8 @@ import numpy as np
 
 from symdiff.core.program import Program, schedule
 
-from . import backend, cache, emit, npyabi, runtime
+from . import backend, emit, npyabi, runtime
+from .build import Module, ModuleText, check_name, check_opt
 from .plan import plan
 from .threads import default_threads, shared_pool
 
@@ -60,12 +61,10 @@ _id = id
 #: Batches with fewer rows than this run on the calling thread.
 DEFAULT_THREAD_MIN_ROWS = 2048
 
-_NAME_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
 
 # The fast entries read numpy's array header directly (compiler.npyabi);
 # where this numpy's layout differs, they are turned off, loudly.
-_LAYOUT_PROBLEM = npyabi.layout_mismatch()
+_LAYOUT_PROBLEM = npyabi.LAYOUT_PROBLEM
 if _LAYOUT_PROBLEM is not None:
     warnings.warn(f"symdiff: numpy's array header differs from compiler.npyabi's layout "
                   f"({_LAYOUT_PROBLEM}); compiled functions take the checked Python path "
@@ -85,8 +84,7 @@ def _always_slow(xid, oid):
     return 1
 
 
-def _ptr(a: np.ndarray) -> int:
-    return a.__array_interface__["data"][0]
+_ptr = npyabi.data_ptr
 
 
 def _describe(names, limit=8) -> str:
@@ -100,56 +98,13 @@ def _describe(names, limit=8) -> str:
 
 
 def _normalize_options(opt, fast_math, vector_math) -> dict:
-    if not isinstance(opt, (int, np.integer)) or not 0 <= int(opt) <= 3:
-        raise ValueError(f"opt must be 0, 1, 2 or 3, got {opt!r}")
-    return {"opt": int(opt), "fast_math": bool(fast_math), "vector_math": bool(vector_math)}
+    return {"opt": check_opt(opt), "fast_math": bool(fast_math),
+            "vector_math": bool(vector_math)}
 
 
 def _symbols(name: str, with_batch: bool) -> tuple[list[str], list[str]]:
     funcs, globs = npyabi.entry_symbols(name)
     return [name, *([f"{name}_batch"] if with_batch else []), *funcs], globs
-
-
-class _Module:
-    """One compiled module of a CompiledFunction: IR text, backend levels,
-    cache key, object code, and what building it cost (``info``)."""
-
-    __slots__ = ("text", "levels", "key", "obj", "info", "lazy")
-
-    def __init__(self, text: str, levels: dict, use_cache: bool, want_opt_ir: bool):
-        self.text = text
-        self.levels = levels
-        self.lazy: dict = {}
-        t0 = time.perf_counter()
-        # The key is what the code is: the text, the codegen options, the
-        # versions and the target (compiler.cache).
-        self.key = cache.make_key(text, backend.codegen_options(**levels), backend.host_info())
-        info = {"key_s": time.perf_counter() - t0}
-        obj, info["cache"] = cache.load(self.key) if use_cache else (None, "off")
-        if obj is None:
-            timings: dict = {}
-            obj, opt_ir = backend.compile_text(text, **levels, want_opt_ir=want_opt_ir,
-                                               timings=timings)
-            info.update({k + "_s": v for k, v in timings.items()})
-            if opt_ir is not None:
-                self.lazy["llvm_ir_opt"] = opt_ir
-            if use_cache:
-                cache.store(self.key, obj)
-        self.obj = obj
-        self.info = info
-
-    def optimized_ir(self) -> str:
-        s = self.lazy.get("llvm_ir_opt")
-        if s is None:
-            s = self.lazy["llvm_ir_opt"] = backend.optimized_ir(self.text, **self.levels)
-        return s
-
-    def assembly(self) -> str:
-        s = self.lazy.get("asm")
-        if s is None:
-            s = self.lazy["asm"] = backend.assembly(
-                self.optimized_ir(), codegen_level=self.levels["codegen_level"])
-        return s
 
 
 def as_program(outputs, inputs=None) -> Program:
@@ -183,18 +138,16 @@ def compile(outputs, inputs=None, *, opt: int = 2, cache: bool = True, fast_math
     a length-m vector.
     """
     program = as_program(outputs, inputs)
-    if not isinstance(name, str) or not _NAME_OK.match(name):
-        raise ValueError(f"name must be a C identifier, got {name!r}")
+    check_name(name)
     options = _normalize_options(opt, fast_math, vector_math)
     return CompiledFunction._build(program, name, options, use_cache=bool(cache))
 
 
 def _rebuild(program: Program, name: str, options: dict, use_cache: bool):
-    """Unpickling: recompile (usually a disk-cache hit)."""
-    opts = dict(options)
-    opts["vector_math"] = opts.get("vector_math", True)
-    return compile(program, opt=opts["opt"], fast_math=opts["fast_math"],
-                   vector_math=opts["vector_math"], cache=use_cache, name=name)
+    """Unpickling: recompile (usually a disk-cache hit; pickles come from the
+    same version of symdiff, so ``options`` has every key)."""
+    return compile(program, opt=options["opt"], fast_math=options["fast_math"],
+                   vector_math=options["vector_math"], cache=use_cache, name=name)
 
 
 class CompiledFunction:
@@ -249,30 +202,25 @@ class CompiledFunction:
         split = pl.inline_body
         info = {"n_ops": pl.n_ops, "n_instrs": len(program.instrs), "plan": pl,
                 "split": split, "batch": None}
-        dump_dir = os.environ.get("SYMDIFF_DUMP_IR")
         # The IR is emitted even on a cache hit: the cache keys on it.
         t1 = time.perf_counter()
         if split:
             text, vec = emit.scalar_module_text(program, name, fast_math=options["fast_math"],
                                                 vector_math=options["vector_math"])
-            levels = {"opt_level": pl.scalar_opt_level,
-                      "codegen_level": pl.scalar_codegen_level, "slp": False}
+            levels = pl.scalar_levels()
         else:
-            text, vec = emit.module_text(program, name, opt=options["opt"],
-                                         fast_math=options["fast_math"],
+            text, vec = emit.module_text(program, name, pl, fast_math=options["fast_math"],
                                          vector_math=options["vector_math"]), ()
-            levels = {"opt_level": pl.opt_level, "codegen_level": pl.codegen_level,
-                      "slp": pl.slp}
+            levels = pl.levels()
         info["emit_s"] = time.perf_counter() - t1
-        use_cache = use_cache and cache.cache_enabled()
-        self._main = _Module(text, levels, use_cache, want_opt_ir=bool(dump_dir))
+        self._main = Module(text, levels, use_cache=use_cache, dump_as=(name, ""))
         info.update(self._main.info)
         t3 = time.perf_counter()
         # Runtime objects the module calls: the fast entries' checks and
         # vecmath's functions in a scalar module (compiler.runtime; built
         # or read from disk once per process).
         self._libs = [runtime.pyabi_object(use_cache=use_cache),
-                      *runtime.vecmath_objects(vec, None, use_cache=use_cache)]
+                      *runtime.vecmath_objects(vec, use_cache=use_cache)]
         t4 = time.perf_counter()
         info["runtime_s"] = t4 - t3
         self._inst = self._load_instance()
@@ -285,8 +233,6 @@ class CompiledFunction:
         info["load_s"] = t5 - t4
         info["total_s"] = t5 - t0
         self.compile_info = info
-        if dump_dir:
-            self._dump(dump_dir, self._main, "")
         return self
 
     def _load_instance(self) -> backend.Instance:
@@ -300,10 +246,7 @@ class CompiledFunction:
     def _batch_levels(self) -> dict | None:
         """Backend levels of the separate batch module, or None if the batch
         kernel is in the main module."""
-        pl = self._plan
-        if not pl.inline_body:
-            return None
-        return {"opt_level": pl.opt_level, "codegen_level": pl.codegen_level, "slp": pl.slp}
+        return self._plan.levels() if self._plan.inline_body else None
 
     def _batch_kernel(self):
         """The batch kernel, compiling its module on first use (under a lock:
@@ -313,31 +256,17 @@ class CompiledFunction:
                 t0 = time.perf_counter()
                 text = self.batch_llvm_ir
                 t1 = time.perf_counter()
-                dump_dir = os.environ.get("SYMDIFF_DUMP_IR")
-                use_cache = self._use_cache and cache.cache_enabled()
-                mod = _Module(text, self._batch_levels(), use_cache, want_opt_ir=bool(dump_dir))
+                mod = Module(text, self._batch_levels(), use_cache=self._use_cache,
+                             dump_as=(self.name, "-batch"))
                 t2 = time.perf_counter()
                 inst = backend.Instance(mod.obj, [f"{self.name}_batch"], [])
                 t3 = time.perf_counter()
                 self._batch, self._batch_inst = mod, inst
                 self.compile_info["batch"] = {"emit_s": t1 - t0, **mod.info,
                                               "load_s": t3 - t2, "total_s": t3 - t0}
-                if dump_dir:
-                    self._dump(dump_dir, mod, "-batch")
                 # Published last: readers outside the lock see all or nothing.
                 self._cbatch = _CBATCH(inst.addresses[f"{self.name}_batch"])
         return self._cbatch
-
-    def _dump(self, d: str, mod: _Module, suffix: str) -> None:
-        try:
-            os.makedirs(d, exist_ok=True)
-            stem = os.path.join(d, f"{self.name}-{mod.key.hex()[:12]}{suffix}")
-            with open(stem + ".ll", "w") as f:
-                f.write(mod.text)
-            with open(stem + ".opt.ll", "w") as f:
-                f.write(mod.optimized_ir())
-        except OSError as e:
-            print(f"symdiff: cannot dump IR to {d}: {e}", file=sys.stderr)
 
     # -- pickling --------------------------------------------------------------
     def __reduce__(self):
@@ -390,35 +319,32 @@ class CompiledFunction:
         if s is None:
             o = self.options
             s = self._lazy["batch_llvm_ir"] = emit.batch_module_text(
-                self.program, self.name, opt=o["opt"], fast_math=o["fast_math"],
+                self.program, self.name, self._plan, fast_math=o["fast_math"],
                 vector_math=o["vector_math"])
         return s
+
+    def _batch_text(self) -> ModuleText:
+        """The module holding the batch kernel: the main one, the batch
+        module once built, else its text (inspecting it compiles nothing)."""
+        if self._batch is not None:
+            return self._batch
+        levels = self._batch_levels()
+        if levels is None:
+            return self._main
+        t = self._lazy.get("batch_text")
+        if t is None:
+            t = self._lazy["batch_text"] = ModuleText(self.batch_llvm_ir, levels)
+        return t
 
     @property
     def batch_llvm_ir_opt(self) -> str:
         """:attr:`batch_llvm_ir` after the optimization pipeline."""
-        levels = self._batch_levels()
-        if levels is None:
-            return self.llvm_ir_opt
-        if self._batch is not None:
-            return self._batch.optimized_ir()
-        s = self._lazy.get("batch_llvm_ir_opt")
-        if s is None:
-            s = self._lazy["batch_llvm_ir_opt"] = backend.optimized_ir(self.batch_llvm_ir,
-                                                                       **levels)
-        return s
+        return self._batch_text().optimized_ir()
 
     @property
     def batch_asm(self) -> str:
         """Native assembly of :attr:`batch_llvm_ir_opt`."""
-        levels = self._batch_levels()
-        if levels is None:
-            return self.asm
-        s = self._lazy.get("batch_asm")
-        if s is None:
-            s = self._lazy["batch_asm"] = backend.assembly(
-                self.batch_llvm_ir_opt, codegen_level=levels["codegen_level"])
-        return s
+        return self._batch_text().assembly()
 
     @property
     def object_code(self) -> bytes:
@@ -606,19 +532,23 @@ class CompiledFunction:
 
     def _run_batch(self, xp: int, rs: int, cs: int, yp: int, N: int, threads) -> None:
         kernel = self._cbatch or self._batch_kernel()
-        if threads is None:
-            threads = default_threads()
-        threads = int(threads)
-        if threads < 1:
-            raise ValueError(f"threads must be >= 1, got {threads}")
+        if threads is not None:
+            threads = int(threads)
+            if threads < 1:
+                raise ValueError(f"threads must be >= 1, got {threads}")
         # Threads pay off once a block holds enough work, not enough rows:
         # scale the minimum rows per thread by the program's size (measured:
         # 1,797-row per-sample softmax/MLP gradients, ~2,000-8,000 ops a
         # row, ran 1.6-1.9x faster on 2 threads; tiny kernels need
         # thousands of rows to amortize the hand-off).
         min_rows = max(64, min(DEFAULT_THREAD_MIN_ROWS, 400_000 // max(1, self._n_ops)))
+        if N < min_rows:
+            kernel(xp, rs, cs, yp, N)
+            return
+        if threads is None:  # resolved only where threads could run
+            threads = default_threads()
         threads = min(threads, max(1, N // (min_rows // 2)))
-        if N < min_rows or threads == 1:
+        if threads == 1:
             kernel(xp, rs, cs, yp, N)
             return
         m = self._m

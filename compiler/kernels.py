@@ -25,7 +25,7 @@ import bisect
 
 from symdiff.core.program import Program
 
-from .lowering import Emitter, ModuleState, fmt_double, lower_instr
+from .lowering import Emitter, ModuleState, fmt_double
 from .plan import Plan
 
 __all__ = ["body_functions", "rows_function", "scalar_kernel", "direct_scalar_kernel",
@@ -51,11 +51,12 @@ def emit_body(em: Emitter, program: Program, lo: int, hi: int, *, x: str, y: str
     This loop runs on every compile, cache hits included (the cache keys on
     the emitted text), so binary instructions are formatted inline here
     (see :meth:`Emitter.binary_prefixes`) and everything else goes through
-    :func:`lower_instr`."""
+    :meth:`Emitter.op`."""
     instrs = program.instrs
     vals: dict[int, str] = {}
     get = vals.get
     binops = em.binary_prefixes()
+    lower = em.op
     append = em.lines.append
 
     def value(s: int) -> str:
@@ -84,7 +85,7 @@ def emit_body(em: Emitter, program: Program, lo: int, hi: int, *, x: str, y: str
             r = f"%v{k}"
             append(f"  {r} = {prefix}{get(a) or value(a)}, {get(b) or value(b)}")
         else:
-            r = lower_instr(em, program, k, [get(a) or value(a) for a in ins.args])
+            r = lower(op, *[get(a) or value(a) for a in ins.args])
         vals[k] = r
         if k in store_scratch:
             em.store(r, scratch, scratch_slot[k])

@@ -27,15 +27,15 @@ printed definitions are pasted into our modules (see :func:`vecmath_text`).
 
 from __future__ import annotations
 
+import functools
 import struct
 
 from symdiff.core.ops import OPS, Hook, Instruction, Intrinsic, Libm
-from symdiff.core.program import Program
 
 from . import vecmath
 
-__all__ = ["Emitter", "ModuleState", "lower_instr", "fmt_double", "vecmath_ops",
-           "vecmath_text", "LIBM_ATTRS"]
+__all__ = ["Emitter", "ModuleState", "fmt_double", "vecmath_ops", "vecmath_text",
+           "LIBM_ATTRS"]
 
 # Comparison predicates of Emitter.fcmp (all of LLVM's except true/false).
 _FCMP_PREDS = frozenset({"oeq", "ogt", "oge", "olt", "ole", "one", "ord", "uno",
@@ -72,22 +72,27 @@ def vecmath_ops() -> frozenset:
 _VECMATH_CACHE: dict = {}
 
 
-def vecmath_text(name: str, use_fma, *, exported: bool = False) -> tuple[str, str, dict]:
+@functools.lru_cache(maxsize=None)
+def _host_fma() -> bool:
+    # Asking LLVM for the host's features costs ~0.25 ms: once per process.
+    return vecmath.host_has_fma()
+
+
+def vecmath_text(name: str, *, exported: bool = False) -> tuple[str, str, dict]:
     """(symbol, definition text, {decl symbol: decl text}) of the vecmath
     function for math ``name``: ``internal alwaysinline`` as
     :func:`compiler.vecmath.define_vecmath` makes it, or with ``exported``
     an ordinary external function (the runtime object other modules link
-    against).  Printed once per process and reused (building it through
-    ``llvmlite.ir`` costs ~1-5 ms)."""
-    key = (name, use_fma, exported)
+    against).  ``llvm.fma`` where the host has it.  Printed once per process
+    and reused (building it through ``llvmlite.ir`` costs ~1-5 ms)."""
+    key = (name, exported)
     hit = _VECMATH_CACHE.get(key)
     if hit is not None:
         return hit
     import llvmlite.ir as ir
 
     mod = ir.Module(name="vecmath_" + name)
-    kwargs = {} if use_fma is None else {"use_fma": use_fma}
-    fns = vecmath.define_vecmath(mod, [name], **kwargs)
+    fns = vecmath.define_vecmath(mod, [name], use_fma=_host_fma())
     fn = fns[name]
     if exported:
         fn.linkage = ""
@@ -113,11 +118,10 @@ class ModuleState:
     ``vec_used`` lists the vecmath functions the module calls, in order.
     """
 
-    def __init__(self, vector_math: bool, use_fma, *, define_vecmath: bool = True):
+    def __init__(self, vector_math: bool, *, define_vecmath: bool = True):
         self.decls: dict[str, str] = {}
         self.extra_defs: list[str] = []
         self.vec_names = vecmath.SUPPORTED if vector_math else frozenset()
-        self.use_fma = use_fma
         self.define_vecmath = define_vecmath
         self.vec_used: dict[str, str] = {}
 
@@ -133,7 +137,7 @@ class ModuleState:
         sym = self.vec_used.get(name)
         if sym is None:
             if self.define_vecmath:
-                sym, text, decls = vecmath_text(name, self.use_fma)
+                sym, text, decls = vecmath_text(name)
                 for s, d in decls.items():
                     self.decls.setdefault(s, d)
                 self.extra_defs.append(text)
@@ -192,11 +196,15 @@ class Emitter:
         """a / b."""
         return self._bin("fdiv", a, b)
 
+    def _unary(self, opcode: str, a: str) -> str:
+        self._n += 1
+        r = f"%t{self._n}"
+        self.lines.append(f"  {r} = {opcode} {self._ff}double {a}")
+        return r
+
     def fneg(self, a: str) -> str:
         """-a (flips the sign bit, also of 0.0 and NaN, like numpy.negative)."""
-        r = self.tmp()
-        self.lines.append(f"  {r} = fneg {self._ff}double {a}")
-        return r
+        return self._unary("fneg", a)
 
     def fcmp(self, pred: str, a: str, b: str) -> str:
         """Compare two doubles; ``pred`` is an LLVM predicate (``'olt'``,
@@ -223,8 +231,9 @@ class Emitter:
             raise ValueError(f"op {name!r} applied to {len(args)} arguments")
         low = opdef.lowering
         if isinstance(low, Instruction):
-            if low.opcode == "fneg":
-                return self.fneg(args[0])
+            # One IR instruction; its arity says which form (fneg is unary).
+            if len(args) == 1:
+                return self._unary(low.opcode, args[0])
             return self._bin(low.opcode, *args)
         if isinstance(low, (Intrinsic, Libm)):
             if name in self._state.vec_names:
@@ -243,8 +252,7 @@ class Emitter:
         going through :meth:`op` per instruction made emission 3x slower."""
         return {name: f"{op.lowering.opcode} {self._ff}double "
                 for name, op in OPS.items()
-                if isinstance(op.lowering, Instruction) and op.lowering.opcode != "fneg"
-                and op.arity == 2}
+                if isinstance(op.lowering, Instruction) and op.arity == 2}
 
     def const_value(self, operand: str):
         """The float value of a constant operand, or ``None`` for an SSA
@@ -285,8 +293,3 @@ class Emitter:
         self.lines.append(f"  {p} = getelementptr inbounds double, ptr {base}, i64 {index}\n"
                           f"  store double {value}, ptr {p}, align 8")
 
-
-def lower_instr(em: Emitter, program: Program, k: int, args: list[str]) -> str:
-    """Emit instruction ``k`` (an op, not an input or constant) given its
-    argument operands; returns the result operand."""
-    return em.op(program.instrs[k].op, *args)

@@ -29,8 +29,13 @@ the indirect kernel call costs a nanosecond or two.
 
 The header layout is numpy's public ABI (``PyArray_DATA`` and friends are
 inline field reads in every extension module).  :func:`layout_mismatch`
-checks it against numpy's own attributes at import; where it differs, the
-caller turns the fast entry off and says so.
+checks it against numpy's own attributes at import (:data:`LAYOUT_PROBLEM`);
+where it differs, the caller turns the fast entry off and says so.
+
+:func:`data_ptr` reads an array's data pointer from the same header in
+Python (~0.1 us, against ~1 us for ``__array_interface__`` or
+``.ctypes.data``), for the per-call paths that pass pointers through
+ctypes (``batch()``, tensor kernels).
 
 The runtime object's globals (:func:`runtime_globals`: ``numpy.ndarray``,
 the float64 descriptor, ``PyErr_SetString`` and ``ValueError``) are filled
@@ -44,8 +49,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Layout", "NDARRAY_LAYOUT", "layout_mismatch", "entries_text", "entry_symbols",
-           "runtime_text", "runtime_globals", "OK", "REJECTED", "OVERLAP", "BOUND_ERROR"]
+__all__ = ["Layout", "NDARRAY_LAYOUT", "LAYOUT_PROBLEM", "layout_mismatch", "data_ptr",
+           "entries_text", "entry_symbols", "runtime_text", "runtime_globals", "OK",
+           "REJECTED", "OVERLAP", "BOUND_ERROR"]
 
 #: Return codes of ``N__py``.
 OK, REJECTED, OVERLAP = 0, 1, 2
@@ -112,6 +118,24 @@ def layout_mismatch(layout: Layout = NDARRAY_LAYOUT) -> str | None:
         if dims is None or ctypes.c_ssize_t.from_address(dims).value != a.shape[0]:
             return "dimensions offset"
     return None
+
+
+#: :func:`layout_mismatch` of this process (None: the layout matched).
+LAYOUT_PROBLEM = layout_mismatch()
+
+if LAYOUT_PROBLEM is None:
+    _word_at = ctypes.c_size_t.from_address
+    _DATA_OFFSET = NDARRAY_LAYOUT.data
+
+    def data_ptr(a: np.ndarray) -> int:
+        """The address of ``a``'s data (``a`` a numpy array, kept alive by
+        the caller), read from its header."""
+        return _word_at(id(a) + _DATA_OFFSET).value
+else:
+    def data_ptr(a: np.ndarray) -> int:
+        """The address of ``a``'s data (numpy's header layout differs from
+        :data:`NDARRAY_LAYOUT` here, so through ``a.ctypes``)."""
+        return a.ctypes.data
 
 
 def entry_symbols(name: str) -> tuple[list[str], list[str]]:

@@ -44,6 +44,19 @@ class Plan:
     scalar_codegen_level: int = 2
     n_ops: int = 0
 
+    def levels(self) -> dict:
+        """The backend levels (keywords of
+        :func:`compiler.backend.compile_text`) of the module holding the
+        batch loop."""
+        return {"opt_level": self.opt_level, "codegen_level": self.codegen_level,
+                "slp": self.slp}
+
+    def scalar_levels(self) -> dict:
+        """The backend levels of the scalar module of an ``inline_body``
+        program."""
+        return {"opt_level": self.scalar_opt_level,
+                "codegen_level": self.scalar_codegen_level, "slp": False}
+
 
 # Policy:
 #  * Machine-code generation dominates compile time and grows faster than

@@ -19,10 +19,10 @@ every kernel, not a kernel's compiled code.
 
 from __future__ import annotations
 
-import functools
 import threading
 
-from . import backend, cache, emit, npyabi, vecmath
+from . import emit, npyabi
+from .build import Module
 
 __all__ = ["vecmath_objects", "pyabi_object", "VECMATH_LEVELS", "PYABI_LEVELS"]
 
@@ -45,25 +45,17 @@ _OBJECTS: dict[tuple, bytes] = {}
 _LOCK = threading.Lock()
 
 
-def vecmath_objects(names, use_fma, *, use_cache: bool) -> list[bytes]:
+def vecmath_objects(names, *, use_cache: bool) -> list[bytes]:
     """Object code defining vecmath's ``names`` (one object for the set, or
     none for no names), built or loaded on first use in this process.
-    ``use_fma``: as in :mod:`compiler.vecmath` (None: the host's).
     ``use_cache``: also look in and write to the disk cache."""
     if not names:
         return []
-    fma = _host_fma() if use_fma is None else bool(use_fma)
     names = tuple(sorted(set(names)))
     # One object per set: each object an engine loads costs ~0.05 ms, and a
     # process meets few sets.
-    return [_object(("vecmath", names, fma), lambda: emit.vecmath_module_text(names, fma),
+    return [_object(("vecmath", names), lambda: emit.vecmath_module_text(names),
                     VECMATH_LEVELS, use_cache)]
-
-
-@functools.lru_cache(maxsize=None)
-def _host_fma() -> bool:
-    # Asking LLVM for the host's features costs ~0.25 ms: once per process.
-    return vecmath.host_has_fma()
 
 
 def pyabi_object(*, use_cache: bool) -> bytes:
@@ -76,15 +68,5 @@ def _object(memo_key: tuple, make_text, levels: dict, use_cache: bool) -> bytes:
     with _LOCK:
         obj = _OBJECTS.get(memo_key)
         if obj is None:
-            obj = _OBJECTS[memo_key] = _build(make_text(), levels, use_cache)
-    return obj
-
-
-def _build(text: str, levels: dict, use_cache: bool) -> bytes:
-    key = cache.make_key(text, backend.codegen_options(**levels), backend.host_info())
-    obj = cache.load(key)[0] if use_cache else None
-    if obj is None:
-        obj, _ = backend.compile_text(text, **levels)
-        if use_cache:
-            cache.store(key, obj)
+            obj = _OBJECTS[memo_key] = Module(make_text(), levels, use_cache=use_cache).obj
     return obj

@@ -16,7 +16,8 @@ Module layout (``N`` is the function name)::
                                           i64 rows): null = run in place
 
 ``bufs`` holds one pointer per buffer: the inputs, the outputs, the
-constant arrays and the scratch buffers, in that order; ``dims`` one i64
+constant arrays and the scratch buffers, in that order
+(:attr:`TensorPlan.buffer_keys`); ``dims`` one i64
 per dimension name (in :attr:`TensorPlan.dims` order).  Every buffer is
 C-contiguous: the Python wrapper (or a C caller, see the generated header)
 guarantees it.
@@ -37,11 +38,11 @@ from __future__ import annotations
 
 import os
 
-from symdiff.core.ops import OPS
+from symdiff.core.ops import OPS, Hook, Instruction
 from symdiff.core.program import Program
 
 from ..lowering import Emitter, ModuleState, fmt_double
-from .plan import Step, TensorPlan
+from .plan import Step, TensorPlan, is_pointwise
 
 __all__ = ["module_text", "PARALLEL_MIN_WORK", "PARALLEL_MIN_FLOPS", "SMALL_MATMUL_FLOPS",
            "MIN_BLOCK_ROWS", "MATH_WEIGHT"]
@@ -100,6 +101,25 @@ class _Fn:
 
     def tmp(self) -> str:
         return self.em.tmp()
+
+    def gep(self, base: str, off: str, ty: str = "double") -> str:
+        """Pointer to element ``off`` (an i64 operand) of the ``ty`` array
+        at ``base``."""
+        p = self.tmp()
+        self.line(f"{p} = getelementptr inbounds {ty}, ptr {base}, i64 {off}")
+        return p
+
+    def load(self, base: str, off: str, ty: str = "double") -> str:
+        """``base[off]`` of type ``ty``."""
+        p = self.gep(base, off, ty)
+        v = self.tmp()
+        self.line(f"{v} = load {ty}, ptr {p}, align 8")
+        return v
+
+    def store(self, value: str, base: str, off: str, ty: str = "double") -> None:
+        """``base[off] = value`` of type ``ty``."""
+        p = self.gep(base, off, ty)
+        self.line(f"store {ty} {value}, ptr {p}, align 8")
 
     def i64(self, opcode: str, a: str, b: str) -> str:
         if opcode == "mul":
@@ -204,22 +224,19 @@ class _Step:
         return self.ptrs[self.gen.key(slot)]
 
     def load(self, slot: int, idx: list, shape: tuple) -> str:
-        fn = self.fn
-        b = self.gen.plan.buffer(slot)
-        off = self.linear(idx, shape)
-        p = fn.tmp()
-        ty = "i64" if b.dtype == "int64" else "double"
-        fn.line(f"{p} = getelementptr inbounds {ty}, ptr {self.pointer(slot)}, i64 {off}")
-        v = fn.tmp()
-        fn.line(f"{v} = load {ty}, ptr {p}, align 8")
-        return v
+        """The entry ``idx`` of materialized ``slot`` read with ``shape``'s
+        strides (an i64 for integer labels, else a double)."""
+        ty = _IR_TYPE[self.gen.plan.buffer(slot).dtype]
+        return self.fn.load(self.pointer(slot), self.linear(idx, shape), ty)
+
+    def load_at(self, base: str, idx: list, shape: tuple) -> str:
+        """The double at index ``idx`` of the ``shape`` array at ``base``."""
+        return self.fn.load(base, self.linear(idx, shape))
 
     def store(self, value: str, base: str, idx: list, shape: tuple) -> None:
-        fn = self.fn
-        off = self.linear(idx, shape)
-        p = fn.tmp()
-        fn.line(f"{p} = getelementptr inbounds double, ptr {base}, i64 {off}")
-        fn.line(f"store double {value}, ptr {p}, align 8")
+        """Store the double ``value`` at index ``idx`` of the ``shape`` array
+        at ``base``."""
+        self.fn.store(value, base, self.linear(idx, shape))
 
     # -- fused values --------------------------------------------------------
     def value(self, slot: int, idx: list) -> str:
@@ -282,7 +299,7 @@ class _Step:
         if op == "reshape":
             if gen.plan.is_material(a):
                 # Same memory (C-contiguous), read with this shape's strides.
-                return self._reshape_load(a, idx, shape)
+                return self.load(a, idx, shape)
             return self.value(a, _unit_axes_index(idx, shape, ashape))
         if op == "index":
             return self.value(a, self._index_source(idx, ins.payload[0], ashape))
@@ -295,17 +312,6 @@ class _Step:
             fn.line(f"{r} = select i1 {c}, double 1.0, double 0.0")
             return r
         raise ValueError(f"tensor compiler: no inline lowering for op {op!r} (slot {slot})")
-
-    def _reshape_load(self, a: int, idx: list, shape: tuple) -> str:
-        fn = self.fn
-        b = self.gen.plan.buffer(a)
-        off = self.linear(idx, shape)
-        p = fn.tmp()
-        fn.line(f"{p} = getelementptr inbounds double, ptr {self.ptrs[self.gen.key(b.slot)]}, "
-                f"i64 {off}")
-        v = fn.tmp()
-        fn.line(f"{v} = load double, ptr {p}, align 8")
-        return v
 
     def _index_source(self, idx: list, spec: tuple, ashape: tuple) -> list:
         fn = self.fn
@@ -346,9 +352,9 @@ class _Gen:
     """Module state: the plan, the emitter state and the step functions."""
 
     def __init__(self, plan: TensorPlan, name: str, vector_math: bool, fast_math: bool,
-                 use_fma, blocks: int, small_loops: bool):
+                 small_loops: bool):
         self.plan = plan
-        self.blocks = blocks
+        self.blocks = _max_blocks()
         self._loop_functions: set = set()
         # With BLAS at hand the loop products run only below
         # SMALL_MATMUL_FLOPS, where vectorizing them costs compile time
@@ -358,15 +364,11 @@ class _Gen:
         self.program: Program = plan.program
         self.instrs = plan.program.instrs
         self.shapes = [i.shape for i in self.instrs]
-        self.state = ModuleState(vector_math, use_fma)
+        self.state = ModuleState(vector_math)
         self.fast_math = fast_math
         self.parts: list[str] = []
         # Buffer keys in bufs-array order.
-        n_in = len(self.program.inputs)
-        self.order = ([("input", k) for k in range(n_in)]
-                      + [("output", k) for k in range(len(self.program.outputs))]
-                      + [("array", k) for k in range(plan.n_arrays)]
-                      + [("scratch", k) for k in range(plan.n_scratch)])
+        self.order = plan.buffer_keys
         self.position = {key: k for k, key in enumerate(self.order)}
 
     def key(self, slot: int) -> tuple:
@@ -412,14 +414,7 @@ class _Gen:
 
     def _load_dims(self, fn: _Fn) -> dict:
         """Load every named dimension from the ``%dims`` argument: name -> i64."""
-        dims = {}
-        for m, d in enumerate(self.plan.dims):
-            p = fn.tmp()
-            fn.line(f"{p} = getelementptr inbounds i64, ptr %dims, i64 {m}")
-            v = fn.tmp()
-            fn.line(f"{v} = load i64, ptr {p}, align 8")
-            dims[d] = v
-        return dims
+        return {d: fn.load("%dims", str(m), "i64") for m, d in enumerate(self.plan.dims)}
 
     def _buffers_of_step(self, step: Step) -> list:
         """Buffer keys a step reads or writes (its target first)."""
@@ -476,7 +471,7 @@ class _Gen:
                 continue
             if ins.op in ("const", "dim"):
                 continue
-            if ins.op not in OPS and ins.op != "stop_gradient":
+            if not is_pointwise(ins.op):
                 return False
             for a in ins.args:
                 if self.shapes[a] not in (shape, ()):
@@ -487,9 +482,16 @@ class _Gen:
     def _loop(self, st: _Step, step: Step, ins) -> None:
         shape = self.shapes[step.slot]
         target = st.ptrs[self._target(step)]
+        # Integer labels written to an output (a label input returned as
+        # is): converted to double, the outputs' type.
+        labels = self.instrs[step.slot].dtype == "int64"
 
         def body(idx):
             v = st.compute(step.slot, idx) if step.kind == "loop" else st.value(step.slot, idx)
+            if labels:
+                r = st.fn.tmp()
+                st.fn.line(f"{r} = sitofp i64 {v} to double")
+                v = r
             st.store(v, target, idx, shape)
             st.memo.clear()
 
@@ -514,7 +516,8 @@ class _Gen:
         shape = self.shapes[step.slot]
         target = st.ptrs[self._target(step)]
         is_max = ins.op == "reduce_max"
-        init = "0x7FF8000000000000" if is_max else "0.0"   # NaN: maxnum ignores it
+        combine = "max" if is_max else "add"
+        init = "0x7FF8000000000000" if is_max else "0.0"   # NaN: max ignores it
         # Output entries of the rows this call owns: zero (or NaN) them first.
         kept_rows = 0 not in red
 
@@ -534,12 +537,8 @@ class _Gen:
         def body(idx):
             v = st.value(a, idx)
             oidx = out_index(idx)
-            acc = self._load_at(st, target, oidx, shape)
-            if is_max:
-                r = st.fn.em.intrinsic("llvm.maxnum.f64", acc, v)
-            else:
-                r = st.fn.em.fadd(acc, v)
-            st.store(r, target, oidx, shape)
+            acc = st.load_at(target, oidx, shape)
+            st.store(st.fn.em.op(combine, acc, v), target, oidx, shape)
             st.memo.clear()
 
         if kept_rows:
@@ -556,16 +555,6 @@ class _Gen:
                 st.fn.nest(st.extents(shape), scale, "%lo", "%hi")
             else:
                 st.fn.nest(st.extents(shape), scale)
-
-    @staticmethod
-    def _load_at(st: _Step, base: str, idx: list, shape: tuple) -> str:
-        fn = st.fn
-        off = st.linear(idx, shape)
-        p = fn.tmp()
-        fn.line(f"{p} = getelementptr inbounds double, ptr {base}, i64 {off}")
-        v = fn.tmp()
-        fn.line(f"{v} = load double, ptr {p}, align 8")
-        return v
 
     def _unindex(self, st: _Step, step: Step, ins) -> None:
         spec, _ = ins.payload
@@ -650,9 +639,7 @@ class _Gen:
             def each(i):
                 off_b = fn.i64("mul", i, kn)
                 off_c = fn.i64("mul", i, mn)
-                qb, qc = fn.tmp(), fn.tmp()
-                fn.line(f"{qb} = getelementptr inbounds double, ptr {pb}, i64 {off_b}")
-                fn.line(f"{qc} = getelementptr inbounds double, ptr {C}, i64 {off_c}")
+                qb, qc = fn.gep(pb, off_b), fn.gep(C, off_c)
                 self._gemm(st, pa, ta, sa, qb, False, lb[1:], m, n, k, qc)
 
             fn.loop("0", st.extent(lb[0]), each)
@@ -661,11 +648,7 @@ class _Gen:
 
     @staticmethod
     def _offset(fn: _Fn, base: str, off: str) -> str:
-        if off == "0":
-            return base
-        p = fn.tmp()
-        fn.line(f"{p} = getelementptr inbounds double, ptr {base}, i64 {off}")
-        return p
+        return base if off == "0" else fn.gep(base, off)
 
     def n_blocks(self, fn: _Fn, m: str) -> str:
         """Row blocks of an m-row product: clamp(m / MIN_BLOCK_ROWS, 1, cores)."""
@@ -710,9 +693,9 @@ class _Gen:
         fn.line(f"store double 0.0, ptr {C}, align 8")
 
         def body(i):
-            x = self._load_at(st, pa, [i], (None,))
-            y = self._load_at(st, pb, [i], (None,))
-            acc = self._load_at(st, C, ["0"], (None,))
+            x = st.load_at(pa, [i], (None,))
+            y = st.load_at(pb, [i], (None,))
+            acc = st.load_at(C, ["0"], (None,))
             fn.line(f"store double {fn.em.fadd(acc, fn.em.fmul(x, y))}, ptr {C}, align 8")
 
         fn.loop("0", k, body)
@@ -789,26 +772,28 @@ class _Gen:
         self._loop_functions.add(name)
         em = Emitter(self.state, self.fast_math)
         fn = _Fn(em)
-        st = _Step(self, fn, {}, {})
         vec = not self.small_loops
+
+        def at(i, j, ld):
+            """Offset of row-major element (i, j) of a matrix with row length ld."""
+            return fn.i64("add", fn.i64("mul", i, ld), j)
+
         if kind == "gemm":
             # i-p-j order: the innermost loop runs along a row of B and of C
             # (contiguous unless B is a transpose), which LLVM vectorizes;
             # the sum over p is in order, so results do not depend on the
             # schedule.
-            fn.nest(["%m", "%n"], lambda idx: self._store(st, "%C", idx[0], idx[1], "%n", "0.0"),
+            fn.nest(["%m", "%n"], lambda idx: fn.store("0.0", "%C", at(idx[0], idx[1], "%n")),
                     vectorize=vec)
 
             def row(i):
                 def inner(p):
-                    a = self._load(st, "%A", p, i, "%lda") if ta else \
-                        self._load(st, "%A", i, p, "%lda")
+                    a = fn.load("%A", at(p, i, "%lda") if ta else at(i, p, "%lda"))
 
                     def col(j):
-                        b = self._load(st, "%B", j, p, "%ldb") if tb else \
-                            self._load(st, "%B", p, j, "%ldb")
-                        c = self._load(st, "%C", i, j, "%n")
-                        self._store(st, "%C", i, j, "%n", fn.em.fadd(c, fn.em.fmul(a, b)))
+                        b = fn.load("%B", at(j, p, "%ldb") if tb else at(p, j, "%ldb"))
+                        c = fn.load("%C", at(i, j, "%n"))
+                        fn.store(fn.em.fadd(c, fn.em.fmul(a, b)), "%C", at(i, j, "%n"))
 
                     fn.loop("0", "%n", col, vectorize=vec)
 
@@ -819,14 +804,13 @@ class _Gen:
                       "ptr noalias %C, i64 %m, i64 %n, i64 %k")
         else:
             def row(i):
-                self._store(st, "%y", "0", i, "0", "0.0")
+                fn.store("0.0", "%y", i)
 
                 def col(p):
-                    a = self._load(st, "%A", p, i, "%lda") if ta else \
-                        self._load(st, "%A", i, p, "%lda")
-                    x = self._load(st, "%x", "0", p, "0")
-                    acc = self._load(st, "%y", "0", i, "0")
-                    self._store(st, "%y", "0", i, "0", fn.em.fadd(acc, fn.em.fmul(a, x)))
+                    a = fn.load("%A", at(p, i, "%lda") if ta else at(i, p, "%lda"))
+                    x = fn.load("%x", p)
+                    acc = fn.load("%y", i)
+                    fn.store(fn.em.fadd(acc, fn.em.fmul(a, x)), "%y", i)
 
                 fn.loop("0", "%k", col, vectorize=vec)
 
@@ -859,25 +843,6 @@ class _Gen:
         fn.line(f"call void @{loops}(ptr {pa}, i64 {ld}, ptr {px}, ptr {y}, i64 {m}, i64 {k})")
         fn.line(f"br label %{done}")
         fn.start_block(done)
-
-    # Row-major element (i, j) of a matrix with row length ld.
-    @staticmethod
-    def _addr(st: _Step, base: str, i: str, j: str, ld: str) -> str:
-        fn = st.fn
-        off = fn.i64("add", fn.i64("mul", i, ld), j)
-        p = fn.tmp()
-        fn.line(f"{p} = getelementptr inbounds double, ptr {base}, i64 {off}")
-        return p
-
-    def _load(self, st, base, i, j, ld) -> str:
-        p = self._addr(st, base, i, j, ld)
-        v = st.fn.tmp()
-        st.fn.line(f"{v} = load double, ptr {p}, align 8")
-        return v
-
-    def _store(self, st, base, i, j, ld, value) -> None:
-        p = self._addr(st, base, i, j, ld)
-        st.fn.line(f"store double {value}, ptr {p}, align 8")
 
     # -- the module ----------------------------------------------------------
     def main_function(self, steps: list) -> str:
@@ -940,25 +905,18 @@ class _Gen:
         return rows, size, PARALLEL_MIN_WORK
 
     def _weight(self, slot: int) -> int:
-        """Work per entry of a step: its fused operations, math functions
-        (intrinsic, libm or hooks calling them) counting MATH_WEIGHT."""
-        from symdiff.core.ops import Hook, Instruction
-
-        weight, stack, seen = 1, list(self.instrs[slot].args), {slot}
+        """Work per entry of a step: the cost (:func:`_op_cost`) of its own
+        op, at least 1 (a store or an accumulation), plus that of every
+        fused op it computes."""
         ins = self.instrs[slot]
-        if ins.op in OPS and not isinstance(OPS[ins.op].lowering, Instruction):
-            weight += MATH_WEIGHT
+        weight = max(1, _op_cost(ins.op))
+        stack, seen = list(ins.args), {slot}
         while stack:
             s = stack.pop()
             if s in seen or self.plan.is_material(s):
                 continue
             seen.add(s)
-            op = self.instrs[s].op
-            if op in OPS:
-                low = OPS[op].lowering
-                heavy = not isinstance(low, Instruction) and not (
-                    isinstance(low, Hook) and not low.calls)
-                weight += MATH_WEIGHT if heavy else 1
+            weight += _op_cost(self.instrs[s].op)
             stack.extend(self.instrs[s].args)
         return weight
 
@@ -979,11 +937,9 @@ class _Gen:
             lines.append(f"  %dq{m} = getelementptr inbounds i64, ptr %dims, i64 {m}")
             lines.append(f"  store i64 {dims[d]}, ptr %dq{m}, align 8")
         # Scratch: one block, buffers at running offsets (in doubles).
-        scratch = sorted((b for b in plan.buffers.values() if b.kind == "scratch"),
-                         key=lambda b: b.index)
         total = "0"
         offsets = []
-        for b in scratch:
+        for b in plan.scratch:
             size = "1"
             for q, d in enumerate(b.shape):
                 e = _extent(d, dims)
@@ -1024,13 +980,33 @@ class _Gen:
     def array_globals(self) -> list:
         """The constant arrays as module globals (for shared libraries)."""
         out = []
-        for k, b in sorted(((k, b) for k, b in self.plan.buffers.items()
-                            if b.kind == "array"), key=lambda kb: kb[1].index):
-            vals = self.instrs[k].payload.ravel()
+        for b in self.plan.arrays:
+            vals = self.instrs[b.slot].payload.ravel()
             body = ", ".join(f"double {fmt_double(v)}" for v in vals)
             out.append(f"@{self.name}__array{b.index} = private unnamed_addr constant "
                        f"[{len(vals)} x double] [{body}], align 8")
         return out
+
+
+def _op_cost(op: str) -> int:
+    """Work of one entry of ``op``: MATH_WEIGHT for an elementwise math
+    function (an intrinsic, libm, or a hook that calls one), 1 for another
+    elementwise op, 0 for the rest (views and leaves only rewrite indices
+    or are constants)."""
+    if op not in OPS:
+        return 0
+    low = OPS[op].lowering
+    light = isinstance(low, Instruction) or (isinstance(low, Hook) and not low.calls)
+    return 1 if light else MATH_WEIGHT
+
+
+def _max_blocks() -> int:
+    """The most row blocks a matrix product is cut into: the machine's
+    cores (baked into the IR as a constant, see MIN_BLOCK_ROWS)."""
+    return max(1, os.cpu_count() or 1)
+
+
+_IR_TYPE = {"float64": "double", "int64": "i64"}
 
 
 def _extent(d, dims: dict) -> str:
@@ -1042,14 +1018,11 @@ def _c_dim(d: str) -> str:
 
 
 def module_text(plan: TensorPlan, name: str, *, vector_math: bool = True,
-                fast_math: bool = False, use_fma=None, c_entry: bool = False,
-                blocks: int | None = None) -> str:
+                fast_math: bool = False, c_entry: bool = False) -> str:
     """The LLVM IR module computing ``plan`` (see the module docstring for
     its functions and calling convention).  ``c_entry`` adds the C API of
     shared libraries and embeds the constant arrays."""
-    gen = _Gen(plan, name, vector_math, fast_math, use_fma,
-               blocks if blocks is not None else max(1, os.cpu_count() or 1),
-               small_loops=not c_entry)
+    gen = _Gen(plan, name, vector_math, fast_math, small_loops=not c_entry)
     steps = [(step, gen.step_function(j, step)) for j, step in enumerate(plan.steps)]
     main = gen.main_function(steps)
     if c_entry:

@@ -14,7 +14,9 @@ thread and reused.  Large steps whose rows are independent run on
 ``threads`` threads (each row is computed by the same code whichever
 thread runs it, so results are bitwise independent of the thread count);
 matrix products call SciPy's BLAS, whose own threads run only while our
-loops wait, so the two never oversubscribe the cores.
+loops wait, so the two never oversubscribe the cores.  Without ``threads``
+the count follows :func:`compiler.threads.default_threads` at call time,
+read when a step is large enough to be split (as ``batch()`` does).
 """
 
 from __future__ import annotations
@@ -26,15 +28,17 @@ import time
 import numpy as np
 
 from symdiff.core.program import Program
-from symdiff.core.shapes import ShapeError, bind_dims, resolve_shape
+from symdiff.core.shapes import ShapeError, bind_dims, format_tuple, resolve_shape
 
-from .. import backend, cache
+from .. import backend
+from ..build import Module, check_name, check_opt
+from ..npyabi import data_ptr
 from ..threads import default_threads, shared_pool
 from .blas import blas_pointers, blas_threads
 from .codegen import module_text
 from .plan import TensorPlan, plan_tensor_program
 
-__all__ = ["TensorFunction", "compile_tensor", "default_threads"]
+__all__ = ["TensorFunction", "compile_tensor", "levels"]
 
 _MAIN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 _STEP = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
@@ -73,21 +77,10 @@ class TensorFunction:
                            fast_math=options.get("fast_math", False))
         self.llvm_ir = text
         info = {"n_ops": program.n_ops, "steps": len(self.plan.steps)}
-        opt = options.get("opt", 2)
-        levels = dict(_LEVELS[opt])
-        self._levels = levels
-        self._lazy: dict = {}
-        key = cache.make_key(text, backend.codegen_options(**levels), backend.host_info())
-        use = use_cache and cache.cache_enabled()
-        obj, where = cache.load(key) if use else (None, "off")
-        info["cache"] = where
-        if obj is None:
-            timings: dict = {}
-            obj, _ = backend.compile_text(text, **levels, timings=timings)
-            info.update({k + "_s": v for k, v in timings.items()})
-            if use:
-                cache.store(key, obj)
-        self.object_code = obj
+        self._module = Module(text, levels(options.get("opt", 2)), use_cache=use_cache,
+                              dump_as=(name, ""))
+        info.update(self._module.info)
+        obj = self.object_code = self._module.obj
         globals_ = [f"{name}__dgemm", f"{name}__dgemv", f"{name}__parallel"]
         self._inst = backend.Instance(obj, [f"{name}__run"], globals_)
         has_products = any(s.kind == "matmul" for s in self.plan.steps)
@@ -97,11 +90,12 @@ class TensorFunction:
             if fn_name in blas:
                 self._inst.set_pointer(f"{name}__{fn_name}", blas[fn_name])
         self._main = _MAIN(self._inst.addresses[f"{name}__run"])
-        self._threads = options.get("threads") or default_threads()
+        # None: default_threads(), read when a step is handed to _parallel.
+        self._threads = options.get("threads")
         self._steps: dict = {}
         # The callback object must outlive every call that can reach it.
         self._parallel_cb = _PARALLEL(self._parallel)
-        if self._threads > 1:
+        if self._threads is None or self._threads > 1:
             self._inst.set_pointer(f"{name}__parallel",
                                    ctypes.cast(self._parallel_cb, ctypes.c_void_p).value)
         self._arrays = [self.program.instrs[k].payload for k, b in
@@ -132,19 +126,12 @@ class TensorFunction:
     @property
     def llvm_ir_opt(self) -> str:
         """The LLVM IR after the optimization pipeline (what was compiled)."""
-        s = self._lazy.get("llvm_ir_opt")
-        if s is None:
-            s = self._lazy["llvm_ir_opt"] = backend.optimized_ir(self.llvm_ir, **self._levels)
-        return s
+        return self._module.optimized_ir()
 
     @property
     def asm(self) -> str:
         """Native assembly of the optimized module."""
-        s = self._lazy.get("asm")
-        if s is None:
-            s = self._lazy["asm"] = backend.assembly(
-                self.llvm_ir_opt, codegen_level=self._levels["codegen_level"])
-        return s
+        return self._module.assembly()
 
     @property
     def inputs(self) -> tuple:
@@ -162,7 +149,16 @@ class TensorFunction:
         fn = self._steps.get(step)
         if fn is None:
             fn = self._steps[step] = _STEP(step)
-        threads = min(self._threads, max(1, rows))
+        threads = self._threads
+        if threads is None:
+            try:
+                threads = default_threads()
+            except ValueError as e:
+                # An exception cannot leave a ctypes callback: the step runs
+                # here, and __call__ raises once the kernel has returned.
+                self._scratch.state.error = e
+                threads = 1
+        threads = min(threads, max(1, rows))
         if threads == 1:
             fn(bufs, dims, 0, rows)
             return
@@ -210,7 +206,7 @@ class TensorFunction:
         """Input ``j`` as a C-contiguous, aligned array of its dtype (a copy
         where needed), or a ValueError naming the input."""
         name = self.program.inputs[j]
-        want = f"shape {_shape_text(self.program.input_shapes[j])}"
+        want = f"shape {format_tuple(self.program.input_shapes[j])}"
         a = np.asarray(v)
         if self._dtypes[j] is _I64:
             if a.dtype.kind not in "iu":
@@ -241,9 +237,9 @@ class TensorFunction:
         bufs = state.bufs
         n_in = len(arrays)
         for j, a in enumerate(arrays):
-            bufs[j] = a.__array_interface__["data"][0]
+            bufs[j] = data_ptr(a)
         for k, o in enumerate(outs):
-            bufs[n_in + k] = o.__array_interface__["data"][0]
+            bufs[n_in + k] = data_ptr(o)
         control = self._blas_threads
         previous = control[0]() if control is not None else 1
         if previous != 1:
@@ -256,6 +252,9 @@ class TensorFunction:
         finally:
             if previous != 1:
                 control[1](previous)
+        if state.error is not None:  # from _parallel
+            e, state.error = state.error, None
+            raise e
         return tuple(outs)
 
     def _state_for(self, shapes: tuple) -> "_CallState":
@@ -301,7 +300,7 @@ class _CallState:
     output shapes, scratch arrays and the kernel's pointer array."""
 
     __slots__ = ("shapes", "out_shapes", "scratch", "dim_array", "bufs", "bufs_address",
-                 "dims_address")
+                 "dims_address", "error")
 
     def __init__(self, fn: "TensorFunction", shapes, dims, out_shapes, scratch_shapes):
         self.shapes = shapes
@@ -309,30 +308,25 @@ class _CallState:
         self.scratch = [np.empty(s) for s in scratch_shapes]
         self.dim_array = np.array([dims[d] for d in fn.plan.dims] or [0], dtype=np.int64)
         n_in, n_out = len(fn.program.inputs), len(fn.program.outputs)
-        consts = [a.__array_interface__["data"][0] for a in fn._arrays]
-        scratch = [a.__array_interface__["data"][0] for a in self.scratch]
+        consts = [data_ptr(a) for a in fn._arrays]
+        scratch = [data_ptr(a) for a in self.scratch]
         self.bufs = (ctypes.c_void_p * max(1, n_in + n_out + len(consts) + len(scratch)))()
         for k, ptr in enumerate(consts + scratch):
             self.bufs[n_in + n_out + k] = ptr
         self.bufs_address = ctypes.addressof(self.bufs)
-        self.dims_address = self.dim_array.__array_interface__["data"][0]
+        self.dims_address = data_ptr(self.dim_array)
+        self.error = None   # a ValueError of _parallel, raised by the call
 
 
 def _span(a: np.ndarray) -> tuple:
     """[first byte, last byte + 1) of a C-contiguous array's memory."""
-    lo = a.__array_interface__["data"][0]
+    lo = data_ptr(a)
     return lo, lo + a.nbytes
 
 
 def levels(opt: int) -> dict:
     """The backend settings of optimization level ``opt`` (0-3)."""
-    if opt not in _LEVELS:
-        raise ValueError(f"opt must be 0, 1, 2 or 3, got {opt!r}")
-    return dict(_LEVELS[opt])
-
-
-def _shape_text(shape: tuple) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    return dict(_LEVELS[check_opt(opt)])
 
 
 def _rebuild(program, name, options, use_cache):
@@ -343,10 +337,11 @@ def compile_tensor(program: Program, *, name: str = "symdiff_fn", opt: int = 2,
                    fast_math: bool = False, vector_math: bool = True, threads: int | None = None,
                    blas: bool = True, cache: bool = True) -> TensorFunction:
     """Compile a tensor program (see the module docstring)."""
+    check_name(name)
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be a positive int, got {threads!r}")
-    options = {"opt": int(opt), "fast_math": bool(fast_math), "vector_math": bool(vector_math),
-               "blas": bool(blas)}
+    options = {"opt": check_opt(opt), "fast_math": bool(fast_math),
+               "vector_math": bool(vector_math), "blas": bool(blas)}
     if threads is not None:
         options["threads"] = threads
     return TensorFunction(program, name, options, use_cache=cache)

@@ -27,14 +27,23 @@ from dataclasses import dataclass, field
 from symdiff.core.ops import OPS
 from symdiff.core.program import Program
 
-__all__ = ["Buffer", "Step", "TensorPlan", "plan_tensor_program", "VIEW_OPS"]
+__all__ = ["Buffer", "Step", "TensorPlan", "plan_tensor_program", "VIEW_OPS", "REDUCE_OPS",
+           "EPILOGUE_HOSTS", "is_pointwise"]
 
 #: Ops computed inline by index arithmetic (no arithmetic on values).
 VIEW_OPS = frozenset({"transpose", "broadcast_to", "index", "reshape", "stop_gradient"})
+#: Reductions over axes (a "reduce" step each).
+REDUCE_OPS = frozenset({"sum", "reduce_max"})
+#: Ops whose step can apply an epilogue in place: products and reductions.
+EPILOGUE_HOSTS = frozenset({"matmul"}) | REDUCE_OPS
 #: Ops that always own a buffer.
-_MATERIAL_OPS = frozenset({"matmul", "sum", "reduce_max", "unindex"})
-#: Leaves and cheap values recomputed wherever they are read.
-_CHEAP = frozenset({"const", "dim", "eye", "onehot"}) | VIEW_OPS
+_MATERIAL_OPS = EPILOGUE_HOSTS | {"unindex"}
+
+
+def is_pointwise(op: str) -> bool:
+    """True for ops computed entry by entry at their own index: the op
+    table's elementwise ops and ``stop_gradient`` (the identity)."""
+    return op in OPS or op == "stop_gradient"
 
 
 @dataclass(frozen=True)
@@ -83,9 +92,19 @@ class TensorPlan:
     buffers: dict = field(default_factory=dict)   # slot -> Buffer
     steps: list = field(default_factory=list)
     output_buffers: list = field(default_factory=list)   # one Buffer per output position
-    n_scratch: int = 0
-    n_arrays: int = 0
+    arrays: list = field(default_factory=list)    # "array" Buffers, in index order
+    scratch: list = field(default_factory=list)   # "scratch" Buffers, in index order
     epilogue: dict = field(default_factory=dict)   # scaled slot -> its product
+
+    @property
+    def buffer_keys(self) -> list:
+        """(kind, index) of every buffer in the order of the kernel's
+        pointer array: the inputs, the outputs, the constant arrays, the
+        scratch buffers."""
+        return ([("input", k) for k in range(len(self.program.inputs))]
+                + [("output", k) for k in range(len(self.output_buffers))]
+                + [("array", b.index) for b in self.arrays]
+                + [("scratch", b.index) for b in self.scratch])
 
     def buffer(self, slot: int) -> Buffer:
         """The buffer holding ``slot`` (following aliases)."""
@@ -154,7 +173,6 @@ def plan_tensor_program(program: Program) -> TensorPlan:
     # block is in cache; a mean's sum / m).  One memory pass and one step
     # fewer each.  P shares the epilogue's buffer.
     epilogue: dict = {}
-    out_set = set(program.outputs)
 
     def known_before(root: int, prod: int) -> bool:
         stack, seen = list(instrs[root].args), set()
@@ -168,7 +186,7 @@ def plan_tensor_program(program: Program) -> TensorPlan:
                 if not (s < prod or ins_s.op in ("input", "array")):
                     return False
                 continue
-            if ins_s.op in ("matmul", "sum", "reduce_max", "unindex"):
+            if ins_s.op in _MATERIAL_OPS:
                 return False
             stack.extend(ins_s.args)
         return True
@@ -183,21 +201,21 @@ def plan_tensor_program(program: Program) -> TensorPlan:
                 continue
             seen.add(s)
             op = instrs[s].op
-            if op in ("matmul", "sum", "reduce_max") and shapes[s] == shapes[root]:
+            if op in EPILOGUE_HOSTS and shapes[s] == shapes[root]:
                 found.append(s)
-            elif s not in material and s not in alias and (op in OPS or op == "stop_gradient"):
+            elif s not in material and s not in alias and is_pointwise(op):
                 stack.extend(instrs[s].args)
         return sorted(found, reverse=True)
 
     for k, ins in enumerate(instrs):
-        if ins.op not in OPS or not (k in material or k in out_set):
+        if ins.op not in OPS or not (k in material or k in outputs):
             continue
         for prod in products_read(k):
             src = instrs[prod]
             fits = (src.op == "matmul" and len(shapes[k]) == 2
                     and len(shapes[src.args[0]]) == 2 and len(shapes[src.args[1]]) == 2) \
-                or src.op in ("sum", "reduce_max")
-            if (fits and uses[prod] == 1 and prod not in out_set and prod not in epilogue
+                or src.op in REDUCE_OPS
+            if (fits and uses[prod] == 1 and prod not in outputs and prod not in epilogue
                     and known_before(k, prod)):
                 epilogue[prod] = k
                 alias[prod] = k
@@ -219,36 +237,30 @@ def plan_tensor_program(program: Program) -> TensorPlan:
         if k < n_in:
             continue
         if ins.op == "array":
-            plan.buffers[k] = Buffer(k, shapes[k], "array", plan.n_arrays)
-            plan.n_arrays += 1
+            plan.buffers[k] = Buffer(k, shapes[k], "array", len(plan.arrays))
+            plan.arrays.append(plan.buffers[k])
         elif k in alias:
             plan.buffers[k] = Buffer(k, shapes[k], "alias", -1, alias_of=alias[k])
         elif k in first_position:
             plan.buffers[k] = plan.output_buffers[first_position[k]]
         elif k in material:
-            plan.buffers[k] = Buffer(k, shapes[k], "scratch", plan.n_scratch)
-            plan.n_scratch += 1
+            plan.buffers[k] = Buffer(k, shapes[k], "scratch", len(plan.scratch))
+            plan.scratch.append(plan.buffers[k])
 
-    # Steps, in program order: every output or scratch buffer is written once.
+    # Steps, in program order: every output or scratch buffer is written
+    # once (a product or reduction with an epilogue writes the epilogue's).
     for k, ins in enumerate(instrs):
-        if k in epilogue and ins.op == "matmul":
-            plan.steps.append(Step("matmul", k, epilogue=epilogue[k]))
-            continue
-        if k in epilogue:
-            axes = ins.payload[0]
-            over_leading = len(shapes[ins.args[0]]) + axes[0] == 0
-            plan.steps.append(Step("reduce", k, parallel=not over_leading,
-                                   epilogue=epilogue[k]))
-            continue
+        ep = epilogue.get(k)
         b = plan.buffers.get(k)
-        if b is None or b.kind not in ("output", "scratch") or k in plan.epilogue:
+        if ep is None and (b is None or b.kind not in ("output", "scratch")
+                           or k in plan.epilogue):
             continue
         if ins.op == "matmul":
-            plan.steps.append(Step("matmul", k))
-        elif ins.op in ("sum", "reduce_max"):
+            plan.steps.append(Step("matmul", k, epilogue=ep))
+        elif ins.op in REDUCE_OPS:
             axes = ins.payload[0]
             over_leading = len(shapes[ins.args[0]]) + axes[0] == 0
-            plan.steps.append(Step("reduce", k, parallel=not over_leading))
+            plan.steps.append(Step("reduce", k, parallel=not over_leading, epilogue=ep))
         elif ins.op == "unindex":
             plan.steps.append(Step("unindex", k))
         else:
