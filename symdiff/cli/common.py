@@ -1,14 +1,16 @@
 """What the ``symdiff`` subcommands share on the way in: the user-error
 exception, the EXPR / ``-f FILE`` arguments and reading them, ``--shape``
-declarations, and the ``--wrt`` and ``--at`` option parsers (``--at``
-reads ``.npy`` files for tensor inputs)."""
+declarations, which programs take the tensor paths, the ``--wrt`` and
+``--at`` option parsers (``--at`` reads ``.npy`` files for tensor inputs),
+and the derivative outputs and their labels (f, df/dx, d2f/dxdy ...)."""
 
 from __future__ import annotations
 
 import re
 
 __all__ = ["UsageError", "add_expr_args", "add_shape_args", "parse_shapes", "read_source",
-           "load_program", "load_expression", "parse_wrt", "parse_point", "gradient_inputs"]
+           "load_program", "load_expression", "is_tensor_program", "parse_wrt", "Point",
+           "parse_point", "gradient_inputs", "derivative_outputs"]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -108,6 +110,14 @@ def load_program(args, *, single=True):
     return prog, text
 
 
+def is_tensor_program(prog) -> bool:
+    """Whether ``symdiff diff`` and ``symdiff compile`` take their tensor
+    path for the parsed program ``prog``: it declares a tensor, or its
+    output has a shape (the tensor path explains that only a scalar is
+    differentiated)."""
+    return bool(prog.declarations) or bool(prog.outputs[0].shape)
+
+
 def load_expression(args, *, single=True):
     """Parse the program given on the command line; returns (outputs, text).
     With ``single`` (the default) exactly one output is required."""
@@ -137,20 +147,30 @@ def parse_wrt(spec: str | None, outputs, declared=None):
     return [by_name.get(n) or symbol(n) for n in names]
 
 
-def parse_point(spec: str | None, inputs, files: bool = False) -> dict | None:
-    """``--at x=2,z=3`` -> {"x": 2.0, "z": 3.0}; values may be constant
-    expressions such as ``pi/4`` (parsed, never eval'd).  Every symbol of
-    ``inputs`` needs a value and no other name may be given.  With
-    ``files``, a value ending in ``.npy`` is an array read from that file
-    (``X=X.npy``; never unpickled), checked against the input's declared
-    shape and dtype; a tensor input needs one."""
+class Point(dict):
+    """The values of ``--at``, name -> value, with ``sources``: name -> the
+    value's text as given (``"pi/4"``, ``"X.npy"``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.sources: dict[str, str] = {}
+
+
+def parse_point(spec: str | None, inputs, files: bool = False) -> Point | None:
+    """``--at x=2,z=3`` -> {"x": 2.0, "z": 3.0} (a :class:`Point`, which
+    also keeps each value's text); values may be constant expressions
+    such as ``pi/4`` (parsed, never eval'd).  Every symbol of ``inputs``
+    needs a value and no other name may be given.  With ``files``, a value
+    ending in ``.npy`` is an array read from that file (``X=X.npy``; never
+    unpickled), checked against the input's declared shape and dtype; a
+    tensor input needs one."""
     if spec is None:
         return None
     from symdiff.text.parser import ParseError, parse
 
     by_name = {s.payload: s for s in inputs}
 
-    point: dict = {}
+    point = Point()
     for item in spec.split(","):
         item = item.strip()
         if not item:
@@ -161,6 +181,7 @@ def parse_point(spec: str | None, inputs, files: bool = False) -> dict | None:
             raise UsageError(f"--at: expected NAME=VALUE, got {item!r}")
         if name in point:
             raise UsageError(f"--at: {name} is given twice")
+        point.sources[name] = value.strip()
         if files and value.strip().lower().endswith(".npy"):
             point[name] = _load_npy(name, value.strip(), by_name.get(name))
             continue
@@ -217,3 +238,23 @@ def gradient_inputs(outputs, wrt) -> list:
 
     inputs = free_symbols(outputs)
     return inputs + [s for s in wrt if s not in inputs]
+
+
+def derivative_outputs(f, wrt, g=None, H=None):
+    """The outputs a derivative command prints, evaluates or compiles, and
+    their labels: ``[f, df/dw1, ..., d2f/dwi dwj for i <= j]``.  ``g`` is
+    the gradient of ``f`` with respect to the symbols ``wrt`` (computed if
+    not given), ``H`` the matrix of second derivatives (None: none)."""
+    if g is None:
+        from symdiff.core.differentiate import grad
+
+        g = grad(f, wrt) if wrt else []
+    names = [s.payload for s in wrt]
+    outs = [f, *g]
+    labels = ["f"] + [f"df/d{n}" for n in names]
+    if H is not None:
+        for i, ni in enumerate(names):
+            for j in range(i, len(names)):
+                outs.append(H[i][j])
+                labels.append(f"d2f/d{ni}d{names[j]}")
+    return outs, labels

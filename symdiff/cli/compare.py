@@ -49,8 +49,8 @@ _MAX_GRADIENT_COLUMNS = 4      # more inputs than this: the table truncates
 
 def register(sub) -> None:
     """Add the ``compare`` subcommand to the CLI's subparsers ``sub``."""
-    from symdiff.lab.methods import METHODS
-    from symdiff.lab.models import SCALING_MODELS
+    # The names only: the lab's measurements are imported when they run.
+    from symdiff.lab.names import METHODS, SCALING_MODEL_NAMES
 
     p = sub.add_parser(
         "compare", help="compare differentiation methods (accuracy, time, operations)",
@@ -65,8 +65,8 @@ def register(sub) -> None:
     p.add_argument("--repeat", type=int, help="timing runs per measurement "
                    "(default 5; 3 with --scaling)")
     p.add_argument("--format", choices=["table", "json"], default="table")
-    p.add_argument("--scaling", metavar="MODEL", choices=list(SCALING_MODELS),
-                   help=f"cost against n on a built-in model: {', '.join(SCALING_MODELS)}")
+    p.add_argument("--scaling", metavar="MODEL", choices=list(SCALING_MODEL_NAMES),
+                   help=f"cost against n on a built-in model: {', '.join(SCALING_MODEL_NAMES)}")
     p.add_argument("--sizes", help=f"values of n for --scaling (default {_DEFAULT_SIZES})")
     p.add_argument("--timeout", type=float, metavar="SECONDS",
                    help="--scaling: time cap per approach and n (default 20); "
@@ -152,7 +152,7 @@ def _expression_and_point(args):
 
 
 def _cmd_methods(args) -> int:
-    from symdiff.lab.methods import METHODS
+    from symdiff.lab.names import METHODS
 
     f, wrt, inputs, point = _expression_and_point(args)
     methods = None

@@ -15,32 +15,16 @@ from symdiff.cli.common import (
     UsageError,
     add_expr_args,
     add_shape_args,
+    derivative_outputs,
     gradient_inputs,
+    is_tensor_program,
     load_program,
     parse_point,
     parse_wrt,
 )
 from symdiff.cli.render import format_float, format_point, format_value
 
-__all__ = ["register", "cmd_compile", "gradient_outputs"]
-
-
-def gradient_outputs(f, wrt, hessian: bool):
-    """[f, df/dw1, ..., (d2f/dwi dwj for i <= j)] with their labels."""
-    from symdiff.core.differentiate import grad
-    from symdiff.core.differentiate import hessian as hess
-
-    g = grad(f, wrt)
-    names = [s.payload for s in wrt]
-    outs = [f, *g]
-    labels = ["f"] + [f"df/d{n}" for n in names]
-    if hessian:
-        H = hess(f, wrt)
-        for i, ni in enumerate(names):
-            for j in range(i, len(names)):
-                outs.append(H[i][j])
-                labels.append(f"d2f/d{ni}d{names[j]}")
-    return outs, labels
+__all__ = ["register", "cmd_compile"]
 
 
 def _emit_native(args, program, name: str, options: dict, writers: dict, header) -> bool:
@@ -101,19 +85,20 @@ def cmd_compile(args) -> int:
     import numpy as np
 
     import compiler
+    from symdiff.core.differentiate import hessian
     from symdiff.core.program import schedule
 
     if args.name and not (args.name.isidentifier() and args.name.isascii()):
         raise UsageError(f"--name must be a C identifier, got {args.name!r}")
     name = args.name or "symdiff_fn"
     prog, _ = load_program(args)
+    if is_tensor_program(prog):
+        return _compile_tensor(args, prog, name)
     outs = list(prog.outputs)
     f = outs[0]
-    if prog.declarations or f.shape:
-        return _compile_tensor(args, prog, name)
     wrt = parse_wrt(args.wrt, outs)
     inputs = gradient_inputs(outs, wrt)
-    exprs, labels = gradient_outputs(f, wrt, args.hessian)
+    exprs, labels = derivative_outputs(f, wrt, H=hessian(f, wrt) if args.hessian else None)
     program = schedule(exprs, inputs)
     options = dict(opt=args.opt, fast_math=args.fast_math, vector_math=not args.no_vector_math)
 
@@ -149,7 +134,6 @@ def _compile_tensor(args, prog, name: str) -> int:
     with respect to the ``--wrt`` tensors as one kernel for every size of
     the named dimensions."""
     from compiler.tensor.aot import tensor_c_header, tensor_object, tensor_shared
-    from symdiff.core.differentiate import grad
     from symdiff.core.program import schedule
     from symdiff.core.shapes import format_shape
     from symdiff.numeric.interpreter import tensor_inputs
@@ -164,8 +148,7 @@ def _compile_tensor(args, prog, name: str) -> int:
                          "sd.hessian in Python")
     wrt = parse_wrt(args.wrt, outs, prog.declarations)
     inputs = gradient_inputs(outs, wrt)
-    exprs = [f, *grad(f, wrt)] if wrt else [f]
-    labels = ["f"] + [f"df/d{s.payload}" for s in wrt]
+    exprs, labels = derivative_outputs(f, wrt)
     program = schedule(exprs, inputs)
     options = dict(opt=args.opt, vector_math=not args.no_vector_math)
     if args.fast_math:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 
-from symdiff.lab.models import LECTURE_EXAMPLE
+from symdiff.lab.names import LECTURE_EXAMPLE
 
 __all__ = ["register", "cmd_demo", "run"]
 

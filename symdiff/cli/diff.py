@@ -9,12 +9,20 @@ import json
 from symdiff.cli.common import (
     add_expr_args,
     add_shape_args,
+    derivative_outputs,
     gradient_inputs,
+    is_tensor_program,
     load_program,
     parse_point,
     parse_wrt,
 )
-from symdiff.cli.render import format_float, format_point, json_number
+from symdiff.cli.render import (
+    format_float,
+    format_point,
+    json_number,
+    print_expressions,
+    print_latex_derivatives,
+)
 
 __all__ = ["register", "cmd_diff"]
 
@@ -41,11 +49,10 @@ def cmd_diff(args) -> int:
     from symdiff.core.graph import free_symbols
     from symdiff.numeric.interpreter import evaluate
     from symdiff.text.infix import to_string
-    from symdiff.text.latex import latex_symbol, to_latex
     from symdiff.text.program import to_program
 
     prog, _ = load_program(args)
-    if prog.declarations:
+    if is_tensor_program(prog):
         from symdiff.cli.diff_tensor import diff_tensors
 
         return diff_tensors(args, prog)
@@ -85,28 +92,11 @@ def cmd_diff(args) -> int:
         return 0
 
     if args.format == "latex":
-        print(f"f = {to_latex(f)}")
-        for n, d in zip(names, g):
-            print(f"\\frac{{\\partial f}}{{\\partial {latex_symbol(n)}}} = "
-                  f"{to_latex(d)}")
-        if H is not None:
-            for i, ni in enumerate(names):
-                for j, nj in enumerate(names[i:], start=i):
-                    print(f"\\frac{{\\partial^2 f}}{{\\partial {latex_symbol(ni)}"
-                          f"\\,\\partial {latex_symbol(nj)}}} = "
-                          f"{to_latex(H[i][j])}")
+        print_latex_derivatives(f, wrt, g, H)
     else:
-        labels = ["f"] + [f"df/d{n}" for n in names]
-        exprs = [f, *g]
-        if H is not None:
-            for i, ni in enumerate(names):
-                for j, nj in enumerate(names[i:], start=i):
-                    labels.append(f"d2f/d{ni}d{nj}")
-                    exprs.append(H[i][j])
+        exprs, labels = derivative_outputs(f, wrt, g, H)
         if args.no_cse:
-            width = max(len(lb) for lb in labels)
-            for lb, e in zip(labels, exprs):
-                print(f"{lb.ljust(width)} = {to_string(e)}")
+            print_expressions(labels, exprs)
         else:
             print(to_program(exprs, names=labels))
     if values is not None:

@@ -13,8 +13,19 @@ from __future__ import annotations
 
 import json
 
-from symdiff.cli.common import UsageError, gradient_inputs, parse_point, parse_wrt
-from symdiff.cli.render import format_value, json_value
+from symdiff.cli.common import (
+    UsageError,
+    derivative_outputs,
+    gradient_inputs,
+    parse_point,
+    parse_wrt,
+)
+from symdiff.cli.render import (
+    format_value,
+    json_value,
+    print_expressions,
+    print_latex_derivatives,
+)
 
 __all__ = ["diff_tensors"]
 
@@ -52,7 +63,6 @@ def diff_tensors(args, prog) -> int:
     from symdiff.core.shapes import format_shape
     from symdiff.numeric.interpreter import evaluate
     from symdiff.text.infix import to_string
-    from symdiff.text.latex import latex_symbol, to_latex
     from symdiff.text.program import to_program
 
     outs = list(prog.outputs)
@@ -68,15 +78,9 @@ def diff_tensors(args, prog) -> int:
     all_inputs = gradient_inputs(outs, wrt)
     point = parse_point(args.at, all_inputs, files=True)
     names = [s.payload for s in wrt]
-
-    labels = ["f"] + [f"df/d{n}" for n in names]
-    exprs = [f, *g]
-    pairs = []
-    if H is not None:
-        pairs = [(i, j) for i in range(len(wrt)) for j in range(i, len(wrt))]
-        for i, j in pairs:
-            labels.append(f"d2f/d{names[i]}d{names[j]}")
-            exprs.append(H[i][j])
+    exprs, labels = derivative_outputs(f, wrt, g, H)
+    # The second derivatives follow the gradient in exprs, in this order.
+    pairs = [] if H is None else [(i, j) for i in range(len(wrt)) for j in range(i, len(wrt))]
 
     values = None
     if point is not None:
@@ -104,24 +108,16 @@ def diff_tensors(args, prog) -> int:
         return 0
 
     if args.format == "latex":
-        print(f"f = {to_latex(f)}")
-        for n, d in zip(names, g):
-            print(f"\\frac{{\\partial f}}{{\\partial {latex_symbol(n)}}} = {to_latex(d)}")
-        for i, j in pairs:
-            print(f"\\frac{{\\partial^2 f}}{{\\partial {latex_symbol(names[i])}"
-                  f"\\,\\partial {latex_symbol(names[j])}}} = {to_latex(H[i][j])}")
+        print_latex_derivatives(f, wrt, g, H)
     elif args.no_cse:
-        width = max(len(lb) for lb in labels)
-        for lb, e in zip(labels, exprs):
-            print(f"{lb.ljust(width)} = {to_string(e)}")
+        print_expressions(labels, exprs)
     else:
         print(to_program(exprs, names=labels, temps=_temp_names(prog, labels)))
     if missing and args.format == "text":
         print(f"# f does not depend on {', '.join(missing)}")
     if values is not None:
         print()
-        print("at " + ", ".join(_point_text(args.at, s, point[s.payload])
-                                for s in all_inputs) + ":")
+        print("at " + ", ".join(_point_text(point, s) for s in all_inputs) + ":")
         for lb, v in zip(labels, values):
             print(f"  {lb} = {format_value(v)}")
     return 0
@@ -133,16 +129,16 @@ def _transposed(v):
     return np.asarray(v).T
 
 
-def _point_text(spec: str, sym, value) -> str:
-    """``X=X.npy (5 x 64)`` or ``s=2.0``: an input as given on --at."""
+def _point_text(point, sym) -> str:
+    """``X=X.npy (5 x 64)`` or ``s=2.0``: an input as given on --at (a
+    :class:`~symdiff.cli.common.Point`)."""
     import numpy as np
 
     from symdiff.cli.render import format_float
     from symdiff.core.shapes import format_shape
 
+    name = sym.payload
+    value = point[name]
     if isinstance(value, np.ndarray):
-        for item in spec.split(","):
-            name, _, path = item.partition("=")
-            if name.strip() == sym.payload:
-                return f"{sym.payload}={path.strip()} ({format_shape(value.shape)})"
-    return f"{sym.payload}={format_float(value)}"
+        return f"{name}={point.sources[name]} ({format_shape(value.shape)})"
+    return f"{name}={format_float(value)}"

@@ -5,8 +5,6 @@ extra nodes are drawn in red."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 
 from symdiff.cli.common import UsageError, add_expr_args, add_shape_args, load_program, parse_wrt
@@ -94,6 +92,9 @@ def cmd_graph(args) -> int:
 
 
 def _run_graphviz(dot_text: str, path: str, fmt: str) -> None:
+    import shutil
+    import subprocess
+
     exe = shutil.which("dot")
     if exe is None:
         raise UsageError(f"writing {fmt.upper()} needs Graphviz's 'dot' program, which is not "

@@ -1,6 +1,7 @@
 """What the ``symdiff`` subcommands share on the way out: number formats for
-tables and JSON, the aligned text table, and the terminal progress bar that
-draws the progress the lab reports through a callback."""
+tables and JSON, the aligned text table, the derivatives as LaTeX or plain
+expressions, and the terminal progress bar that draws the progress the lab
+reports through a callback."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import math
 import sys
 
 __all__ = ["json_number", "json_value", "format_float", "format_value", "format_point",
-           "format_error", "format_seconds", "format_count", "format_table", "ProgressBar"]
+           "format_error", "format_seconds", "format_count", "format_table",
+           "print_latex_derivatives", "print_expressions", "ProgressBar"]
 
 # Arrays with more entries than this print summarized (their first and
 # last rows and columns, numpy style).
@@ -117,6 +119,33 @@ def format_table(header: list[str], rows: list[list[str]], right: set[int]) -> s
         else:
             lines.append(f"{r[0].ljust(widths[0])}  {r[1]}")
     return "\n".join(lines)
+
+
+def print_latex_derivatives(f, wrt, g, H=None) -> None:
+    """Print f, its gradient ``g`` with respect to the symbols ``wrt`` and
+    the upper triangle of the second derivatives ``H`` (if any) as LaTeX
+    equations, one a line (``\\frac{\\partial f}{\\partial x} = ...``)."""
+    from symdiff.text.latex import latex_symbol, to_latex
+
+    names = [latex_symbol(s.payload) for s in wrt]
+    print(f"f = {to_latex(f)}")
+    for n, d in zip(names, g):
+        print(f"\\frac{{\\partial f}}{{\\partial {n}}} = {to_latex(d)}")
+    if H is not None:
+        for i, ni in enumerate(names):
+            for j in range(i, len(names)):
+                print(f"\\frac{{\\partial^2 f}}{{\\partial {ni}\\,\\partial {names[j]}}} = "
+                      f"{to_latex(H[i][j])}")
+
+
+def print_expressions(labels, exprs) -> None:
+    """Print ``label = expression`` lines, the ``=`` aligned, each
+    expression written out in full (``--no-cse``)."""
+    from symdiff.text.infix import to_string
+
+    width = max(len(lb) for lb in labels)
+    for lb, e in zip(labels, exprs):
+        print(f"{lb.ljust(width)} = {to_string(e)}")
 
 
 class ProgressBar:

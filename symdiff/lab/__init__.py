@@ -7,6 +7,8 @@
 * :mod:`symdiff.lab.fd_sweep`: finite-difference error against the step;
 * :mod:`symdiff.lab.timing`: the median-of-repeats timer they share;
 * :mod:`symdiff.lab.models`: the built-in example models;
+* :mod:`symdiff.lab.names`: the method and model names the command line
+  lists (constants only, cheap to import);
 * :mod:`symdiff.lab.plots`: drawing the scaling and step-sweep results.
 
 The lab measures and reports; it never prints or draws progress (long runs

@@ -53,7 +53,7 @@ import numpy as np
 from mpmath import mpf
 from mpmath.libmp import normalize, round_nearest
 
-from symdiff.core.ops import OPS
+from symdiff.core.ops import OPS, POW_INT_MAX
 
 __all__ = ["PATHS", "ULP_BOUNDS", "NOTES", "DOMAINS", "HARD_CASES", "POW_INT_BOUNDS",
            "POW_CONST_EXPONENTS", "Domain", "to_double", "ulp_errors", "sample", "reference",
@@ -98,9 +98,9 @@ NOTES: dict[str, str] = {
     "mul": "one IEEE fmul: correctly rounded",
     "div": "one IEEE fdiv: correctly rounded",
     "neg": "sign flip: exact",
-    "pow": "llvm.pow -> glibc pow (< 1 ulp). A constant integer exponent |n| <= 16 is "
-           "lowered to repeated multiplication instead (|n| <= 4, "
-           "symdiff.core.ops.POW_INT_MAX): up to |n| ulp, see POW_INT_BOUNDS",
+    "pow": f"llvm.pow -> glibc pow (< 1 ulp). A constant integer exponent "
+           f"|n| <= {POW_INT_MAX} (symdiff.core.ops.POW_INT_MAX) is lowered to repeated "
+           f"multiplication instead: up to |n| ulp, see POW_INT_BOUNDS",
     "exp": "llvm.exp -> glibc exp; vector: vecmath exp (< 0.8 ulp vs exact)",
     "log": "llvm.log -> glibc log; vector: vecmath log (< 0.8 ulp vs exact)",
     "log1p": "glibc log1p; vector: vecmath log1p (< 0.8 ulp vs exact)",
@@ -150,7 +150,8 @@ NOTES: dict[str, str] = {
 #: and results near the underflow threshold lose relative accuracy: write
 #: pow(x, y) with a non-constant y (glibc, < 1 ulp) where that matters.
 POW_INT_BOUNDS: dict[int, float] = {
-    n: (0.0 if n in (-1, 0, 1, 2) else float(n - 1 if n > 0 else -n)) if abs(n) <= 4 else 1.0
+    n: (0.0 if n in (-1, 0, 1, 2) else float(n - 1 if n > 0 else -n)) if abs(n) <= POW_INT_MAX
+    else 1.0
     for n in range(-16, 17)}
 
 #: Constant non-integer (or |n| > 4) exponents: still glibc's pow, within 1 ulp.
@@ -661,9 +662,9 @@ def report(n_points: int = 20000, seed: int = 0, *, exact: bool = True, out=None
         print(row + f" {_cell(dom)} | {_cell(NOTES[name])} |", file=out)
     print("\nDomains: " + "; ".join(f"*{t}* = {d}" for t, (d, _) in _TAGS.items()) + ".",
           file=out)
-    print("\nx ** c, constant exponent c (an integer |c| <= 16 is lowered to repeated "
-          "multiplication, anything else calls pow; x with |x|^c in the normal range, "
-          "both signs for integer c):\n", file=out)
+    print(f"\nx ** c, constant exponent c (an integer |c| <= {POW_INT_MAX} is lowered to "
+          "repeated multiplication, anything else calls pow; x with |x|^c in the normal "
+          "range, both signs for integer c):\n", file=out)
     print("| c | measured / bound |" + (" vs exact |" if exact else ""), file=out)
     print("|---|---|" + ("---|" if exact else ""), file=out)
     consts = [(float(n), b) for n, b in sorted(POW_INT_BOUNDS.items()) if n not in (0, 1)]

@@ -4,7 +4,6 @@ default step marked.  Drawing lives in :mod:`symdiff.lab.plots`."""
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -68,20 +67,20 @@ def fd_sweep(f, point: Mapping, var=None, steps=None) -> FDSweep:
     errors = {}
     defaults = {}
     errors_at_default = {}
-    exact = math.nan
+    exact = None          # the 40-digit reference: computed by the first sweep only
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         # A step below half an ulp of x leaves x unchanged: 0/0, NaN, no warning.
         warnings.simplefilter("ignore", RuntimeWarning)
         for method, fd_method in (("forward", fd.forward_difference),
                                   ("central", fd.central_difference)):
-            sweep = fd.fd_error_sweep(f, point, var, steps, method)
-            errors[method] = sweep.relative_errors
-            exact = sweep.exact
             # The default step as finite_diff picks it at this x (only x
-            # matters for the step, not the function).
+            # matters for the step, not the function), swept with the others.
             h = float(fd_method(lambda v: 0.0, [xi]).step[0])
+            sweep = fd.fd_error_sweep(f, point, var, np.append(steps, h), method,
+                                      exact=exact)
+            exact = sweep.exact
+            errors[method] = sweep.relative_errors[:-1]
             defaults[method] = h
-            errors_at_default[method] = float(
-                fd.fd_error_sweep(f, point, var, [h], method).relative_errors[0])
+            errors_at_default[method] = float(sweep.relative_errors[-1])
     return FDSweep(var, point, float(exact), steps, errors["forward"], errors["central"],
                    defaults, errors_at_default)

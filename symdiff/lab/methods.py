@@ -12,6 +12,7 @@ in this process; nothing is extrapolated.  ``symdiff compare EXPR --at
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 from typing import Sequence
@@ -19,17 +20,18 @@ from typing import Sequence
 import numpy as np
 
 from symdiff.core.differentiate import as_symbols
-from symdiff.core.graph import as_outputs, count_ops, free_symbols, sort_symbols
+from symdiff.core.graph import as_outputs, free_symbols, sort_symbols
 from symdiff.core.node import Node
-from symdiff.core.program import schedule
+from symdiff.core.program import Program, bind_point, schedule
+from symdiff.lab.names import METHODS
 from symdiff.lab.timing import time_call
 
 __all__ = ["METHODS", "EXACT_METHODS", "MethodResult", "Reference", "reference",
-           "compare_methods"]
+           "compare_methods", "Problem", "PREPARERS"]
 
-#: Method names of :func:`compare_methods`, in report order.
-METHODS = ("symbolic", "compiled", "forward", "reverse", "forward_difference",
-           "central_difference", "complex_step", "richardson")
+# METHODS (the method names of compare_methods, in report order) lives in
+# symdiff.lab.names, so that the command line lists them without importing
+# this module.
 
 #: Methods that are exact up to floating-point rounding.
 EXACT_METHODS = ("symbolic", "compiled", "forward", "reverse")
@@ -85,30 +87,50 @@ def _as_symbols(wrt) -> list[Node]:
     return syms
 
 
-def _setup(f, point, wrt):
-    """Normalize the arguments shared by compare_methods and reference.
+class Problem:
+    """The arguments shared by compare_methods and reference, normalized:
+    ``f`` (the scalar expression), ``wrt`` (the symbols to differentiate
+    by), ``order`` (every input in program order: the ``wrt`` symbols first,
+    so that the k forward-mode passes seed exactly inputs 0..k-1), ``x``
+    (the point as a list in that order) and ``k = len(wrt)``.  What several
+    methods need is built once, on first use: the program of f, the
+    symbolic gradient and the program of f with its gradient."""
 
-    Returns ``(f, wrt, order, x)``: the scalar expression, the symbols to
-    differentiate by, every input in program order and the point as a list
-    in that order.  The ``wrt`` symbols come first in ``order`` so that the
-    k forward-mode passes seed exactly inputs 0..k-1.
-    """
+    def __init__(self, f, wrt, order, x):
+        self.f, self.wrt, self.order, self.x = f, wrt, order, x
+        self.k = len(wrt)
+
+    @functools.cached_property
+    def program(self) -> Program:
+        """f scheduled over ``order``."""
+        return schedule([self.f], self.order)
+
+    @functools.cached_property
+    def gradient(self) -> list:
+        """The symbolic gradient of f with respect to ``wrt``."""
+        from symdiff.core.differentiate import grad
+
+        return grad(self.f, self.wrt)
+
+    @functools.cached_property
+    def gradient_program(self) -> Program:
+        """f and its gradient scheduled together over ``order`` (its size
+        is the gradient's CSE'd operation count)."""
+        return schedule([self.f, *self.gradient], self.order)
+
+
+def _setup(f, point, wrt) -> Problem:
+    """Normalize the arguments shared by compare_methods and reference."""
     outs = as_outputs(f)
     if len(outs) != 1:
         raise ValueError(f"expected one scalar expression, got {len(outs)}")
     f = outs[0]
-    wrt_syms = free_symbols([f]) if wrt is None else _as_symbols(wrt)
+    free = free_symbols([f])
+    wrt_syms = free if wrt is None else _as_symbols(wrt)
     chosen = set(wrt_syms)
-    rest = [s for s in free_symbols([f]) if s not in chosen]
-    order = wrt_syms + sort_symbols(rest)
-    by_name = {}
-    for k, v in dict(point).items():
-        by_name[k.payload if isinstance(k, Node) else str(k)] = v
-    missing = [s.payload for s in order if s.payload not in by_name]
-    if missing:
-        raise ValueError(f"no value given for {', '.join(missing)}")
-    x = [float(by_name[s.payload]) for s in order]
-    return f, wrt_syms, order, x
+    order = wrt_syms + sort_symbols(s for s in free if s not in chosen)
+    x = bind_point(_names(order), dict(point), float)
+    return Problem(f, wrt_syms, order, x)
 
 
 def reference(f, point, wrt=None, dps: int = 40) -> Reference:
@@ -117,79 +139,77 @@ def reference(f, point, wrt=None, dps: int = 40) -> Reference:
     :func:`symdiff.numeric.reference.reference_gradient`."""
     from symdiff.numeric.reference import reference_gradient
 
-    f, wrt_syms, order, x = _setup(f, point, wrt)
-    value, g = reference_gradient(f, x, inputs=order, dps=dps)
-    return Reference(_names(wrt_syms), value, list(g[:len(wrt_syms)]), dps)
+    p = _setup(f, point, wrt)
+    value, g = reference_gradient(p.f, p.x, inputs=p.order, dps=dps)
+    return Reference(_names(p.wrt), value, list(g[:p.k]), dps)
 
 
 class _NotApplicable(Exception):
     """A method that cannot handle this expression (reported, not raised)."""
 
 
-# Each preparer takes (f, wrt, order, x, k) as _setup returns them (k =
-# len(wrt)) and returns (call, extract, ops, evaluations): ``call()`` computes
-# one gradient (the thing timed), ``extract(call())`` turns its result into
-# the float64 gradient in wrt order.
+# Each preparer takes a Problem and returns (call, extract, ops,
+# evaluations): ``call()`` computes one gradient (the thing timed),
+# ``extract(call())`` turns its result into the float64 gradient in wrt
+# order.
 
 
-def _symbolic(f, wrt, order, x, k):
-    from symdiff.core.differentiate import grad
+def _symbolic(p: Problem):
     from symdiff.numeric.interpreter import Interpreter
 
-    g = grad(f, wrt)
-    interp = Interpreter(schedule([f, *g], order))
+    program = p.gradient_program
+    interp = Interpreter(program)
+    x = p.x
 
     def call():
         return interp(x)
 
-    return call, lambda r: np.array(r[1:], dtype=float), count_ops([f, *g]), None
+    return call, lambda r: np.array(r[1:], dtype=float), program.n_ops, None
 
 
-def _compiled(f, wrt, order, x, k):
-    from symdiff.core.differentiate import grad
-
-    g = grad(f, wrt)
+def _compiled(p: Problem):
+    program = p.gradient_program       # outside the try: not a compiler failure
     try:
         # The compiler package is optional at import time (llvmlite, or a
         # compiler still being written): any failure makes the row
         # "unavailable" with the reason, instead of failing the command.
         import compiler
 
-        fn = compiler.compile([f, *g], order)
-        xbuf = np.array(x, dtype=np.float64)
-        obuf = np.empty(1 + k)
+        fn = compiler.compile(program)
+        xbuf = np.array(p.x, dtype=np.float64)
+        obuf = np.empty(1 + p.k)
         call = fn.bind(xbuf, obuf)
         call()
     except Exception as exc:  # noqa: BLE001 - reported in the row
         raise _NotApplicable(f"unavailable: {type(exc).__name__}: {exc}") from None
     # The bound call overwrites obuf: copy the gradient out after each run.
-    return call, lambda r: obuf[1:].copy(), count_ops([f, *g]), None
+    return call, lambda r: obuf[1:].copy(), program.n_ops, None
 
 
-def _forward(f, wrt, order, x, k):
+def _forward(p: Problem):
     from symdiff.numeric.forward import forward_op_count, program_gradient
 
     # Scheduled once: rescheduling on every call would cost more than the
     # passes on small expressions.  ``order`` puts the wrt symbols first, so
     # passes=k seeds exactly those.
-    program = schedule([f], order)
+    program, x, k = p.program, p.x, p.k
 
     def call():
         return program_gradient(program, x, passes=k)
 
-    ops = forward_op_count(f, n_inputs=k, point=x, inputs=order)
+    ops = forward_op_count(program, n_inputs=k, point=x)
     return call, lambda r: np.asarray(r[1], dtype=float), ops, None
 
 
-def _reverse(f, wrt, order, x, k):
+def _reverse(p: Problem):
     from symdiff.numeric.reverse import reverse_op_count, tape_gradient
 
-    program = schedule([f], order)
+    program, x, k = p.program, p.x, p.k
 
     def call():
         return tape_gradient(program, x)
 
-    ops = reverse_op_count(f, point=x, inputs=order)
+    ops = reverse_op_count(program, point=x)
     return call, lambda r: np.array(r[1][:k], dtype=float), ops, None
 
 
@@ -210,12 +230,12 @@ def _restricted(fn, x, k):
 def _finite_difference(method_name):
     """The preparer of the finite-difference rule ``method_name`` of
     :mod:`symdiff.numeric.finite_diff`."""
-    def prepare(f, wrt, order, x, k):
+    def prepare(p: Problem):
         from symdiff.numeric import finite_diff as fd
 
-        fn = _restricted(fd.graph_function(f, order), x, k)
+        fn = _restricted(fd.graph_function(p.program), p.x, p.k)
         method = getattr(fd, method_name)
-        xk = np.array(x[:k])
+        xk = np.array(p.x[:p.k])
 
         def call():
             return method(fn, xk)
@@ -226,19 +246,19 @@ def _finite_difference(method_name):
     return prepare
 
 
-def _complex_step(f, wrt, order, x, k):
+def _complex_step(p: Problem):
     from symdiff.numeric import finite_diff as fd
 
     try:
-        cfn = fd.complex_function(f, order)
+        cfn = fd.complex_function(p.program)
     except ValueError as exc:
         reason = str(exc)
         prefix = "complex step is not applicable: "
         if reason.startswith(prefix):
             reason = reason[len(prefix):]
         raise _NotApplicable(f"not applicable: {reason}") from None
-    fn = _restricted(cfn, np.array(x, dtype=np.complex128), k)
-    xk = np.array(x[:k])
+    fn = _restricted(cfn, np.array(p.x, dtype=np.complex128), p.k)
+    xk = np.array(p.x[:p.k])
 
     def call():
         return fd.complex_step(fn, xk)
@@ -247,7 +267,9 @@ def _complex_step(f, wrt, order, x, k):
     return call, lambda r: r.gradient.copy(), None, evals
 
 
-_PREPARE = {
+#: Method name -> preparer: takes a :class:`Problem`, returns (call,
+#: extract, ops, evaluations); the scaling runs time the same calls.
+PREPARERS = {
     "symbolic": _symbolic,
     "compiled": _compiled,
     "forward": _forward,
@@ -279,16 +301,15 @@ def compare_methods(f, point, wrt=None, methods: Sequence[str] | None = None,
     from symdiff.numeric.reference import max_rel_error
 
     methods = list(METHODS if methods is None else methods)
-    unknown = [m for m in methods if m not in _PREPARE]
+    unknown = [m for m in methods if m not in PREPARERS]
     if unknown:
         raise ValueError(f"unknown method(s) {', '.join(unknown)}; "
                          f"choose from {', '.join(METHODS)}")
     if repeat < 1:
         raise ValueError("repeat must be at least 1")
-    f, wrt_syms, order, x = _setup(f, point, wrt)
-    k = len(wrt_syms)
+    p = _setup(f, point, wrt)
     if ref is None:
-        ref = reference(f, dict(zip(_names(order), x)), wrt_syms)
+        ref = reference(p.f, dict(zip(_names(p.order), p.x)), p.wrt)
     results = []
     for name in methods:
         row = MethodResult(name)
@@ -296,7 +317,7 @@ def compare_methods(f, point, wrt=None, methods: Sequence[str] | None = None,
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 # IEEE results (NaN, inf) are data here, not warnings.
                 warnings.simplefilter("ignore", RuntimeWarning)
-                call, extract, row.ops, row.evaluations = _PREPARE[name](f, wrt_syms, order, x, k)
+                call, extract, row.ops, row.evaluations = PREPARERS[name](p)
                 row.gradient = extract(call())
                 row.seconds = time_call(call, repeat)
         except _NotApplicable as exc:

@@ -11,15 +11,16 @@ import numpy as np
 import symdiff as sd
 from symdiff.core import builders as B
 from symdiff.core.node import Node, symbol
+from symdiff.lab.names import LECTURE_EXAMPLE, SCALING_MODEL_NAMES
 from symdiff.text.parser import parse
 
 __all__ = ["corpus", "LECTURE_EXAMPLE", "RUNNING_EXAMPLE", "lecture_example", "running_example",
            "prod", "rosenbrock", "tanh_chain", "softmax_regression_loss", "mlp_loss",
            "SCALING_MODELS", "SCALING_MODEL_DESCRIPTIONS"]
 
-#: y = e^{xz} + xz/ln x + sin(ln x)/(xz), differentiated at x = 2, z = 3 in
-#: the lectures by finite differences, symbolically and in reverse mode.
-LECTURE_EXAMPLE = "exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)"
+# LECTURE_EXAMPLE (y = e^{xz} + xz/ln x + sin(ln x)/(xz), differentiated at
+# x = 2, z = 3 in the lectures) lives in symdiff.lab.names, for the command
+# line; it is re-exported here.
 
 #: f(x, y) = log(1 + e^{-(x+y)}) (x + y), the lectures' running example.
 RUNNING_EXAMPLE = "log(1 + exp(-(x + y)))*(x + y)"
@@ -110,6 +111,9 @@ SCALING_MODELS = {
     "chain": tanh_chain,
     "mlp": _mlp_by_size,
 }
+if tuple(SCALING_MODELS) != SCALING_MODEL_NAMES:
+    raise AssertionError("symdiff.lab.names.SCALING_MODEL_NAMES must list the keys of "
+                         "SCALING_MODELS, in order")
 
 #: name -> one-line description of the SCALING_MODELS entry (table headers).
 SCALING_MODEL_DESCRIPTIONS = {

@@ -24,7 +24,6 @@ from typing import Callable, Sequence
 import numpy as np
 
 from symdiff.core.graph import count_ops
-from symdiff.core.program import schedule
 from symdiff.lab.timing import time_call
 
 __all__ = ["SCALING_APPROACHES", "APPROACH_LABELS", "ProgressCallback", "ScalingRow",
@@ -143,34 +142,24 @@ def _measure_compiled(f, params, repeat, budget):
             "setup_seconds": compile_s}
 
 
-def _measure_forward(f, params, repeat, budget):
-    from symdiff.numeric.forward import forward_op_count, program_gradient
+def _measure_prepared(method: str, ops_per_evaluation: bool = False):
+    """The measurer of an approach that :func:`symdiff.lab.methods.compare_methods`
+    prepares too (its preparer ``method``): a gradient over all the
+    parameters, timed.  With ``ops_per_evaluation`` the op count is the
+    evaluations of f times |f|: every evaluation runs each of f's
+    operations once (the interpreter executes the whole program), so the
+    count is exact, not a model."""
+    def measure(f, params, repeat, budget):
+        from symdiff.lab.methods import PREPARERS, Problem
 
-    program = schedule([f], params)
-    x = list(_scaling_point(len(params)))
-    seconds = time_call(lambda: program_gradient(program, x), repeat, budget=budget)
-    return {"seconds": seconds, "ops": forward_op_count(f, point=x, inputs=params)}
+        p = Problem(f, params, params, list(_scaling_point(len(params))))
+        call, _, ops, evals = PREPARERS[method](p)
+        seconds = time_call(call, repeat, budget=budget)
+        if ops_per_evaluation:
+            return {"seconds": seconds, "ops": evals * p.program.n_ops, "evaluations": evals}
+        return {"seconds": seconds, "ops": ops}
 
-
-def _measure_reverse(f, params, repeat, budget):
-    from symdiff.numeric.reverse import reverse_op_count, tape_gradient
-
-    program = schedule([f], params)
-    x = list(_scaling_point(len(params)))
-    seconds = time_call(lambda: tape_gradient(program, x), repeat, budget=budget)
-    return {"seconds": seconds, "ops": reverse_op_count(f, point=x, inputs=params)}
-
-
-def _measure_central(f, params, repeat, budget):
-    from symdiff.numeric.finite_diff import central_difference, graph_function
-
-    fn = graph_function(f, params)
-    x = _scaling_point(len(params))
-    evals = central_difference(fn, x).evaluations
-    seconds = time_call(lambda: central_difference(fn, x), repeat, budget=budget)
-    # Every evaluation runs each of f's operations once (the interpreter
-    # executes the whole program), so this count is exact, not a model.
-    return {"seconds": seconds, "ops": evals * count_ops(f), "evaluations": evals}
+    return measure
 
 
 def _measure_naive(f, params, repeat, budget):
@@ -194,9 +183,9 @@ def _measure_naive(f, params, repeat, budget):
 _MEASURE = {
     "symbolic": _measure_symbolic,
     "compiled": _measure_compiled,
-    "forward": _measure_forward,
-    "reverse": _measure_reverse,
-    "central_difference": _measure_central,
+    "forward": _measure_prepared("forward"),
+    "reverse": _measure_prepared("reverse"),
+    "central_difference": _measure_prepared("central_difference", ops_per_evaluation=True),
     "naive_symbolic": _measure_naive,
 }
 
@@ -230,7 +219,7 @@ def _run_child(model, n, approach, repeat, timeout):
     ("timeout", None)."""
     ctx = _mp_context()
     recv_end, send_end = ctx.Pipe(duplex=False)
-    # Leave the child a margin of the cap for op counting after the timing.
+    # Leave the child a margin of the cap for op counting besides the timing.
     budget = max(0.05, min(2.0, timeout / 4))
     proc = ctx.Process(target=_child_main, args=(send_end, model, n, approach, repeat, budget),
                        daemon=True)

@@ -28,13 +28,13 @@ stand-in for it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable
 
 import numpy as np
 
 from symdiff.core.graph import as_outputs
 from symdiff.core.ops import OPS
-from symdiff.core.program import bind_point, depends_on_inputs, prepare, run, schedule
+from symdiff.core.program import Program, depends_on_inputs, prepare, run, schedule, schedule_at
 from symdiff.numeric.interpreter import Interpreter
 from symdiff.numeric.namespaces import COMPLEX
 
@@ -178,7 +178,8 @@ def graph_function(f, inputs=None) -> Callable:
     """``fn(x)``: the scalar expression ``f`` as a callable on a float64
     vector (in ``inputs`` order, default the free symbols in natural order),
     evaluated by :class:`symdiff.Interpreter`.  ``fn.inputs`` holds the
-    input names."""
+    input names.  ``f`` may be a scheduled one-output
+    :class:`~symdiff.core.program.Program` (``inputs`` None)."""
     program = _scalar_program(f, inputs)
     interp = Interpreter(program)
 
@@ -193,7 +194,8 @@ def graph_function(f, inputs=None) -> Callable:
 
 def complex_function(f, inputs=None) -> Callable:
     """``fn(z)``: ``f`` evaluated in complex128 arithmetic over its schedule,
-    for :func:`complex_step`.
+    for :func:`complex_step` (``f`` may be a scheduled Program, as for
+    :func:`graph_function`).
 
     Raises ``ValueError`` naming the op if an operation that depends on the
     inputs is not complex-step safe (``OpDef.complex_ok`` false: relu, abs,
@@ -221,15 +223,23 @@ def complex_function(f, inputs=None) -> Callable:
     return fn
 
 
-def _scalar_program(f, inputs):
+def _scalar_outputs(f) -> list:
     outs = as_outputs(f)
     if len(outs) != 1:
         raise ValueError(f"expected one scalar expression, got {len(outs)}")
-    return schedule(outs, inputs)
+    return outs
 
 
-def _point_vector(program, point) -> np.ndarray:
-    return np.array([float(v) for v in bind_point(program.inputs, point)])
+def _scalar_program(f, inputs) -> Program:
+    """``f`` scheduled over ``inputs``, or ``f`` itself if it is already a
+    :class:`~symdiff.core.program.Program` (then ``inputs`` must be None)."""
+    if isinstance(f, Program):
+        if len(f.outputs) != 1:
+            raise ValueError(f"expected one scalar expression, got {len(f.outputs)}")
+        if inputs is not None:
+            raise ValueError("inputs must be None for a Program (it fixes the input order)")
+        return f
+    return schedule(_scalar_outputs(f), inputs)
 
 
 @dataclass
@@ -245,10 +255,13 @@ class SweepResult:
     relative_errors: np.ndarray
 
 
-def fd_error_sweep(f, point, var, steps, method: str = "central", inputs=None) -> SweepResult:
+def fd_error_sweep(f, point, var, steps, method: str = "central", inputs=None,
+                   exact: float | None = None) -> SweepResult:
     """Error of the finite-difference derivative d f / d ``var`` at ``point``
     for each step in ``steps``, against the exact derivative (symbolic
-    gradient evaluated at 40 digits by :func:`symdiff.numeric.reference.reference_gradient`).
+    gradient evaluated at 40 digits by :func:`symdiff.numeric.reference.reference_gradient`,
+    or ``exact`` when the caller has it already, e.g. from an earlier sweep's
+    ``SweepResult.exact``).
 
     ``method``: ``"forward"``, ``"central"`` or ``"complex"``.  On a log-log
     plot forward and central errors are V-shaped (truncation falling with h
@@ -260,21 +273,21 @@ def fd_error_sweep(f, point, var, steps, method: str = "central", inputs=None) -
 
     if method not in ("forward", "central", "complex"):
         raise ValueError(f"unknown method {method!r}")
-    if isinstance(point, Mapping) and inputs is None:
-        inputs = list(point)
-    program = _scalar_program(f, inputs)
+    program, x = schedule_at(_scalar_outputs(f), point, inputs, convert=float)
     names = program.inputs
     vname = var.payload if hasattr(var, "payload") else str(var)
     if vname not in names:
         raise ValueError(f"{vname!r} is not an input ({', '.join(names)})")
     i = names.index(vname)
-    x = _point_vector(program, point)
-    _, ref = reference_gradient(f, dict(zip(names, x)), inputs=names)
-    exact = float(ref[i])
+    x = np.array(x)
+    if exact is None:
+        _, ref = reference_gradient(f, dict(zip(names, x)), inputs=names)
+        exact = ref[i]
+    exact = float(exact)
     if method == "complex":
-        cfn = complex_function(f, names)
+        cfn = complex_function(program)
     else:
-        fn = graph_function(f, names)
+        fn = graph_function(program)
     steps = np.asarray(steps, dtype=np.float64).ravel()
     est = np.empty_like(steps)
     for k, h in enumerate(steps):

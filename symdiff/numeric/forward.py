@@ -77,14 +77,18 @@ class DualNamespace(Namespace):
         return dual
 
 
-_DUALS: dict = {}
-
-
 def dual_namespace(F: Namespace) -> DualNamespace:
-    """The (cached) dual-number namespace over ``F``."""
-    D = _DUALS.get(id(F))
-    if D is None or D.base is not F:
-        D = _DUALS[id(F)] = DualNamespace(F)
+    """The dual-number namespace over ``F``, made once per ``F`` and kept
+    on ``F`` itself, so that it lives exactly as long as its base (a
+    module-level cache would keep every short-lived base alive, such as
+    the :class:`CountingNamespace` of each op count)."""
+    D = getattr(F, "_dual_namespace", None)
+    if D is None:
+        D = DualNamespace(F)
+        try:
+            F._dual_namespace = D
+        except AttributeError:      # a base without instance attributes: not cached
+            pass
     return D
 
 
@@ -227,7 +231,9 @@ def forward_op_count(f, n_inputs=None, point=None, inputs=None,
     terms); a vectorized operation on n tangents counts n.  ``n_inputs`` is
     the number of directions (passes), default all inputs; pass j seeds
     input j.  ``point`` defaults to 0.5 for every input (inside the domain of
-    every op in the table); counts do not depend on it.
+    every op in the table); counts do not depend on it.  ``f`` may be an
+    already scheduled :class:`~symdiff.core.program.Program` (then
+    ``inputs`` is None and ``point`` lists values in its input order).
 
     For n-pass forward mode the count is about n * |f| (each pass
     re-evaluates f); compare :func:`symdiff.numeric.reverse.reverse_op_count`.

@@ -17,7 +17,7 @@ import numpy as np
 
 from symdiff.core.graph import as_outputs, free_symbols, paused_gc
 from symdiff.core.node import Node
-from symdiff.core.program import Program, bind_point, prepare, run, schedule_at
+from symdiff.core.program import Program, _to_float, bind_point, prepare, run, schedule_at
 from symdiff.core.shapes import ShapeError, bind_dims
 from symdiff.numeric.namespaces import NUMPY
 
@@ -118,9 +118,5 @@ def evaluate(outputs, point, inputs=None, dims: Mapping | None = None):
                              [k.payload for k, _ in unused], dims)
     program, x = schedule_at(outs, point, inputs, convert=lambda v: v)
     result = Interpreter(program)(
-        x if program.is_tensor else [_as_float(v) for v in x], dims)
+        x if program.is_tensor else [_to_float(v) for v in x], dims)
     return result[0] if single else result
-
-
-def _as_float(v):
-    return np.asarray(v, dtype=np.float64) if not np.isscalar(v) else float(v)

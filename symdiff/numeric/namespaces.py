@@ -42,39 +42,32 @@ arguments that carry no tangent or adjoint (a symbolic zero, as in JAX).
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Callable
 
 import numpy as np
 
 from symdiff.core.graph import as_outputs
 from symdiff.core.namespace import Namespace, numpy_namespace
 from symdiff.core.ops import OPS
-from symdiff.core.program import schedule, schedule_at
+from symdiff.core.program import Program, bind_point, schedule, schedule_at
 
 __all__ = ["Namespace", "CountingNamespace", "FLOAT", "NUMPY", "COMPLEX", "QUIET_OPS",
-           "make_namespace", "count_setup", "partials", "DOMAINS", "sample_domain"]
-
-
-def make_namespace(name: str, overrides: Mapping[str, Callable] | None = None,
-                   const: Callable = float) -> Namespace:
-    """A namespace evaluating every op of the table with its numpy function,
-    ``overrides`` applied on top (see :func:`symdiff.core.namespace.numpy_namespace`)."""
-    return numpy_namespace(name, overrides, const)
+           "count_setup", "partials"]
 
 
 #: The op table's numpy evaluations, unchanged: use for numpy arrays.
-NUMPY = make_namespace("numpy")
+NUMPY = numpy_namespace("numpy")
 
 #: Fast scalar namespace: the ops that are one IEEE operation on Python
 #: floats (``OpDef.python``: bit-identical to numpy, 100x cheaper on Python
 #: floats), the rest from the op table's numpy evaluation.
 _FAST = {name: op.python for name, op in OPS.items() if op.python is not None}
-FLOAT = make_namespace("float", _FAST)
+FLOAT = numpy_namespace("float", _FAST)
 
 #: complex128 evaluation for the complex step: the op table's numpy
 #: functions, which accept complex arrays (only ``complex_ok`` ops are
 #: analytic and give the right derivative; see finite_diff.complex_function).
-COMPLEX = make_namespace("complex", const=complex)
+COMPLEX = numpy_namespace("complex", const=complex)
 
 #: Ops whose FLOAT implementation never emits a numpy warning, so a caller
 #: evaluating just one of them can skip ``np.errstate``.
@@ -111,9 +104,20 @@ class CountingNamespace(Namespace):
 
 
 def count_setup(f, point, inputs, who: str):
-    """Program and point for the op-count functions: one scalar expression,
-    evaluated at ``point`` or at 0.5 for every input (inside the domain of
-    every op of the table; counts do not depend on the point)."""
+    """Program and point for the op-count functions: one scalar expression
+    (or an already scheduled :class:`~symdiff.core.program.Program` of one,
+    whose input order is fixed: ``inputs`` must then be None), evaluated at
+    ``point`` or at 0.5 for every input (inside the domain of every op of
+    the table; counts do not depend on the point)."""
+    if isinstance(f, Program):
+        if len(f.outputs) != 1:
+            raise ValueError(f"{who} needs one scalar expression")
+        if inputs is not None:
+            raise ValueError(f"{who}: inputs must be None for a Program (it fixes the "
+                             "input order)")
+        if point is None:
+            return f, [0.5] * len(f.inputs)
+        return f, bind_point(f.inputs, point)
     outs = as_outputs(f)
     if len(outs) != 1:
         raise ValueError(f"{who} needs one scalar expression")
@@ -136,24 +140,3 @@ def partials(op_name: str, args, F: Namespace = FLOAT) -> list:
             c = op.vjp(F, i, args, out, F.const(1.0))
             res.append(0.0 if c is None else c)
     return res
-
-
-#: Open sampling intervals for the domain tags of :attr:`OpDef.domain`,
-#: kept away from the boundary so central differences stay inside.
-DOMAINS: dict[str, tuple[float, float]] = {
-    "real": (-2.0, 2.0),
-    "positive": (0.1, 3.0),
-    "unit": (-0.9, 0.9),          # asin, acos: (-1, 1)
-    "gt_minus1": (-0.9, 3.0),     # log1p: (-1, inf)
-    "nonzero": (0.2, 3.0),        # magnitude; the sign is drawn separately
-    "trig": (-1.4, 1.4),          # tan: (-pi/2, pi/2)
-}
-
-
-def sample_domain(kind: str, rng: np.random.Generator, size=None):
-    """Draw values for the domain tag ``kind`` (see :data:`DOMAINS`)."""
-    lo, hi = DOMAINS[kind]
-    x = rng.uniform(lo, hi, size)
-    if kind == "nonzero":
-        x = x * rng.choice([-1.0, 1.0], size)
-    return x

@@ -28,9 +28,10 @@ import mpmath
 import numpy as np
 from mpmath import mpf
 
-from symdiff.core.graph import as_outputs
+from symdiff.core.graph import as_outputs, free_symbols
 from symdiff.core.namespace import Namespace
-from symdiff.core.program import run, schedule, schedule_at
+from symdiff.core.node import Node
+from symdiff.core.program import run, schedule_at
 
 __all__ = ["MP_OPS", "MPMATH", "mp_evaluate", "reference_gradient", "max_rel_error"]
 
@@ -173,12 +174,6 @@ def _to_mpf(v):
 MPMATH = Namespace("mpmath", MP_OPS, const=mpf)
 
 
-def _program(outputs, point, inputs):
-    if inputs is None and isinstance(point, Mapping):
-        inputs = list(point)
-    return schedule(outputs, inputs)
-
-
 def mp_evaluate(outputs, point, inputs=None, dps: int = 40) -> list:
     """Evaluate expressions in mpmath at ``dps`` digits:
     :func:`~symdiff.core.program.run` with :data:`MPMATH`.  ``point`` as in
@@ -203,10 +198,14 @@ def reference_gradient(f, point, inputs=None, dps: int = 40):
     outs = as_outputs(f)
     if len(outs) != 1:
         raise ValueError(f"reference_gradient needs one scalar expression, got {len(outs)}")
-    program = _program(outs, point, inputs)
-    names = list(program.inputs)
-    g = grad(outs[0], names)
-    vals = mp_evaluate([outs[0], *g], point, inputs=names, dps=dps)
+    if inputs is None:
+        # The inputs schedule_at would choose: a mapping's keys, else the
+        # free symbols in natural order.
+        inputs = ([k if isinstance(k, Node) else str(k) for k in point]
+                  if isinstance(point, Mapping) else free_symbols(outs))
+    # f is scheduled once, together with its gradient (which checks inputs).
+    g = grad(outs[0], inputs)
+    vals = mp_evaluate([outs[0], *g], point, inputs=inputs, dps=dps)
     return vals[0], vals[1:]
 
 

@@ -464,7 +464,9 @@ def reverse_op_count(f, point=None, inputs=None) -> int:
     forward evaluation plus every operation of the adjoint sweep (each rule's
     arithmetic and the additions accumulating adjoints).  Stays within a
     constant times |f| whatever the number of inputs.  ``point`` defaults to
-    0.5 for every input; counts do not depend on it."""
+    0.5 for every input; counts do not depend on it.  ``f`` may be an
+    already scheduled :class:`~symdiff.core.program.Program`, as for
+    :func:`symdiff.numeric.forward.forward_op_count`."""
     program, x = count_setup(f, point, inputs, "reverse_op_count")
     F = CountingNamespace(FLOAT)
     vals, dep = _primal(program, x, F)

@@ -26,6 +26,7 @@ from itertools import combinations
 from typing import Callable, NamedTuple
 
 from symdiff.core import tensor
+from symdiff.core.graph import paused_gc, toposort
 from symdiff.core.node import Node, symbol
 
 __all__ = ["Composite", "COMPOSITES", "Match", "View", "keyword_text"]
@@ -165,10 +166,11 @@ class View:
 
     def __init__(self):
         self._memo: dict[Node, Match | None] = {}
+        self._roots = _probes_by_root()         # root op -> probes
 
     def match(self, node: Node) -> Match | None:
         """The composite ``node`` prints as, or None."""
-        if node.op not in _probes_by_root():
+        if node.op not in self._roots:
             return None                         # the common case, without a memo entry
         memo = self._memo
         if node in memo:
@@ -178,30 +180,15 @@ class View:
 
     def args(self, node: Node) -> tuple:
         """The arguments ``node`` prints (``(x,)`` for a composite)."""
+        if node.op not in self._roots:
+            return node.args                    # the common case, as in match
         m = self.match(node)
         return node.args if m is None else (m.x,)
 
-    def postorder(self, outputs) -> list[Node]:
+    def postorder(self, outputs, done=()) -> list[Node]:
         """Nodes reachable in the view, arguments before users: depth first
-        from each output, arguments in order (the order of
-        :func:`symdiff.core.graph.toposort`, on the collapsed graph)."""
-        order: list[Node] = []
-        seen: set[Node] = set()
-        for root in outputs:
-            if root in seen:
-                continue
-            seen.add(root)
-            stack = [(root, iter(self.args(root)))]
-            while stack:
-                node, it = stack[-1]
-                for a in it:
-                    if a not in seen:
-                        seen.add(a)
-                        if a.args:
-                            stack.append((a, iter(self.args(a))))
-                            break
-                        order.append(a)
-                else:
-                    stack.pop()
-                    order.append(node)
-        return order
+        from each output, arguments in order
+        (:func:`symdiff.core.graph.toposort` on the collapsed graph; nodes
+        in ``done`` are neither listed nor entered)."""
+        with paused_gc():       # the walk's 10^5 stack entries on deep graphs
+            return toposort(outputs, done, args=self.args)

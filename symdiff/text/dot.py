@@ -16,15 +16,8 @@ from symdiff.core.node import Node
 from symdiff.core.ops import ALL_OPS
 from symdiff.core.shapes import format_shape
 from symdiff.text import operators as _operators
-from symdiff.text.composites import View, keyword_text
-from symdiff.text.infix import (
-    array_text,
-    call_text,
-    constant_prefix,
-    format_number,
-    is_small_array,
-    subscript_text,
-)
+from symdiff.text.composites import View
+from symdiff.text.infix import ConstantNames, call_text, leaf_text, subscript_text
 from symdiff.text.operators import Prefix
 from symdiff.text.program import output_names
 
@@ -67,16 +60,16 @@ def _node_label(n: Node, view: View) -> str:
     ``softmax(axis=1)``)."""
     m = view.match(n)
     if m is not None:
-        kw = ", ".join(f"{k}={keyword_text(v)}" for k, v in m.keywords.items())
-        return f"{m.name}({kw})" if kw else m.name
-    op = ALL_OPS[n.op]
-    if op.spell is None:
-        return _op_label(n.op)
-    spelled = op.spell(n.payload, [a.shape for a in n.args])
-    if spelled[0] == "postfix":
-        return spelled[1]
-    if spelled[0] == "subscript":
-        return "[" + subscript_text(spelled[1]) + "]"
+        spelled = ("call", m.name, m.keywords)
+    else:
+        op = ALL_OPS[n.op]
+        if op.spell is None:
+            return _op_label(n.op)
+        spelled = op.spell(n.payload, [a.shape for a in n.args])
+        if spelled[0] == "postfix":
+            return spelled[1]
+        if spelled[0] == "subscript":
+            return "[" + subscript_text(spelled[1]) + "]"
     head, tail = call_text(spelled)
     if tail == ")":
         return head[:-1]                                # stop_gradient
@@ -85,36 +78,6 @@ def _node_label(n: Node, view: View) -> str:
 
 def _with_shape(label: str, n: Node) -> str:
     return f"{label}\n{format_shape(n.shape)}" if n.shape else label
-
-
-def _postorder(outputs: list[Node], view: View) -> list[Node]:
-    """Reachable nodes, each after its arguments, in depth-first order over
-    the outputs and then the arguments in order.  Unlike sorting by creation
-    id, this order depends only on the graph, so the DOT text is the same
-    whatever else the process has built."""
-    order: list[Node] = []
-    expanded: set[Node] = set()
-    done: set[Node] = set()
-    # The stack holds bare nodes (a node is seen twice: once to push its
-    # arguments, once to emit it).  Per-entry tuples or iterators would be
-    # 10^5 live GC-tracked objects on a deep chain, and the collector's
-    # repeated passes over them cost more than the walk itself.
-    stack = list(reversed(outputs))
-    while stack:
-        n = stack[-1]
-        if n in done:
-            stack.pop()
-        elif n in expanded:
-            stack.pop()
-            done.add(n)
-            order.append(n)
-        else:
-            expanded.add(n)
-            args = view.args(n)
-            for i in range(len(args) - 1, -1, -1):
-                if args[i] not in done:
-                    stack.append(args[i])
-    return order
 
 
 def to_dot(outputs, names=None, derivative_outputs=None, derivative_names=None) -> str:
@@ -142,10 +105,14 @@ def to_dot(outputs, names=None, derivative_outputs=None, derivative_names=None) 
     dlabels = output_names(derivative_names, len(douts), "dout")
 
     view = View()
-    function_nodes = set(_postorder(outs, view)) if douts else None
-    nodes = _postorder(outs + douts, view)
-    arrays: dict[Node, str] = {}
-    cprefix = None
+    # One walk: the function's nodes, then those only the derivative needs.
+    # The order depends only on the graph, so the DOT text is the same
+    # whatever else the process has built.
+    nodes = view.postorder(outs)
+    n_function = len(nodes) if douts else None
+    if douts:
+        nodes += view.postorder(douts, done=set(nodes))
+    constants = ConstantNames(lambda: [x.payload for x in nodes if x.op == "sym"])
     out_names: dict[Node, list[str]] = {}
     for label, o in zip(labels + dlabels, outs + douts):
         out_names.setdefault(o, []).append(label)
@@ -162,22 +129,13 @@ def to_dot(outputs, names=None, derivative_outputs=None, derivative_names=None) 
     for k, n in enumerate(nodes):
         nid = f"n{k}"
         ids[n] = nid
-        deriv_only = function_nodes is not None and n not in function_nodes
+        deriv_only = n_function is not None and k >= n_function
         names_here = out_names.get(n)
         args = view.args(n) if n.args else ()
         if n.op in ("sym", "dim"):
             attrs = f"label={_q(_with_shape(n.payload, n))}, {_STYLE_INPUT}"
         elif not n.args:
-            if n.op == "const":
-                text = format_number(n.payload)
-            elif n.op == "eye":
-                text = f"eye({n.payload})"
-            elif is_small_array(n.payload):
-                text = array_text(n.payload)
-            else:
-                if cprefix is None:
-                    cprefix = constant_prefix(x.payload for x in nodes if x.op == "sym")
-                text = arrays.setdefault(n, f"{cprefix}{len(arrays) + 1}")
+            text = leaf_text(n, constants)
             attrs = f"label={_q(_with_shape(text, n))}, " \
                     f"{_STYLE_DCONST if deriv_only else _STYLE_CONST}"
             if names_here:  # plaintext has no border: box it to show the output

@@ -41,6 +41,7 @@ from symdiff.text.composites import View, keyword_text
 from symdiff.text.operators import Prefix
 
 __all__ = ["to_string", "format_number", "array_text", "subscript_text", "call_text",
+           "leaf_text", "ConstantNames", "constant_prefix", "unused_prefix", "is_signed",
            "SMALL_ARRAY"]
 
 #: Constant arrays with at most this many entries print as nested lists.
@@ -68,7 +69,8 @@ def signed_precedence(operators: _operators.Operators) -> int:
     return operators.prefix["-"].precedence
 
 
-def _is_signed(v: float) -> bool:
+def is_signed(v: float) -> bool:
+    """Whether the number ``v`` prints with a leading '-' (-0 included)."""
     return v < 0 or (v == 0 and math.copysign(1.0, v) < 0)
 
 
@@ -119,45 +121,72 @@ def call_text(spelled: tuple) -> tuple[str, str]:
     return name + "(", "".join(", " + t for t in tail) + ")"
 
 
-class _Leaves:
-    """Text of leaves; names large constant arrays (C1, C2 ...) in order of
-    appearance, with a prefix no symbol of the expression uses."""
-
-    def __init__(self, expr: Node):
-        self.expr = expr
-        self.arrays: dict[Node, str] = {}
-        self.prefix = None
-
-    def text(self, node: Node) -> str:
-        op = node.op
-        if op == "sym" or op == "dim":
-            return node.payload
-        if op == "const":
-            return format_number(node.payload)
-        if op == "eye":
-            return f"eye({node.payload})"
-        if op == "array":
-            if is_small_array(node.payload):
-                return array_text(node.payload)
-            name = self.arrays.get(node)
-            if name is None:
-                if self.prefix is None:
-                    from symdiff.core.graph import free_symbols
-
-                    self.prefix = constant_prefix(s.payload for s in free_symbols(self.expr))
-                name = self.arrays[node] = f"{self.prefix}{len(self.arrays) + 1}"
-            return name
-        raise ValueError(f"cannot print leaf {op!r}")
+def unused_prefix(candidates, taken) -> str | None:
+    """The first of ``candidates`` that no name in ``taken`` uses followed
+    by digits (so that ``C1`` or ``t1`` cannot be confused with a name the
+    text already has), or None."""
+    taken = list(taken)
+    for prefix in candidates:
+        if not any(n.startswith(prefix) and n[len(prefix):].isdigit() for n in taken):
+            return prefix
+    return None
 
 
 def constant_prefix(taken) -> str:
     """The first of C, const, _C ... such that no name in ``taken`` is that
     prefix followed by digits (the names of large constant arrays)."""
-    taken = list(taken)
-    for prefix in ("C", "const", "_C"):
-        if not any(n.startswith(prefix) and n[len(prefix):].isdigit() for n in taken):
-            return prefix
-    return "_const_"
+    return unused_prefix(("C", "const", "_C"), taken) or "_const_"
+
+
+class ConstantNames:
+    """The names of the large constant arrays of one printed text: C1, C2
+    ... in the order :meth:`name` is first asked for each, with the
+    :func:`constant_prefix` of the names ``taken()`` returns (called only
+    when the first array is named).  Every printer (infix, LaTeX, programs,
+    DOT) names its arrays here."""
+
+    def __init__(self, taken):
+        self._taken = taken
+        self.prefix: str | None = None
+        self.names: dict[Node, str] = {}
+
+    @classmethod
+    def of(cls, expr) -> "ConstantNames":
+        """The names for printing ``expr`` (one expression or several):
+        the prefix avoids the names of its free symbols."""
+        def taken():
+            from symdiff.core.graph import free_symbols
+
+            return [s.payload for s in free_symbols(expr)]
+
+        return cls(taken)
+
+    def name(self, node: Node) -> str:
+        """The name of the constant array ``node``."""
+        name = self.names.get(node)
+        if name is None:
+            if self.prefix is None:
+                self.prefix = constant_prefix(self._taken())
+            name = self.names[node] = f"{self.prefix}{len(self.names) + 1}"
+        return name
+
+
+def leaf_text(node: Node, constants: ConstantNames) -> str:
+    """The text of a leaf: a symbol's or dimension's name, an exact number,
+    ``eye(n)``, a small constant array's values, a large one's name from
+    ``constants``."""
+    op = node.op
+    if op == "sym" or op == "dim":
+        return node.payload
+    if op == "const":
+        return format_number(node.payload)
+    if op == "eye":
+        return f"eye({node.payload})"
+    if op == "array":
+        if is_small_array(node.payload):
+            return array_text(node.payload)
+        return constants.name(node)
+    raise ValueError(f"cannot print leaf {op!r}")
 
 
 def to_string(expr, names: dict | None = None, view: View | None = None) -> str:
@@ -177,7 +206,7 @@ def to_string(expr, names: dict | None = None, view: View | None = None) -> str:
     signed = signed_precedence(operators)
     view = View() if view is None else view
     match = view.match
-    leaves = _Leaves(expr)
+    constants = ConstantNames.of(expr)
     out: list[str] = []
     # Work items: a str to emit, or (node, minimum precedence without
     # parentheses, minimum precedence if it begins with a prefix operator).
@@ -193,8 +222,8 @@ def to_string(expr, names: dict | None = None, view: View | None = None) -> str:
             continue
         a = node.args
         if not a:
-            text = leaves.text(node)
-            if node.op == "const" and _is_signed(node.payload):
+            text = leaf_text(node, constants)
+            if node.op == "const" and is_signed(node.payload):
                 # A sign reads as the prefix operator '-'.
                 if signed < (prefix_need if prefix_need != need else need):
                     text = "(" + text + ")"
@@ -233,8 +262,7 @@ def _push_atom_form(node: Node, m, stack: list, out: list) -> None:
     """Print a composite, a structural op or a called op (none needs
     parentheses around it)."""
     if m is not None:
-        head = m.name + "("
-        tail = "".join(f", {k}={keyword_text(v)}" for k, v in m.keywords.items()) + ")"
+        head, tail = call_text(("call", m.name, m.keywords))
         stack.append(tail)
         stack.append((m.x, 0, 0))
         out.append(head)

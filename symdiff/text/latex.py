@@ -62,8 +62,9 @@ from symdiff.core.ops import ALL_OPS, PREC_ADD, PREC_ATOM, PREC_MUL, VARIADIC
 from symdiff.text import operators as _operators
 from symdiff.text.composites import View
 from symdiff.text.infix import (
-    constant_prefix,
+    ConstantNames,
     format_number,
+    is_signed,
     is_small_array,
     signed_precedence,
     subscript_text,
@@ -135,7 +136,7 @@ def _latex_number(value: float) -> str:
 
 def _const_lead(v: float) -> str:
     """How the LaTeX of the number ``v`` begins: 'minus', 'digit' or 'other'."""
-    if v < 0 or (v == 0 and math.copysign(1.0, v) < 0):
+    if is_signed(v):
         return "minus"
     if math.isnan(v) or math.isinf(v) or v == math.pi or v == math.e:
         return "other"
@@ -282,41 +283,43 @@ def _layout_of(template: str, precedence: int, *, unary: bool, variadic: bool = 
 
 _CACHE_SIZE = 4096
 
-# (op name, template) -> (the OpDef it was built from, its layout); rebuilt
-# if the table entry is replaced.
+# The one cache of layouts: (op name, template) -> (the OpDef it was built
+# from, its layout), rebuilt if the table entry is replaced; a call layout
+# (a composite, a structural op printed as a call) is keyed (None,
+# template) and depends on no table entry.
 _LAYOUTS: dict[tuple, tuple] = {}
+
+
+def _cached(key: tuple, op, build) -> _Layout:
+    entry = _LAYOUTS.get(key)
+    if entry is None or entry[0] is not op:
+        if len(_LAYOUTS) > _CACHE_SIZE:         # per-node templates (subscripts) vary
+            _LAYOUTS.clear()
+        entry = _LAYOUTS[key] = (op, build())
+    return entry[1]
 
 
 def _layout(name: str, template: str | None = None) -> _Layout:
     """The layout of op ``name``, with its table template or ``template``."""
     op = ALL_OPS[name]
-    key = (name, template)
-    entry = _LAYOUTS.get(key)
-    if entry is None or entry[0] is not op:
-        if len(_LAYOUTS) > _CACHE_SIZE:         # per-node templates (subscripts) vary
-            _LAYOUTS.clear()
+
+    def build():
         structural = op.kind == "structural"
-        if template is None:
-            template = op.latex or (r"\operatorname{%s}\left({0}\right)" % op.name)
-        lay = _layout_of(template, op.precedence, unary=op.arity == 1,
-                         variadic=op.arity == VARIADIC, right_assoc=op.right_assoc,
-                         commutative=op.commutative,
-                         product=structural and op.precedence == PREC_MUL)
-        entry = _LAYOUTS[key] = (op, lay)
-    return entry[1]
+        text = template
+        if text is None:
+            text = op.latex or (r"\operatorname{%s}\left({0}\right)" % op.name)
+        return _layout_of(text, op.precedence, unary=op.arity == 1,
+                          variadic=op.arity == VARIADIC, right_assoc=op.right_assoc,
+                          commutative=op.commutative,
+                          product=structural and op.precedence == PREC_MUL)
 
-
-_CALL_LAYOUTS: dict[str, _Layout] = {}
+    return _cached((name, template), op, build)
 
 
 def _call_layout(template: str) -> _Layout:
     """The layout of a composite or of a structural op printed as a call."""
-    lay = _CALL_LAYOUTS.get(template)
-    if lay is None:
-        if len(_CALL_LAYOUTS) > _CACHE_SIZE:
-            _CALL_LAYOUTS.clear()
-        lay = _CALL_LAYOUTS[template] = _layout_of(template, PREC_ATOM, unary=True)
-    return lay
+    return _cached((None, template), None,
+                   lambda: _layout_of(template, PREC_ATOM, unary=True))
 
 
 def _escape(text: str) -> str:
@@ -376,27 +379,17 @@ def _bmatrix(values) -> str:
 
 
 class _Latex:
-    """State of one LaTeX print: memo of each node's leading character, the
-    layouts of the nodes seen, the composites view and the names of large
-    constant arrays."""
+    """State of one LaTeX print: memo of each node's leading character and
+    of its form (layout and printed arguments), the composites view and the
+    names of large constant arrays."""
 
     def __init__(self, view: View, expr: Node):
         self.lead_memo: dict[Node, str] = {}
-        self.layouts: dict[str, _Layout] = {}
         self.forms: dict[Node, tuple] = {}
         self.view = view
-        self.expr = expr
-        self.arrays: dict[Node, str] = {}
-        self.prefix: str | None = None
+        self.constants = ConstantNames.of(expr)
         # A negative number reads like the prefix operator '-' applied to it.
         self.signed = signed_precedence(_operators.OPERATORS)
-
-    def layout(self, name: str) -> _Layout:
-        """The :class:`_Layout` of elementwise op ``name``."""
-        lay = self.layouts.get(name)
-        if lay is None:
-            lay = self.layouts[name] = _layout(name)
-        return lay
 
     def form(self, node: Node) -> tuple:
         """(layout, arguments) that ``node`` prints with."""
@@ -409,7 +402,7 @@ class _Latex:
         else:
             op = ALL_OPS[node.op]
             if op.kind != "structural":
-                f = (self.layout(node.op), node.args)
+                f = (_layout(node.op), node.args)
             else:
                 f = (self._structural(node, op), node.args)
         self.forms[node] = f
@@ -441,14 +434,7 @@ class _Latex:
             values = node.payload
             if is_small_array(values) and values.ndim <= 2:
                 return _bmatrix(values)
-            name = self.arrays.get(node)
-            if name is None:
-                from symdiff.core.graph import free_symbols
-
-                if self.prefix is None:
-                    self.prefix = constant_prefix(s.payload for s in free_symbols(self.expr))
-                name = self.arrays[node] = latex_symbol(f"{self.prefix}{len(self.arrays) + 1}")
-            return name
+            return latex_symbol(self.constants.name(node))
         raise ValueError(f"cannot print leaf {op!r}")
 
     def kind(self, node: Node) -> str | None:

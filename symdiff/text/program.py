@@ -12,15 +12,14 @@ expressions print at the default recursion limit.
 from __future__ import annotations
 
 import itertools
-import re
 
 from symdiff.core.graph import as_outputs
 from symdiff.core.node import Node
-from symdiff.core.ops import ALL_OPS
+from symdiff.core.ops import ALL_OPS, TENSOR_OPS
 from symdiff.core.program import schedule
 from symdiff.core.shapes import format_shape
 from symdiff.text.composites import View
-from symdiff.text.infix import constant_prefix, is_small_array, to_string
+from symdiff.text.infix import ConstantNames, is_small_array, to_string, unused_prefix
 
 __all__ = ["to_program", "output_names"]
 
@@ -46,13 +45,24 @@ def _temp_prefix(taken) -> str:
     """The first of t, tmp, _t, _t0_, _t1_ ... such that no name in ``taken``
     looks like a temporary (prefix + digits): a user symbol or output called
     t1 would otherwise be confused with the temporary t1."""
-    taken = list(taken)
-    candidates = itertools.chain(("t", "tmp", "_t"), (f"_t{k}_" for k in itertools.count()))
-    for prefix in candidates:
-        rx = re.compile(re.escape(prefix) + r"\d+$")
-        if not any(rx.match(name) for name in taken):
-            return prefix
-    raise AssertionError("unreachable")
+    return unused_prefix(itertools.chain(("t", "tmp", "_t"),
+                                         (f"_t{k}_" for k in itertools.count())), taken)
+
+
+_TENSOR_LEAVES = frozenset({"array", "eye", "dim"})
+
+
+def _inputs_and_kind(nodes: list, inputs) -> tuple:
+    """The input names :func:`symdiff.schedule` would give ``inputs`` for
+    the graph whose view is ``nodes``, with the same errors, and whether
+    that program is a tensor program (:attr:`Program.is_tensor`), without
+    scheduling the whole graph: only its symbols are scheduled.  (A
+    composite's hidden nodes use no symbol besides its argument's, and a
+    composite has a tensor argument, so the view decides both.)"""
+    symbols = schedule([n for n in nodes if n.op == "sym"], inputs)
+    is_tensor = symbols.is_tensor or any(
+        n.shape or n.op in TENSOR_OPS or n.op in _TENSOR_LEAVES for n in nodes)
+    return symbols.inputs, is_tensor
 
 
 def _is_view_of_leaf(node: Node) -> bool:
@@ -89,26 +99,25 @@ def to_program(outputs, names=None, inputs=None, temps: dict | None = None) -> s
     """
     outs = as_outputs(outputs)
     labels = output_names(names, len(outs), "out")
-    program = schedule(outs, inputs)          # checks ``inputs``
     view = View()
     nodes = view.postorder(outs)
+    input_names, is_tensor = _inputs_and_kind(nodes, inputs)     # checks ``inputs``
     uses: dict[Node, int] = {}
     for n in nodes:
         for a in view.args(n):
             uses[a] = uses.get(a, 0) + 1
     for o in outs:
         uses[o] = uses.get(o, 0) + 1
-    taken = [*program.inputs, *labels, *(temps or {}).values()]
+    taken = [*input_names, *labels, *(temps or {}).values()]
     prefix = _temp_prefix(taken)
     bound: dict[Node, str] = {}
     header: list[str] = []
-    arrays = [n for n in nodes if n.op == "array" and not is_small_array(n.payload)]
-    if arrays:
-        # Their values are not text: a name, and the shape in a comment.
-        cprefix = constant_prefix(taken)
-        for k, n in enumerate(arrays, 1):
-            bound[n] = f"{cprefix}{k}"
-            header.append(f"# {cprefix}{k}: constant array, {format_shape(n.shape)}")
+    constants = ConstantNames(lambda: taken)
+    for n in nodes:
+        if n.op == "array" and not is_small_array(n.payload):
+            # Their values are not text: a name, and the shape in a comment.
+            bound[n] = name = constants.name(n)
+            header.append(f"# {name}: constant array, {format_shape(n.shape)}")
     lines: list[tuple[str, Node]] = []
     user = temps or {}
     n_temps = 0
@@ -126,7 +135,7 @@ def to_program(outputs, names=None, inputs=None, temps: dict | None = None) -> s
         if text is None:
             text = to_string(node, names=bound, view=view)
         lines.append((f"{label} = {text}", node))
-    if not program.is_tensor:
+    if not is_tensor:
         return "\n".join(header + [line for line, _ in lines])
     width = max((len(line) for line, _ in lines if len(line) <= _COMMENT_MAX), default=0)
     width += _COMMENT_GAP
