@@ -31,7 +31,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import ensure_symdiff, table  # noqa: E402
+from _common import ensure_symdiff, report_wall_time, table  # noqa: E402
 
 ensure_symdiff()
 
@@ -260,3 +260,4 @@ def main(argv=None) -> dict:
 
 if __name__ == "__main__":
     main()
+    report_wall_time()

@@ -43,6 +43,7 @@ from _common import (  # noqa: E402 - after the sys.path setup above
     mlp_predict,
     one_hot,
     progress,
+    report_wall_time,
     softmax,
     synthetic_images,
     table,
@@ -184,3 +185,4 @@ def main(argv=None) -> dict:
 
 if __name__ == "__main__":
     main()
+    report_wall_time()

@@ -38,6 +38,7 @@ from _common import (  # noqa: E402 - after the sys.path setup above
     minibatches,
     one_hot,
     progress,
+    report_wall_time,
     softmax,
 )
 
@@ -138,3 +139,4 @@ def main(argv=None) -> dict:
 
 if __name__ == "__main__":
     main()
+    report_wall_time()

@@ -9,12 +9,17 @@
   ``~/.cache``; :func:`cache_dir` gives a test a fresh, empty one.
 * Soak and scaling tests are marked ``slow`` (registered in pyproject.toml):
   ``pytest -m "not slow"`` is the quick run, plain ``pytest`` runs them all.
+* :func:`fake_dot` puts a stand-in for Graphviz's ``dot`` on PATH, so the
+  code that runs ``dot`` is tested where Graphviz is not installed (CI).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
+import os
+import stat
 import sys
 import zlib
 from typing import NamedTuple
@@ -107,3 +112,55 @@ def lecture() -> Lecture:
     dx = 3 * e6 + 3 / l2 - 3 / l2 ** 2 + math.cos(l2) / 12 - math.sin(l2) / 12
     dz = 2 * e6 + 2 / l2 - math.sin(l2) / 18
     return Lecture(f, {"x": 2.0, "z": 3.0}, value, [dx, dz])
+
+
+# A stand-in for Graphviz's dot: logs its arguments and input (one JSON line
+# a call), then writes the start of a PNG or SVG file to ``-o``; exits 1
+# with a message instead when FAKE_DOT_FAIL is set.
+_FAKE_DOT = r"""#!@PYTHON@
+import json, os, sys
+args = sys.argv[1:]
+with open(@LOG@, "a") as log:
+    log.write(json.dumps({"argv": args, "stdin": sys.stdin.read()}) + "\n")
+if os.environ.get("FAKE_DOT_FAIL"):
+    sys.stderr.write("Error: <stdin>: syntax error in line 1 near 'x'\n")
+    sys.exit(1)
+fmt = [a[2:] for a in args if a.startswith("-T")][0]
+data = (b"\x89PNG\r\n\x1a\n" + bytes(24) if fmt == "png" else
+        b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"></svg>\n')
+with open(args[args.index("-o") + 1], "wb") as out:
+    out.write(data)
+"""
+
+
+class FakeDot(NamedTuple):
+    """What :func:`fake_dot` gives a test: the stand-in's path and its log."""
+
+    path: str
+    log: str
+
+    def calls(self) -> list[dict]:
+        """One ``{"argv": [...], "stdin": text}`` per run of the stand-in."""
+        if not os.path.exists(self.log):
+            return []
+        with open(self.log) as f:
+            return [json.loads(line) for line in f]
+
+
+@pytest.fixture
+def fake_dot(tmp_path, monkeypatch) -> FakeDot:
+    """An executable ``dot`` first on PATH for this test (real Graphviz or
+    not): a Python script that records every call (:meth:`FakeDot.calls`)
+    and writes a PNG signature or an ``<svg`` header to the ``-o`` file,
+    or fails like dot on bad input when ``FAKE_DOT_FAIL`` is set."""
+    if os.name == "nt":
+        pytest.skip("the stand-in dot is a #! script")
+    bindir = tmp_path / "fake-graphviz"
+    bindir.mkdir()
+    exe = bindir / "dot"
+    log = tmp_path / "fake-dot-calls.jsonl"
+    exe.write_text(_FAKE_DOT.replace("@PYTHON@", sys.executable).replace("@LOG@", repr(str(log))))
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    monkeypatch.setenv("PATH", str(bindir) + os.pathsep + os.environ.get("PATH", ""))
+    monkeypatch.delenv("FAKE_DOT_FAIL", raising=False)
+    return FakeDot(str(exe), str(log))

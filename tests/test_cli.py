@@ -110,6 +110,16 @@ def test_bad_input_exit_2_no_traceback(capsys, argv, needle):
     assert len(err.splitlines()) <= 12
 
 
+@pytest.mark.parametrize("command", ["diff", "compile"])
+def test_tensor_valued_output_without_declarations_is_explained(capsys, command):
+    # No declaration, but the output is a vector: both commands route it to
+    # their tensor path, which says why (not grad's internal message).
+    code, out, err = run(capsys, command, "x*[1,2]")
+    assert code == 2 and out == ""
+    assert err == (f"error: symdiff {command} differentiates a scalar, but the output has "
+                   "shape 2 (reduce it, e.g. with sum(...) or mean(...))\n")
+
+
 def test_parse_error_shows_caret(capsys):
     code, _, err = run(capsys, "diff", "x + sinn(x)")
     assert code == 2

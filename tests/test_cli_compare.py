@@ -280,6 +280,35 @@ def test_graph_through_graphviz(tmp_path, capsys, ext, magic):
     assert magic in data[:400]
 
 
+@pytest.mark.parametrize("ext, magic", [(".svg", b"<svg"), (".png", PNG_SIGNATURE)])
+def test_graph_runs_dot_on_path(tmp_path, capsys, fake_dot, ext, magic):
+    # Graphviz is not installed in CI: a stand-in dot (tests/conftest.py)
+    # checks how the command runs it: the format, the output file, and
+    # the same DOT text that -o FILE.dot writes on its stdin.
+    dot_path = tmp_path / "y.dot"
+    assert run(["graph", LECTURE, "--grad", "-o", str(dot_path)]) == 0
+    capsys.readouterr()
+    path = tmp_path / f"y{ext}"
+    assert run(["graph", LECTURE, "--grad", "-o", str(path)]) == 0
+    assert capsys.readouterr().out == (f"wrote {path}: 24 nodes (2 inputs, 1 constant, "
+                                       "21 operations)\n")
+    (call,) = fake_dot.calls()
+    assert call["argv"] == [f"-T{ext[1:]}", "-o", str(path)]
+    assert call["stdin"] == dot_path.read_text()
+    assert path.read_bytes().startswith(magic if ext == ".png" else b"<?xml")
+    assert magic in path.read_bytes()
+
+
+def test_graph_reports_a_failing_dot(tmp_path, capsys, fake_dot, monkeypatch):
+    monkeypatch.setenv("FAKE_DOT_FAIL", "1")
+    path = tmp_path / "y.png"
+    assert run(["graph", LECTURE, "-o", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    assert f"Graphviz failed writing {path}: Error: <stdin>: syntax error in line 1" in err
+    assert len(fake_dot.calls()) == 1
+
+
 def test_graph_without_graphviz(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     assert run(["graph", LECTURE, "-o", str(tmp_path / "y.svg")]) == 2

@@ -15,8 +15,20 @@ from compiler import cache as ccache
 from symdiff.core.program import Instr, Program
 
 
+def _relu_program():
+    return Program(("x",), (Instr("input", (), 0), Instr("relu", (0,))), (1,))
+
+
 @pytest.fixture
 def cache_dir(tmp_path, monkeypatch):
+    """A fresh, empty cache directory that only this test's kernels go to.
+
+    The first compile in a process also builds the runtime objects every
+    kernel links (:mod:`compiler.runtime`) and stores them in the cache of
+    the moment; compiling relu once beforehand (into the session's cache)
+    keeps them out of the fresh directory, so the entries counted below are
+    the test's own kernels whether the test runs alone or after others."""
+    compiler.compile(_relu_program())
     d = tmp_path / "cache"
     monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(d))
     monkeypatch.delenv("SYMDIFF_CACHE", raising=False)
@@ -62,10 +74,6 @@ def test_edited_lowering_hook_is_not_served_stale(cache_dir):
     assert len(list(cache_dir.glob("*.sdobj"))) == 3
 
 
-def _relu_program():
-    return Program(("x",), (Instr("input", (), 0), Instr("relu", (0,))), (1,))
-
-
 def test_key_covers_text_options_and_host():
     codegen = backend.codegen_options(opt_level=2, codegen_level=2, slp=False)
     host = ("x86_64-unknown-linux-gnu", "znver4", "+avx2,+fma")
@@ -97,7 +105,9 @@ def test_options_and_names_get_their_own_entries(cache_dir):
         fn = compiler.compile(prog, **kw)
         assert fn.compile_info["cache"] == "miss", kw
         keys.add(fn._main.key)
-    assert len(keys) == 4 and len(list(cache_dir.glob("*.sdobj"))) == 4
+    assert len(keys) == 4
+    assert {p.name for p in cache_dir.glob("*.sdobj")} == \
+        {ccache.entry_path(k).name for k in keys}
     # vector_math changes nothing in relu's code: same text, same entry.
     fn = compiler.compile(prog, vector_math=False)
     assert fn.compile_info["cache"] == "memory" and fn._main.key in keys
@@ -179,8 +189,8 @@ def test_info_and_clear(cache_dir, monkeypatch):
     assert ccache.info()["exists"] is False and ccache.info()["entries"] == 0
     assert ccache.clear() == (0, 0, 0)
     prog = _relu_program()
-    for name in ("k1", "k2", "k3"):
-        compiler.compile(prog, name=name)
+    keys = {compiler.compile(prog, name=name)._main.key for name in ("k1", "k2", "k3")}
+    assert {p for p, _, _ in ccache.entries()} == {ccache.entry_path(k) for k in keys}
     (cache_dir / ".tmp-left0ver.sdobj").write_bytes(b"partial")
     (cache_dir / "README").write_text("not ours")
     (cache_dir / "0123.sdobj").write_text("not an entry name")

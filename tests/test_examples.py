@@ -71,11 +71,12 @@ def last_line(text: str) -> str:
 
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_script_has_header_and_help(name):
-    """Every script starts with a docstring saying what it shows and runs
-    as a program (``--help`` exits 0 and lists --quick)."""
+    """Every script starts with a docstring saying what it shows, runs as a
+    program (``--help`` exits 0 and lists --quick) and then reports its wall
+    time (to stderr, see _common.report_wall_time)."""
     source = (EXAMPLES / f"{name}.py").read_text()
     assert source.startswith('"""'), f"{name}.py has no header docstring"
-    assert 'if __name__ == "__main__":\n    main()' in source
+    assert 'if __name__ == "__main__":\n    main()\n    report_wall_time()\n' in source
     proc = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py"), "--help"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -128,6 +129,29 @@ def test_lecture_derivatives(tmp_path, capsys):
     assert ops["symbolic", 10] <= 3 * 10 and ops["symbolic", 10] < ops["naive_symbolic", 10]
 
 
+def test_lecture_derivatives_renders_through_dot(tmp_path, capsys, fake_dot, monkeypatch):
+    """render() runs dot once per image format on the DOT text (a stand-in
+    dot from tests/conftest.py: Graphviz is not installed in CI), and a
+    failing dot leaves the DOT file and says so."""
+    mod = load("lecture_derivatives")
+    x = sd.symbol("x")
+    text = sd.to_dot([x * sd.sin(x)], names=["f"])
+    stem = str(tmp_path / "g")
+    assert mod.render(text, stem) == [f"{stem}.dot", f"{stem}.png", f"{stem}.svg"]
+    assert (tmp_path / "g.dot").read_text() == text
+    assert [c["argv"] for c in fake_dot.calls()] == [["-Tpng", "-o", f"{stem}.png"],
+                                                     ["-Tsvg", "-o", f"{stem}.svg"]]
+    assert all(c["stdin"] == text for c in fake_dot.calls())
+    assert (tmp_path / "g.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert b"<svg" in (tmp_path / "g.svg").read_bytes()
+    monkeypatch.setenv("FAKE_DOT_FAIL", "1")
+    bad = str(tmp_path / "bad")
+    assert mod.render(text, bad) == [f"{bad}.dot"]
+    out = capsys.readouterr().out
+    assert f"(Graphviz failed on {bad}.png: Error: <stdin>: syntax error" in out
+    assert f"(Graphviz failed on {bad}.svg: " in out
+
+
 def test_softmax_regression(capsys, _cache_dir):
     """Default run: symdiff prints X^T (softmax - I_y) / m, the compiled
     gradient equals the closed form, the accuracy floor holds, last line."""
@@ -169,34 +193,75 @@ def test_softmax_regression_one_kernel_for_every_m():
         assert L == pytest.approx(float(L_ref), rel=1e-13)
 
 
+def _numpy_mlp_backprop(params: dict, X, y, activation: str):
+    """The two-layer network's mean loss gradients by the lectures' backprop,
+    written here in numpy independently of symdiff and of the example:
+    G2 = (softmax(Z) - I_y) / m, G1 = act'(H) * (G2 W2^T) with H = X W1 + b1,
+    dW = (input)^T G, db = column sums of G."""
+    H = X @ params["W1"] + params["b1"]
+    A = np.tanh(H) if activation == "tanh" else np.maximum(H, 0.0)
+    Z = A @ params["W2"] + params["b2"]
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    G2 = (E / E.sum(axis=1, keepdims=True) - np.eye(Z.shape[1])[y]) / len(X)
+    dact = 1.0 - A * A if activation == "tanh" else (H > 0.0).astype(float)
+    G1 = dact * (G2 @ params["W2"].T)
+    return {"W1": X.T @ G1, "b1": G1.sum(axis=0), "W2": A.T @ G2, "b2": G2.sum(axis=0)}
+
+
+def _check_mlp_against_numpy_backprop(mod, activation: str) -> None:
+    """The example's compiled gradient (its network, its kernel inputs)
+    equals the hand-written numpy backprop on 50 digits at random weights
+    and biases, to rounding."""
+    net, grads = mod.build(activation)
+    fn = sd.compile([net.loss, *grads], net.inputs)
+    Xtr, _, ytr, _ = load_common().digits_split()
+    rng = np.random.default_rng(11)
+    params = {n: rng.normal(0.0, 0.3, s) for n, s in net.shapes.items()}
+    X, y = Xtr[:50], ytr[:50]
+    _, *got = fn(X, y, *(params[n] for n in mod.NAMES))
+    want = _numpy_mlp_backprop(params, X, y, activation)
+    for name, g in zip(mod.NAMES, got):
+        scale = np.max(np.abs(want[name]))
+        assert np.max(np.abs(g - want[name])) <= 1e-13 * scale, name
+
+
 def test_mlp_backprop(capsys):
     """Quick run: the printed backprop program has the lectures' matrix
-    steps; tape, scalar expansion and central differences agree with the
-    compiled gradient; accuracy floor; last line."""
+    steps; the hand-written numpy backprop, tape, scalar expansion and
+    central differences agree with the compiled gradient; accuracy floor;
+    last line.  The tape and the expansion share symdiff's scalar
+    derivative rules; the numpy backprop (the example's and this test's
+    own) and central differences do not."""
     pytest.importorskip("sklearn")
-    res = load("mlp_backprop").main(["--quick"])
+    mod = load("mlp_backprop")
+    res = mod.main(["--quick"])
     out = capsys.readouterr().out
     lines = {line.split(" = ")[0]: line for line in res["program"].splitlines()}
     assert set(lines) >= {"loss", "dW1", "db1", "dW2", "db2"}
     assert re.search(r"transpose\(X\)|X\.T|X\^T", lines["dW1"])
     assert "tanh" in res["program"]
     d = res["diffs"]
+    assert d["numpy_backprop"] < 1e-13            # measured 1.3e-16
     assert d["tape"] < 1e-14                      # measured 2.8e-16
     assert d["expansion"] < 1e-14                 # measured 2.8e-16
     assert d["central_difference"] < 1e-8         # measured 2e-10
     assert res["test_accuracy"] >= 0.94           # measured 0.956 after 8 epochs (seed 0)
     assert res["losses"][-1] < 0.2 * res["losses"][0]
     assert last_line(out) == f"test accuracy: {res['test_accuracy']:.3f}"
+    _check_mlp_against_numpy_backprop(mod, "tanh")
 
 
 def test_mlp_backprop_relu(capsys):
     """The relu network passes the same checks (relu'(0) = 0 on every side)."""
     pytest.importorskip("sklearn")
-    res = load("mlp_backprop").main(["--quick", "--activation", "relu"])
+    mod = load("mlp_backprop")
+    res = mod.main(["--quick", "--activation", "relu"])
     assert "relu" in res["program"]
+    assert res["diffs"]["numpy_backprop"] < 1e-13
     assert res["diffs"]["tape"] < 1e-14 and res["diffs"]["expansion"] < 1e-14
     assert res["diffs"]["central_difference"] < 1e-8
     assert res["test_accuracy"] >= 0.94           # measured 0.956 after 8 epochs (seed 0)
+    _check_mlp_against_numpy_backprop(mod, "relu")
 
 
 def test_mnist_mlp(capsys):
@@ -277,10 +342,12 @@ def test_fit_model():
 
 
 def test_softmax_script_as_a_program(tmp_path):
-    """Run as a script, the example exits 0 and ends with the accuracy line."""
+    """Run as a script, the example exits 0 and ends with the accuracy line
+    on stdout and its total wall time on stderr."""
     pytest.importorskip("sklearn")
     env = dict(os.environ)
     proc = subprocess.run([sys.executable, str(EXAMPLES / "softmax_regression.py"), "--quick"],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     assert LAST_LINE.match(last_line(proc.stdout))
+    assert re.fullmatch(r"wall time \d+\.\d s", last_line(proc.stderr)), proc.stderr

@@ -179,3 +179,27 @@ def test_vectorized_op_count_and_partial_passes():
     assert counts[2] == 2 * counts[1] and counts[3] == 4 * counts[1]
     with pytest.raises(ValueError):
         forward_op_count(f, n_inputs=41)
+
+
+def test_op_counts_do_not_accumulate_dual_namespaces():
+    # Each forward_op_count wraps a fresh CountingNamespace, whose dual
+    # namespace must be collected with it rather than cached for good.
+    import gc
+
+    from symdiff.core.program import schedule
+    from symdiff.numeric.forward import DualNamespace
+
+    f = sd.sin(x * y) + x / y
+
+    def live_duals():
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if isinstance(o, DualNamespace))
+
+    expected = forward_op_count(f)
+    before = live_duals()
+    for _ in range(50):
+        assert forward_op_count(f) == expected
+    assert live_duals() == before
+    # A scheduled program counts the same, without rescheduling f.
+    assert forward_op_count(schedule([f])) == expected
+    assert reverse_op_count(schedule([f])) == reverse_op_count(f)

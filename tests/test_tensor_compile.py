@@ -39,34 +39,31 @@ def mlp(sizes=(5, 4, 3), act=sd.tanh):
     return loss, Ws + bs, [X, y, *Ws, *bs]
 
 
-def values(inputs, m, seed=0):
+def values(inputs, m, *, classes, seed=0):
+    """Random values of ``inputs`` for batch size ``m``: normal floats, and
+    labels in 0..classes-1 for the integer input (the model's onehot k)."""
     rng = np.random.default_rng(seed)
     out = {}
     for s in inputs:
         shape = tuple(m if d == "m" else d for d in s.shape)
         if s.dtype == "int64":
-            k = 4 if s.payload == "y" else 3
-            out[s.payload] = rng.integers(0, k, size=shape)
+            out[s.payload] = rng.integers(0, classes, size=shape)
         else:
             out[s.payload] = rng.normal(size=shape)
     return out
 
 
-MODELS = {"softmax": softmax_regression, "mlp_tanh": mlp,
-          "mlp_relu": lambda: mlp(act=sd.relu), "mlp_deep": lambda: mlp((5, 6, 4, 3))}
+# name: (builder, number of classes of its labels)
+MODELS = {"softmax": (softmax_regression, 4), "mlp_tanh": (mlp, 3),
+          "mlp_relu": (lambda: mlp(act=sd.relu), 3), "mlp_deep": (lambda: mlp((5, 6, 4, 3)), 3)}
 
 
 def _compiled_and_reference(model, m, **opts):
-    loss, wrt, inputs = MODELS[model]()
-    if model == "softmax":
-        pass
+    build, classes = MODELS[model]
+    loss, wrt, inputs = build()
     outs = [loss, *sd.grad(loss, wrt)]
     fn = compile_tensor(sd.schedule(outs, inputs), **opts)
-    v = values(inputs, m)
-    if model.startswith("mlp"):
-        k = inputs[0].shape[1]
-        del k
-        v["y"] = np.random.default_rng(1).integers(0, 3, size=m)
+    v = values(inputs, m, classes=classes)
     got = fn(*[v[s.payload] for s in inputs])
     ref = sd.evaluate(outs, v)
     return got, ref
@@ -87,8 +84,7 @@ def test_compiled_equals_scalar_expansion():
     outs = [loss, *sd.grad(loss, wrt)]
     fn = compile_tensor(sd.schedule(outs, inputs))
     m = 3
-    v = values(inputs, m, seed=4)
-    v["y"] = np.array([0, 1, 1])
+    v = values(inputs, m, classes=2, seed=4)
     got = fn(*[v[s.payload] for s in inputs])
     dims = {"m": m}
     point = {}
@@ -107,8 +103,7 @@ def test_one_kernel_serves_every_batch_size():
     outs = [loss, *sd.grad(loss, wrt)]
     fn = compile_tensor(sd.schedule(outs, inputs))
     for m in (1, 7, 10_000):
-        v = values(inputs, m, seed=m)
-        v["y"] = np.random.default_rng(m).integers(0, 10, size=m)
+        v = values(inputs, m, classes=10, seed=m)
         got = fn(v["X"], v["Theta"], v["y"])
         ref = sd.evaluate(outs, v)
         for g, r in zip(got, ref):
@@ -119,8 +114,7 @@ def test_threads_give_the_same_bits():
     loss, wrt, inputs = mlp((64, 128, 10))
     outs = [loss, *sd.grad(loss, wrt)]
     prog = sd.schedule(outs, inputs)
-    v = values(inputs, 2000, seed=3)
-    v["y"] = np.random.default_rng(3).integers(0, 10, size=2000)
+    v = values(inputs, 2000, classes=10, seed=3)
     args = [v[s.payload] for s in inputs]
     one = compile_tensor(prog, threads=1)(*args)
     two = compile_tensor(prog, threads=2)(*args)
@@ -133,7 +127,7 @@ def test_keyword_calls_and_out():
     loss, wrt, inputs = softmax_regression()
     outs = [loss, *sd.grad(loss, wrt)]
     fn = compile_tensor(sd.schedule(outs, inputs))
-    v = values(inputs, 5)
+    v = values(inputs, 5, classes=4)
     a = fn(**v)
     b = fn(v["X"], Theta=v["Theta"], y=v["y"])
     buf = (np.empty(()), np.empty((6, 4)))
@@ -147,7 +141,7 @@ def test_non_contiguous_inputs_are_copied_not_misread():
     loss, wrt, inputs = softmax_regression()
     outs = [loss, *sd.grad(loss, wrt)]
     fn = compile_tensor(sd.schedule(outs, inputs))
-    v = values(inputs, 8)
+    v = values(inputs, 8, classes=4)
     ref = fn(**v)
     big = np.zeros((16, 12))
     big[::2, ::2] = v["X"]
@@ -172,7 +166,7 @@ def test_non_contiguous_inputs_are_copied_not_misread():
 def test_bad_inputs_name_the_input_and_the_shape(bad, message):
     loss, wrt, inputs = softmax_regression()
     fn = compile_tensor(sd.schedule([loss, *sd.grad(loss, wrt)], inputs))
-    v = values(inputs, 5)
+    v = values(inputs, 5, classes=4)
     v.update(bad)
     with pytest.raises(ValueError, match=message):
         fn(**v)
@@ -181,7 +175,7 @@ def test_bad_inputs_name_the_input_and_the_shape(bad, message):
 def test_bad_calls():
     loss, wrt, inputs = softmax_regression()
     fn = compile_tensor(sd.schedule([loss, *sd.grad(loss, wrt)], inputs))
-    v = values(inputs, 5)
+    v = values(inputs, 5, classes=4)
     with pytest.raises(ValueError, match="no value given for y"):
         fn(v["X"], v["Theta"])
     with pytest.raises(ValueError, match="has no input 'Z'"):
@@ -240,7 +234,7 @@ def test_hessian_of_least_squares_compiles():
 def test_pickle_round_trip_in_a_fresh_process(tmp_path):
     loss, wrt, inputs = softmax_regression()
     fn = compile_tensor(sd.schedule([loss, *sd.grad(loss, wrt)], inputs))
-    v = values(inputs, 5)
+    v = values(inputs, 5, classes=4)
     expect = fn(**v)
     path = tmp_path / "fn.pkl"
     path.write_bytes(pickle.dumps(fn))
@@ -326,3 +320,74 @@ def test_products_scaled_by_a_scalar_are_scaled_in_place():
          "C": rng.normal(size=(5, 4))}
     for g, r in zip(fn(v["A"], v["B"], v["C"]), sd.evaluate(exprs, v)):
         np.testing.assert_allclose(g, r, rtol=1e-14)
+
+
+def test_label_input_as_an_output_is_written_as_float64():
+    # An output that is an integer label input unchanged is copied into its
+    # float64 output array (the copy used to store the i64 as a double:
+    # invalid IR).
+    y = sd.tensor("y", ("m",), dtype=int)
+    X = sd.tensor("X", ("m", 3))
+    exprs = [y, sd.sum(sd.onehot(y, 3) * X, axis=1)]
+    fn = compile_tensor(sd.schedule(exprs, [y, X]))
+    v = {"y": np.array([2, 0, 1, 1]), "X": np.arange(12.0).reshape(4, 3)}
+    got = fn(v["y"], v["X"])
+    ref = sd.evaluate(exprs, v)
+    assert got[0].dtype == np.float64 and np.array_equal(got[0], ref[0])
+    assert np.array_equal(got[1], ref[1])
+
+
+def test_bad_options_are_errors_before_llvm():
+    # opt and name are checked as for scalar programs (opt=7 used to be a
+    # bare KeyError, 2.9 silently 2, a bad name an error inside LLVM).
+    v = sd.tensor("v", ("m",))
+    prog = sd.schedule([sd.sum(v * v)], [v])
+    for compile_ in (sd.compile, compile_tensor):
+        with pytest.raises(ValueError, match=r"opt must be 0, 1, 2 or 3, got 7"):
+            compile_(prog, opt=7)
+        with pytest.raises(ValueError, match=r"opt must be 0, 1, 2 or 3, got 2\.9"):
+            compile_(prog, opt=2.9)
+        with pytest.raises(ValueError, match="name must be a C identifier, got 'bad name'"):
+            compile_(prog, name="bad name")
+    with pytest.raises(TypeError, match="unknown option"):
+        sd.compile(prog, chunk=3)
+
+
+def test_default_threads_follow_the_environment_per_call(monkeypatch):
+    # Without threads=, a kernel reads SYMDIFF_NUM_THREADS when it splits a
+    # step (as batch() does), not once at compile time.
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("SYMDIFF_NUM_THREADS", "1")
+    V = sd.tensor("V", ("m", 8))
+    fn = compile_tensor(sd.schedule([sd.tanh(V) * V], [V]))
+    A = np.random.default_rng(5).normal(size=(1 << 16, 8))
+    one = fn(A)[0]
+    monkeypatch.setenv("SYMDIFF_NUM_THREADS", "2")
+    assert np.array_equal(fn(A)[0], one)
+    monkeypatch.setenv("SYMDIFF_NUM_THREADS", "many")
+    with pytest.raises(ValueError, match="SYMDIFF_NUM_THREADS='many'"):
+        fn(A)
+    monkeypatch.setenv("SYMDIFF_NUM_THREADS", "2")
+    assert np.array_equal(fn(A)[0], one)
+    assert np.array_equal(fn(A[:4])[0], one[:4])   # too small to split: no callback
+
+
+def test_tensor_library_exports_the_name_its_header_declares(tmp_path):
+    import ctypes
+    import re
+
+    from compiler.aot import _find_cc
+    from compiler.tensor.aot import tensor_c_header, tensor_shared
+
+    try:
+        _find_cc()
+    except RuntimeError:
+        pytest.skip("needs a C compiler")
+    v = sd.tensor("v", ("m",))
+    fn = compile_tensor(sd.schedule([sd.sum(v * v)], [v]), name="sumsq")
+    lib = ctypes.CDLL(str(tensor_shared(fn, tmp_path / "libsumsq.so")))
+    assert re.findall(r"^int (\w+)\(", tensor_c_header(fn), re.M) == ["sumsq"]
+    assert hasattr(lib, "sumsq") and not hasattr(lib, "symdiff_fn")
+    lib2 = ctypes.CDLL(str(tensor_shared(fn, tmp_path / "libother.so", "other")))
+    assert re.findall(r"^int (\w+)\(", tensor_c_header(fn, "other"), re.M) == ["other"]
+    assert hasattr(lib2, "other")

@@ -15,7 +15,7 @@ import zlib
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from tensor_oracles import EXACT, check_grad, check_hessian, check_jacobian, close
 
@@ -449,7 +449,7 @@ def test_zero_gradient_of_a_tensor_with_a_named_dimension():
     assert (0.0 * X).shape == ("m", 3)
 
 
-@settings(max_examples=60)
+@settings(max_examples=40)
 @given(tensor_programs(), st.integers(0, 2 ** 32 - 1))
 def test_random_tensor_expressions_hessian(program, seed):
     # Batched seeds through random structure: the Hessian wrt the vector u.
@@ -460,5 +460,7 @@ def test_random_tensor_expressions_hessian(program, seed):
     vals = {"X": rng.uniform(-1, 1, (r, c)), "u": rng.uniform(-1, 1, c),
             "w": rng.uniform(-1, 1, (r, 1)), "s": float(rng.uniform(0.5, 1.5))}
     f = sd.sum(sd.sin(e * 0.7)) if e.shape else sd.sin(e)
-    if u in sd.free_symbols(f):
-        check_hessian(f, u, vals, rng, dims)
+    # Only expressions of u test anything (about half of the drawn ones):
+    # the others are rejected, and max_examples counts the ones checked.
+    assume(u in sd.free_symbols(f))
+    check_hessian(f, u, vals, rng, dims)

@@ -172,8 +172,7 @@ def test_composites_print_as_their_call_and_hide_their_internals():
     assert text == "\n".join(["t1 = X @ Theta                 # m x 10",
                               "out0 = softmax(t1, axis=1)     # m x 10",
                               "out1 = logsumexp(t1, axis=1)   # m"])
-    for c in COMPOSITES:
-        assert c.build.__name__ in ("softmax", "logsumexp", "mean")
+    assert sorted(c.build.__name__ for c in COMPOSITES) == ["logsumexp", "mean", "softmax"]
 
 
 def test_composite_internals_show_where_something_else_uses_them():
@@ -459,9 +458,13 @@ _labels = sd.tensor("lab", ("n",), dtype=int)
 
 
 def _try(build, *args):
+    # Random operands often do not fit the operation (shapes that do not
+    # broadcast or multiply, an axis out of range, a scalar indexed): that
+    # ShapeError is expected and the operand is kept instead.  Any other
+    # error is a bug and fails the test.
     try:
         return build(*args)
-    except (ValueError, TypeError):
+    except sd.ShapeError:
         return args[0]
 
 
