@@ -224,6 +224,11 @@ def _dot_counts(text):
     return nodes, edges
 
 
+def _dot_names(text):
+    """The value names drawn inside the boxes, in order."""
+    return re.findall(r'<FONT POINT-SIZE="10" COLOR="#[0-9a-f]+">([^<]*)</FONT>', text)
+
+
 def test_dot_small_graph():
     f = sd.exp(x) * y
     g = sd.grad(f, [x, y])                 # [exp(x)*y, exp(x)]: both already in f
@@ -232,8 +237,8 @@ def test_dot_small_graph():
     nodes, edges = _dot_counts(text)
     assert len(nodes) == 4 and len(edges) == 3        # x, y, exp, *
     assert text.startswith("digraph symdiff {") and text.rstrip().endswith("}")
-    assert 'xlabel="f, df/dx"' in text                # f and df/dx are one node
-    assert 'xlabel="df/dy"' in text
+    assert _dot_names(text) == ["df/dy", "f, df/dx"]  # f and df/dx are one node
+    assert "xlabel" not in text                       # no name sits on an edge
     assert text.count("peripheries=2") == 2
     assert text.count("shape=ellipse") == 2           # the inputs
     assert "#fde3d9" not in text                      # no derivative-only node
@@ -251,13 +256,40 @@ def test_dot_lecture_example_styles(lecture_outputs):
     assert text.count('fillcolor="#fde3d9"') == len(deriv_ops)
     assert text.count("shape=box") == sum(1 for n in everything if n.args)
     assert text.count("shape=plaintext") == sum(1 for n in everything if n.op == "const")
-    assert 'xlabel="dout0"' in text and 'xlabel="dout1"' in text
-    # every op that is not an output carries a Wengert name t1, t2, ...
-    n_temps = sum(1 for n in everything if n.args) - 3
-    assert re.findall(r'xlabel="(t\d+)"', text) == [f"t{k}" for k in range(1, n_temps + 1)]
+    names = _dot_names(text)
+    assert "dout0" in names and "dout1" in names
+    # the shared operations carry the names the program text gives them
+    program = sd.to_program([f, *g], names=["f", "dout0", "dout1"])
+    temps = re.findall(r"^(t\d+) = ", program, re.M)
+    assert temps and [n for n in names if re.fullmatch(r"t\d+", n)] == temps
     # edges go from argument to user: the output node only has incoming edges
-    out_id = re.search(r'^  (n\d+) \[label="\+", xlabel="f"', text, re.M).group(1)
+    out_id = re.search(r'^  (n\d+) \[label=<\+<BR/><FONT[^>]*>f</FONT>>', text, re.M).group(1)
     assert not re.search(rf"^  {out_id} ->", text, re.M)
+
+
+def test_dot_names_temporaries_as_the_program_does():
+    f = sd.parse("log(1+exp(-(x+y)))*(x+y)")
+    g = sd.grad(f)
+    text = sd.to_dot(f, names=["f"], derivative_outputs=g, derivative_names=["df/dx", "df/dy"])
+    # to_program: t1 = x + y, t2 = exp(-t1), t3 = 1 + t2, t4 = log(t3), t5 = df/dx = df/dy
+    assert sorted(_dot_names(text)) == ["df/dx, df/dy", "f", "t1", "t2", "t3", "t4"]
+    assert "t5" not in text and "t6" not in text
+
+
+def test_dot_shows_operand_order():
+    a, b = sd.symbols("a b")
+    text = sd.to_dot([a - b / a], names=["f"])
+    # the subtraction: a - b with edge a from the input a, edge b from the quotient
+    assert text.count('label="a - b"') == 0          # HTML labels: <a - b<BR/>...>
+    assert re.search(r"label=<a - b<BR/>", text) and re.search(r'label="a / b"', text)
+    ids = dict((lab, nid) for nid, lab in re.findall(r'^  (n\d+) \[label="?<?([^"<]+)', text, re.M))
+    edges = re.findall(r'^  (n\d+) -> (n\d+) \[label="([ab])"', text, re.M)
+    quotient, difference = ids["a / b"], ids["a - b"]
+    assert (ids["b"], quotient, "a") in edges and (ids["a"], quotient, "b") in edges
+    assert (ids["a"], difference, "a") in edges and (quotient, difference, "b") in edges
+    assert "ordering=in;" in text
+    # commutative operations are left alone
+    assert not re.search(r'-> n\d+ \[label=', sd.to_dot([a * b + a]))
 
 
 def test_dot_is_stable(lecture_outputs):
@@ -275,8 +307,8 @@ def test_dot_is_stable(lecture_outputs):
 
 
 def test_dot_escapes_and_const_output():
-    text = sd.to_dot([const(0.0), x], names=['say "hi"', "x"])
-    assert r'xlabel="say \"hi\""' in text
+    text = sd.to_dot([const(0.0), x], names=['say "hi" <&>', "x"])
+    assert "say &quot;hi&quot; &lt;&amp;&gt;" in text
     assert "shape=box" in text                       # a constant output gets a border
 
 

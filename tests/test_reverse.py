@@ -2,6 +2,7 @@
 the program-level adjoint sweep."""
 
 import math
+import re
 
 import mpmath
 import numpy as np
@@ -302,8 +303,14 @@ def test_to_dot_draws_the_tape():
     out.backward()
     dot = out.to_dot()
     assert dot.startswith("digraph tape {") and dot.rstrip().endswith("}")
-    assert "{ x | value 2.0000 | grad " in dot
-    assert "{ y | + | value" in dot and "grad 1.0000" in dot
+    assert '"x | value 2.0000 | grad ' in dot
+    assert '"y | + | value' in dot and "grad 1.0000" in dot
+    assert "rankdir=BT" in dot and "ordering=in" in dot
+    # the operands of / are labelled: X / 2 has X as a, 2 as b
+    assert len(re.findall(r'-> n\d+ \[label="a"\]', dot)) == 1
+    assert len(re.findall(r'-> n\d+ \[label="b"\]', dot)) == 1
+    # left to right, fields stack in braces
+    assert "{ x | value 2.0000 | grad " in out.to_dot(rankdir="LR")
     assert "exp" in dot and "lightgrey" in dot and "lightblue" in dot
     order = out.topo()
     assert dot.count("->") == sum(len(n.inputs) for n in order)

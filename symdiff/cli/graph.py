@@ -24,6 +24,9 @@ def register(sub) -> None:
     add_shape_args(g)
     g.add_argument("--grad", action="store_true", help="also draw the gradient")
     g.add_argument("--wrt", help="with --grad: variables to differentiate by (default: all)")
+    g.add_argument("--format", choices=["text", "json"], default="text",
+                   help="json: one JSON object with the DOT text (without -o) or the file "
+                        "written, and the node counts, on stdout")
     g.add_argument("-o", "--output", metavar="FILE",
                    help="FILE.dot (written directly), FILE.svg or FILE.png (through "
                         "Graphviz's dot); default: DOT on stdout")
@@ -46,7 +49,6 @@ def cmd_graph(args) -> int:
     """``symdiff graph``: write the computation graph (with ``--grad``, the
     gradient too) as DOT, SVG or PNG."""
     from symdiff.core.differentiate import grad
-    from symdiff.core.graph import reachable
     from symdiff.text.dot import to_dot
 
     prog, _ = load_program(args, single=False)
@@ -67,7 +69,10 @@ def cmd_graph(args) -> int:
 
     path = args.output
     if path is None or path == "-":
-        sys.stdout.write(dot_text)
+        if args.format == "json":
+            _print_json(None, "dot", dot_text, outs, douts)
+        else:
+            sys.stdout.write(dot_text)
         return 0
     ext = os.path.splitext(path)[1].lower()
     if ext in (".dot", ".gv"):
@@ -81,14 +86,35 @@ def cmd_graph(args) -> int:
     else:
         raise UsageError(f"-o {path}: unknown format {ext or '(no extension)'}; "
                          "use FILE.dot, FILE.svg or FILE.png")
+    counts = _counts(outs, douts)
+    if args.format == "json":
+        _print_json(path, _GRAPHVIZ_FORMATS.get(ext, "dot"), None, outs, douts)
+    # What was written is a message, not the command's output: stderr, so
+    # that stdout stays clean for pipes.
+    words = [f"{k} {word}{'' if k == 1 else 's'}" for word, k in
+             zip(("node", "input", "constant", "operation"), counts.values())]
+    print(f"wrote {path}: {words[0]} ({', '.join(words[1:])})", file=sys.stderr)
+    return 0
+
+
+def _counts(outs, douts) -> dict:
+    """Node counts of the drawing: all, inputs, constants, operations."""
+    from symdiff.core.graph import reachable
+
     nodes = reachable(list(outs) + list(douts))
     n_in = sum(1 for n in nodes if n.op == "sym")
     n_const = sum(1 for n in nodes if n.op == "const")
-    counts = [(len(nodes), "node"), (n_in, "input"), (n_const, "constant"),
-              (len(nodes) - n_in - n_const, "operation")]
-    total, *parts = [f"{k} {word}{'' if k == 1 else 's'}" for k, word in counts]
-    print(f"wrote {path}: {total} ({', '.join(parts)})")
-    return 0
+    return {"nodes": len(nodes), "inputs": n_in, "constants": n_const,
+            "operations": len(nodes) - n_in - n_const}
+
+
+def _print_json(path, fmt: str, dot_text, outs, douts) -> None:
+    import json
+
+    doc = {"output": path, "format": fmt, **_counts(outs, douts)}
+    if dot_text is not None:
+        doc["dot"] = dot_text
+    print(json.dumps(doc, indent=2))
 
 
 def _run_graphviz(dot_text: str, path: str, fmt: str) -> None:

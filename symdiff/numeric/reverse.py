@@ -206,14 +206,23 @@ class Scalar:
 
     # -- drawing -----------------------------------------------------------------
 
-    def to_dot(self, precision: int = 4, rankdir: str = "LR") -> str:
+    def to_dot(self, precision: int = 4, rankdir: str = "BT") -> str:
         """Graphviz DOT of the tape as the lectures draw it: one record per
-        Scalar with its label, op, value and grad; leaves white, constants
-        grey plates, intermediate Scalars blue."""
+        Scalar with its label, op, value and grad stacked; leaves white,
+        constants grey plates, intermediate Scalars blue.  Values flow
+        upwards (``rankdir``; the default keeps the picture about as wide as
+        tall, where left-to-right drew a 10-Scalar tape 2,879 x 200 pixels),
+        operands in order, and the operands of ``-``, ``/`` and other
+        operations that do not commute are labelled ``a`` and ``b`` on their
+        edges."""
         order = self.topo()
         index = {n: k for k, n in enumerate(order)}
-        lines = ["digraph tape {", f"  rankdir={rankdir};",
-                 '  node [shape=record, fontname="Helvetica", style=filled];']
+        # A record's fields run across the rank direction, so in a
+        # left-to-right picture { } stacks them; top-down needs no braces.
+        stack = rankdir in ("LR", "RL")
+        lines = ["digraph tape {", f"  rankdir={rankdir};", "  ordering=in;",
+                 '  node [shape=record, fontname="Helvetica", style=filled];',
+                 '  edge [fontname="Helvetica", fontsize=10, fontcolor="#707070"];']
         for k, n in enumerate(order):
             if n.op == "const":
                 title = _dot_escape(n.label or f"{n.value:g}")
@@ -228,10 +237,15 @@ class Scalar:
             parts.append(f"value {n.value:.{precision}f}")
             parts.append(f"grad {n.grad:.{precision}f}")
             color = "lightblue" if n.inputs else "white"
-            lines.append(f'  n{k} [label="{{ {" | ".join(parts)} }}", fillcolor={color}];')
+            fields = " | ".join(parts)
+            label = f"{{ {fields} }}" if stack else fields
+            lines.append(f'  n{k} [label="{label}", fillcolor={color}];')
         for k, n in enumerate(order):
-            for a in n.inputs:
-                lines.append(f"  n{index[a]} -> n{k};")
+            opdef = OPS.get(n.op)
+            ordered = len(n.inputs) >= 2 and not (opdef and opdef.commutative)
+            for j, a in enumerate(n.inputs):
+                attr = f' [label="{"abcdefgh"[j]}"]' if ordered and j < 8 else ""
+                lines.append(f"  n{index[a]} -> n{k}{attr};")
         lines.append("}")
         return "\n".join(lines) + "\n"
 

@@ -7,6 +7,12 @@ names, so it is stable between runs.  Tensor graphs draw as matrix algebra:
 composites are one box (``softmax(axis=1)``), structural ops are labelled
 as text spells them (``@``, ``.T``, ``sum(axis=1)``, ``[0, 1:3]``), and
 tensor values carry their shape on a second line.
+
+Boxes are named as the program text names them (:func:`symdiff.to_program`:
+``t1``, ``t2`` ... for shared operations, the output's name for an output),
+inside the box so that no name sits on an edge.  Operands keep their order
+left to right, and an operation whose operands do not commute shows which is
+which: ``a - b`` in the box, ``a`` and ``b`` on the edges.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from symdiff.text import operators as _operators
 from symdiff.text.composites import View
 from symdiff.text.infix import ConstantNames, call_text, leaf_text, subscript_text
 from symdiff.text.operators import Prefix
-from symdiff.text.program import output_names
+from symdiff.text.program import output_names, temporary_names
 
 __all__ = ["to_dot"]
 
@@ -28,6 +34,33 @@ _DOT_ESCAPE = str.maketrans({'"': r'\"', "\\": r"\\", "\n": r"\n"})
 
 def _q(text: str) -> str:
     return '"' + str(text).translate(_DOT_ESCAPE) + '"'
+
+
+_HTML_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
+
+
+def _html_label(lines: list[str], name: str | None, color: str) -> str:
+    """An HTML-like Graphviz label: the op (and shape) lines, and under them
+    the value's name in a smaller grey font."""
+    body = "<BR/>".join(str(t).translate(_HTML_ESCAPE) for t in lines)
+    if name:
+        body += (f'<BR/><FONT POINT-SIZE="10" COLOR="{color}">'
+                 f"{name.translate(_HTML_ESCAPE)}</FONT>")
+    return f"<{body}>"
+
+
+# Operand names of an operation whose operands do not commute.
+_OPERANDS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _with_operands(label: str, n_args: int) -> str:
+    """``-`` -> ``a - b``, ``atan2`` -> ``atan2(a, b)``: the op label with its
+    operands spelled out, so that the edges' ``a`` and ``b`` say which is
+    which."""
+    names = _OPERANDS[:n_args]
+    if n_args == 2 and not label[:1].isalnum():
+        return f"{names[0]} {label} {names[1]}"
+    return f"{label}({', '.join(names)})"
 
 
 def _op_label(name: str) -> str:
@@ -51,7 +84,10 @@ _STYLE_OP = 'shape=box, style="rounded,filled", fillcolor="#f4f4f4", color="#333
 _STYLE_DOP = ('shape=box, style="rounded,filled", fillcolor="#fde3d9", color="#c0392b", '
               'fontcolor="#c0392b"')
 _STYLE_DCONST = 'shape=plaintext, fontcolor="#d98880"'
-_EDGE_DERIV = ' [color="#c0392b"]'
+_EDGE_DERIV = 'color="#c0392b"'
+_EDGE_OPERAND = 'fontsize=10, fontcolor="#707070"'
+_NAME_COLOR = "#555555"
+_DNAME_COLOR = "#c0392b"
 
 
 def _node_label(n: Node, view: View) -> str:
@@ -80,13 +116,21 @@ def _with_shape(label: str, n: Node) -> str:
     return f"{label}\n{format_shape(n.shape)}" if n.shape else label
 
 
+def _label_lines(label: str, n: Node) -> list[str]:
+    return [label, format_shape(n.shape)] if n.shape else [label]
+
+
 def to_dot(outputs, names=None, derivative_outputs=None, derivative_names=None) -> str:
     """Graphviz DOT text drawing the DAG of ``outputs`` as a computation graph.
 
     Inputs are blue ellipses, constants grey plain text, operations boxes
-    labelled with the op (``*``, ``exp`` ...) and a Wengert-list variable
-    name ``t1``, ``t2`` ... as an external label; outputs have a double
-    border and carry their name (``names``, default ``out0`` ...).  Nodes
+    labelled with the op (``*``, ``exp`` ...) and, under it, the name the
+    program text gives the value (:func:`symdiff.to_program` of the outputs
+    followed by the derivative outputs: ``t1``, ``t2`` ... for shared
+    operations; operations used once are inlined there and stay unnamed);
+    outputs have a double border and carry their name (``names``, default
+    ``out0`` ...).  Operands are ordered left to right; where they do not
+    commute the box reads ``a - b`` and the edges ``a`` and ``b``.  Nodes
     needed only by ``derivative_outputs`` (reachable from them but not from
     ``outputs``) are drawn in red, with red edges, so the function and its
     derivative can be told apart; derivative outputs are named by
@@ -117,51 +161,57 @@ def to_dot(outputs, names=None, derivative_outputs=None, derivative_names=None) 
     for label, o in zip(labels + dlabels, outs + douts):
         out_names.setdefault(o, []).append(label)
 
+    temps = temporary_names(outs + douts, names=labels + dlabels)
     lines = [
         "digraph symdiff {",
         "  rankdir=BT;",
+        "  ordering=in;",
         '  node [fontname="Helvetica"];',
-        '  edge [arrowsize=0.7, color="#555555"];',
+        '  edge [arrowsize=0.7, color="#555555", fontname="Helvetica"];',
     ]
     ids: dict[Node, str] = {}
-    op_labels: dict[str, str] = {}   # quoted op labels, built once per op
-    n_temp = 0
     for k, n in enumerate(nodes):
         nid = f"n{k}"
         ids[n] = nid
         deriv_only = n_function is not None and k >= n_function
         names_here = out_names.get(n)
         args = view.args(n) if n.args else ()
+        name_color = _DNAME_COLOR if deriv_only else _NAME_COLOR
+        ordered = False
         if n.op in ("sym", "dim"):
-            attrs = f"label={_q(_with_shape(n.payload, n))}, {_STYLE_INPUT}"
+            text, style, name = n.payload, _STYLE_INPUT, None
         elif not n.args:
-            text = leaf_text(n, constants)
-            attrs = f"label={_q(_with_shape(text, n))}, " \
-                    f"{_STYLE_DCONST if deriv_only else _STYLE_CONST}"
+            text, name = leaf_text(n, constants), None
+            style = _STYLE_DCONST if deriv_only else _STYLE_CONST
             if names_here:  # plaintext has no border: box it to show the output
-                attrs += ", shape=box"
+                style += ", shape=box"
         else:
             style = _STYLE_DOP if deriv_only else _STYLE_OP
-            if names_here:
-                xlabel = ", ".join(names_here)
-            else:
-                n_temp += 1
-                xlabel = f"t{n_temp}"
             if n.shape or args is not n.args or ALL_OPS[n.op].kind == "structural":
-                label = _q(_with_shape(_node_label(n, view), n))
+                text = _node_label(n, view)
             else:
-                label = op_labels.get(n.op)
-                if label is None:
-                    label = op_labels[n.op] = _q(_op_label(n.op))
-            attrs = f"label={label}, xlabel={_q(xlabel)}, {style}"
+                text = _op_label(n.op)
+            ordered = len(args) >= 2 and not ALL_OPS[n.op].commutative \
+                and view.match(n) is None
+            if ordered:
+                text = _with_operands(text, len(args))
+            name = temps.get(n)
         if names_here:
-            if not args:
-                attrs += f", xlabel={_q(', '.join(names_here))}"
+            name = ", ".join(names_here)
+        if name:
+            label = _html_label(_label_lines(text, n), name, name_color)
+        else:
+            label = _q(_with_shape(text, n))
+        attrs = f"label={label}, {style}"
+        if names_here:
             attrs += ", peripheries=2, penwidth=1.5"
         lines.append(f"  {nid} [{attrs}];")
         if args:
-            edge_attr = _EDGE_DERIV if deriv_only else ""
-            for a in args:
-                lines.append(f"  {ids[a]} -> {nid}{edge_attr};")
+            for j, a in enumerate(args):
+                edge = [_EDGE_DERIV] if deriv_only else []
+                if ordered:
+                    edge.append(f'label="{_OPERANDS[j]}", {_EDGE_OPERAND}')
+                attr = f" [{', '.join(edge)}]" if edge else ""
+                lines.append(f"  {ids[a]} -> {nid}{attr};")
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -21,7 +21,7 @@ from symdiff.core.shapes import format_shape
 from symdiff.text.composites import View
 from symdiff.text.infix import ConstantNames, is_small_array, to_string, unused_prefix
 
-__all__ = ["to_program", "output_names"]
+__all__ = ["to_program", "output_names", "temporary_names"]
 
 # Shape comments start this far after the longest line (up to _COMMENT_MAX).
 _COMMENT_GAP = 3
@@ -76,6 +76,69 @@ def _is_view_of_leaf(node: Node) -> bool:
         "postfix", "subscript")
 
 
+class _TemporaryPlan:
+    """What :func:`to_program` binds: ``temporaries`` (node, name) in
+    evaluation order, ``bound`` (every named node, large constant arrays
+    included, to its name), the ``header`` comment lines naming constant
+    arrays, and whether the program is a tensor program."""
+
+    __slots__ = ("temporaries", "bound", "header", "is_tensor")
+
+    def __init__(self, temporaries, bound, header, is_tensor):
+        self.temporaries = temporaries
+        self.bound = bound
+        self.header = header
+        self.is_tensor = is_tensor
+
+
+def _plan_temporaries(nodes: list, outs: list, labels: list, view: View, inputs,
+                      temps) -> _TemporaryPlan:
+    """Name the shared operations of the view ``nodes`` (postorder of
+    ``outs``) as :func:`to_program` prints them."""
+    input_names, is_tensor = _inputs_and_kind(nodes, inputs)     # checks ``inputs``
+    uses: dict[Node, int] = {}
+    for n in nodes:
+        for a in view.args(n):
+            uses[a] = uses.get(a, 0) + 1
+    for o in outs:
+        uses[o] = uses.get(o, 0) + 1
+    taken = [*input_names, *labels, *(temps or {}).values()]
+    prefix = _temp_prefix(taken)
+    bound: dict[Node, str] = {}
+    header: list[str] = []
+    constants = ConstantNames(lambda: taken)
+    for n in nodes:
+        if n.op == "array" and not is_small_array(n.payload):
+            # Their values are not text: a name, and the shape in a comment.
+            bound[n] = name = constants.name(n)
+            header.append(f"# {name}: constant array, {format_shape(n.shape)}")
+    temporaries: list[tuple[Node, str]] = []
+    user = temps or {}
+    n_temps = 0
+    for node in nodes:
+        # Leaves print as themselves; only shared operations get a name.
+        if node.args and uses[node] > 1 and not _is_view_of_leaf(node):
+            name = user.get(node)
+            if name is None:
+                n_temps += 1
+                name = f"{prefix}{n_temps}"
+            temporaries.append((node, name))
+            bound[node] = name
+    return _TemporaryPlan(temporaries, bound, header, is_tensor)
+
+
+def temporary_names(outputs, names=None, inputs=None, temps: dict | None = None) -> dict:
+    """The temporaries :func:`to_program` would print for the same
+    arguments, as a dict from node to name (``t1``, ``t2`` ...): shared
+    operations only, numbered in evaluation order.  Drawings use it so that
+    a box is called what the program text calls it."""
+    outs = as_outputs(outputs)
+    labels = output_names(names, len(outs), "out")
+    view = View()
+    plan = _plan_temporaries(view.postorder(outs), outs, labels, view, inputs, temps)
+    return dict(plan.temporaries)
+
+
 def to_program(outputs, names=None, inputs=None, temps: dict | None = None) -> str:
     """The CSE'd program computing ``outputs`` as text, one assignment a line.
 
@@ -101,35 +164,11 @@ def to_program(outputs, names=None, inputs=None, temps: dict | None = None) -> s
     labels = output_names(names, len(outs), "out")
     view = View()
     nodes = view.postorder(outs)
-    input_names, is_tensor = _inputs_and_kind(nodes, inputs)     # checks ``inputs``
-    uses: dict[Node, int] = {}
-    for n in nodes:
-        for a in view.args(n):
-            uses[a] = uses.get(a, 0) + 1
-    for o in outs:
-        uses[o] = uses.get(o, 0) + 1
-    taken = [*input_names, *labels, *(temps or {}).values()]
-    prefix = _temp_prefix(taken)
-    bound: dict[Node, str] = {}
-    header: list[str] = []
-    constants = ConstantNames(lambda: taken)
-    for n in nodes:
-        if n.op == "array" and not is_small_array(n.payload):
-            # Their values are not text: a name, and the shape in a comment.
-            bound[n] = name = constants.name(n)
-            header.append(f"# {name}: constant array, {format_shape(n.shape)}")
+    plan = _plan_temporaries(nodes, outs, labels, view, inputs, temps)
+    bound, header, is_tensor = plan.bound, plan.header, plan.is_tensor
     lines: list[tuple[str, Node]] = []
-    user = temps or {}
-    n_temps = 0
-    for node in nodes:
-        # Leaves print as themselves; only shared operations get a name.
-        if node.args and uses[node] > 1 and not _is_view_of_leaf(node):
-            name = user.get(node)
-            if name is None:
-                n_temps += 1
-                name = f"{prefix}{n_temps}"
-            lines.append((f"{name} = {to_string(node, names=bound, view=view)}", node))
-            bound[node] = name
+    for node, name in plan.temporaries:
+        lines.append((f"{name} = {to_string(node, names=bound, view=view)}", node))
     for label, node in zip(labels, outs):
         text = bound.get(node)
         if text is None:
