@@ -20,6 +20,8 @@ symdiff itself never imports llvmlite; ``symdiff.compile`` lazily maps to
 :func:`compile` here.
 """
 
+from symdiff.core.program import Program
+
 from .aot import c_header, emit_object, emit_shared
 from .function import CompiledFunction, as_program
 from .function import compile as _compile_scalar
@@ -29,7 +31,8 @@ __all__ = ["compile", "CompiledFunction", "TensorFunction", "emit_object", "emit
            "c_header"]
 
 
-def compile(outputs, inputs=None, *, threads: int | None = None, **options):
+def compile(outputs, inputs=None, *, threads: int | None = None, stable: bool = False,
+            **options):
     """Compile expressions to native code.
 
     Scalar expressions give a :class:`CompiledFunction` (``f(x)`` maps a
@@ -40,8 +43,20 @@ def compile(outputs, inputs=None, *, threads: int | None = None, **options):
     of the named dimensions; ``threads`` bounds the threads of its loops
     (default ``SYMDIFF_NUM_THREADS``, ``OMP_NUM_THREADS`` or all cores, read
     at call time like ``batch()`` does).  ``opt`` and ``name`` are checked
-    alike for both (:mod:`compiler.build`).
+    alike for both (:mod:`compiler.build`).  ``stable``: first rewrite the
+    expressions into numerically stable forms
+    (:func:`symdiff.core.stabilize.stabilize`: ``log(1 + exp(x))`` ->
+    ``softplus(x)`` ...); pass the derivatives of the stabilized f, so that
+    they are built from the stable forms too.
     """
+    if stable:
+        if isinstance(outputs, Program):
+            raise ValueError("compile: stable=True rewrites expressions; it does not "
+                             "apply to a Program")
+        from symdiff.core.graph import as_outputs
+        from symdiff.core.stabilize import stabilize
+
+        outputs, _ = stabilize(as_outputs(outputs))
     program = as_program(outputs, inputs)
     if program.is_tensor:
         allowed = {"opt", "cache", "fast_math", "vector_math", "name", "blas"}

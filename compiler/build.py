@@ -11,7 +11,6 @@ cache, time and dump them alike.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 
@@ -19,17 +18,16 @@ import numpy as np
 
 from . import backend, cache
 
-__all__ = ["NAME_OK", "check_name", "check_opt", "ModuleText", "Module"]
-
-#: A kernel name: a C identifier (it becomes a symbol of the object code).
-NAME_OK = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+__all__ = ["check_name", "check_opt", "ModuleText", "Module"]
 
 
 def check_name(name) -> str:
-    """``name`` if it is a C identifier, else a ValueError saying so."""
-    if not isinstance(name, str) or not NAME_OK.match(name):
-        raise ValueError(f"name must be a C identifier, got {name!r}")
-    return name
+    """``name`` if it can name a kernel, else a ValueError saying why: a C
+    identifier that is not a keyword, a reserved name or a C library or
+    libm function the kernel would shadow (:func:`compiler.names.check_kernel_name`)."""
+    from .names import check_kernel_name
+
+    return check_kernel_name(name)
 
 
 def check_opt(opt) -> int:
@@ -72,9 +70,12 @@ class ModuleText:
 class Module(ModuleText):
     """One compiled module: a :class:`ModuleText` with its cache ``key``,
     object code ``obj`` and what building it cost (``info``: ``key_s``,
-    ``cache`` -- ``"memory"``, ``"disk"``, ``"miss"``, ``"corrupt"`` or
-    ``"off"`` -- and, when LLVM ran, ``parse_s``, ``optimize_s`` and
-    ``codegen_s``).
+    ``cache`` -- ``"memory"``, ``"disk"``, ``"miss"``, ``"corrupt"`` (also
+    a symlink, FIFO or oversized file at the entry's path),
+    ``"untrusted"`` (the cache directory is writable by others and was not
+    used, :func:`compiler.cache.directory_problem`), ``"shipped"`` (object
+    code that came with a pickle, :meth:`from_object`) or ``"off"`` -- and, when
+    LLVM ran, ``parse_s``, ``optimize_s`` and ``codegen_s``).
 
     The key is what the code is: the text, the codegen options, the
     versions and the target (:func:`compiler.cache.make_key`).
@@ -108,6 +109,18 @@ class Module(ModuleText):
         self.info = info
         if dump_dir:
             self._dump(dump_dir, *dump_as)
+
+    @classmethod
+    def from_object(cls, text: str, levels: dict, key: bytes, obj: bytes,
+                    key_s: float = 0.0) -> Module:
+        """The module of ``text`` whose object code ``obj`` (under cache
+        ``key``) is already at hand -- shipped inside a pickle -- so no
+        cache lookup and no LLVM run (``info["cache"] == "shipped"``)."""
+        self = cls.__new__(cls)
+        ModuleText.__init__(self, text, levels)
+        self.key, self.obj = key, obj
+        self.info = {"key_s": key_s, "cache": "shipped"}
+        return self
 
     def _dump(self, d: str, name: str, suffix: str) -> None:
         try:

@@ -13,6 +13,29 @@ benchmarks/bench_compiled.py).
 
 Disk location: ``$SYMDIFF_CACHE_DIR``, else ``$XDG_CACHE_HOME/symdiff``, else
 ``~/.cache/symdiff``.  ``SYMDIFF_CACHE=0`` disables caching (disk and memory).
+A leading ``~`` in ``SYMDIFF_CACHE_DIR`` is expanded (a shell leaves it alone
+in ``SYMDIFF_CACHE_DIR=~/x``) and a relative path is made absolute the first
+time it is used, so a later ``os.chdir`` does not move the cache; ``$VAR``
+is not expanded (the shell has done that; ``$`` is a legal path character).
+A relative ``XDG_CACHE_HOME`` is ignored, as the XDG specification says.
+
+Trust: an entry is object code that gets loaded and run; its SHA-256
+digest only detects damage, not tampering.  So the disk cache is used only
+in a directory that no one else can write: owned by the current user and
+not writable by group or others (:func:`directory_problem`).  Directories
+the cache creates (and missing parents) are created 0700.  An unsafe
+directory is not used at all -- compiles still work, with the in-process
+cache only -- and a :class:`CacheWarning` says why once per directory and
+process (``load`` reports ``"untrusted"``).  Failing the compile instead
+would let a misconfigured environment variable break every program that
+compiles anything, for a cache that is only an optimization.
+
+Hostile entries: an entry is opened with ``O_NOFOLLOW | O_NONBLOCK`` and
+used only if ``fstat`` says it is a regular file of at most
+:data:`MAX_ENTRY_BYTES` (a symlink, FIFO, device or huge file is never
+read, nor waited on), and no more than its size is read.  Such an entry
+counts as corrupt: rebuilt, replaced atomically, and reported with a
+:class:`CacheWarning`.
 
 Size: the entries on disk are kept under :func:`max_bytes` (default
 :data:`DEFAULT_MAX_BYTES`, 256 MiB; ``SYMDIFF_CACHE_MAX_BYTES`` overrides,
@@ -42,14 +65,16 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import struct
 import tempfile
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 
-__all__ = ["FORMAT_VERSION", "DEFAULT_MAX_BYTES", "cache_enabled", "cache_dir", "max_bytes",
-           "make_key", "load", "store", "entry_path", "entries", "evict", "info", "clear",
-           "clear_memory"]
+__all__ = ["FORMAT_VERSION", "DEFAULT_MAX_BYTES", "MAX_ENTRY_BYTES", "CacheWarning",
+           "cache_enabled", "cache_dir", "directory_problem", "max_bytes", "make_key", "load",
+           "store", "entry_path", "entries", "evict", "info", "clear", "clear_memory"]
 
 FORMAT_VERSION = 1
 MAGIC = b"SYMDIFF-OBJ\x00"
@@ -66,6 +91,33 @@ _ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.sdobj\Z")
 _TEMP_NAME = re.compile(r"\.tmp-[A-Za-z0-9_]+\.sdobj\Z")
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
+#: Largest entry file ever read (header included) and ever written.  The
+#: largest objects we write are a few MB (a 10^5-op program: ~6 MB; the MLP
+#: gradient: 280 KB), so 256 MiB is generous while a planted multi-GB file
+#: is refused by its size alone.
+MAX_ENTRY_BYTES = 256 << 20
+
+# Open flags for reading an entry: never follow a symlink (ELOOP instead),
+# never block on a FIFO or device (O_NONBLOCK; fstat then refuses it).
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+
+
+class CacheWarning(UserWarning):
+    """The disk cache skipped something: an unsafe directory or a hostile
+    entry (compiling goes on without it)."""
+
+
+# Directories and entries already warned about in this process (a warning
+# per compile would drown the user).
+_WARNED: set = set()
+
+
+def _warn_once(what: str, message: str) -> None:
+    if what not in _WARNED:
+        _WARNED.add(what)
+        warnings.warn(message, CacheWarning, stacklevel=3)
+
 # In-process cache: key -> object bytes.  Bounded by total size.
 _MEMORY: "OrderedDict[bytes, bytes]" = OrderedDict()
 _MEMORY_MAX_BYTES = 64 << 20
@@ -78,14 +130,79 @@ def cache_enabled() -> bool:
                                                                          "off")
 
 
+# (SYMDIFF_CACHE_DIR, HOME) -> absolute directory, fixed at first use.
+_RESOLVED: dict = {}
+
+
 def cache_dir() -> Path:
-    """The disk cache directory (not created here)."""
-    d = os.environ.get("SYMDIFF_CACHE_DIR")
-    if d:
-        return Path(d)
+    """The disk cache directory, absolute (not created here):
+    ``SYMDIFF_CACHE_DIR`` with ``~`` expanded and, if relative, taken
+    against the working directory of the first call that saw this value;
+    else ``$XDG_CACHE_HOME/symdiff`` (when absolute), else
+    ``~/.cache/symdiff``."""
+    raw = os.environ.get("SYMDIFF_CACHE_DIR")
+    if raw:
+        memo = (raw, os.environ.get("HOME"))
+        d = _RESOLVED.get(memo)
+        if d is None:
+            d = _RESOLVED[memo] = Path(os.path.abspath(os.path.expanduser(raw)))
+        return d
     xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
     return base / "symdiff"
+
+
+def directory_problem(d: Path) -> str | None:
+    """Why the existing directory ``d`` must not hold the cache (it is
+    not a directory, is owned by another user, or is writable by group or
+    others: anyone who can write there can get code run in this process),
+    or None if it is safe.  A missing directory is no problem (we create it
+    0700)."""
+    try:
+        st = os.stat(d)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        return f"cannot inspect it ({e.strerror})"
+    if not stat.S_ISDIR(st.st_mode):
+        return "it is not a directory"
+    geteuid = getattr(os, "geteuid", None)
+    if geteuid is not None and st.st_uid != geteuid():
+        return f"it is owned by uid {st.st_uid}, not by this user (uid {geteuid()})"
+    if os.name == "posix" and st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        who = " and ".join(w for w, bit in (("group", stat.S_IWGRP), ("others", stat.S_IWOTH))
+                           if st.st_mode & bit)
+        return (f"it is writable by {who} (mode {stat.S_IMODE(st.st_mode):o}; "
+                "chmod go-w it)")
+    return None
+
+
+def _usable_dir(d: Path) -> bool:
+    """True if the cache may read and write in ``d``; warns (once) if not."""
+    problem = directory_problem(d)
+    if problem is None:
+        return True
+    _warn_once(("dir", str(d)), f"symdiff: not using the compile cache in {d}: {problem}; "
+               "compiling without the disk cache (set SYMDIFF_CACHE_DIR to a private "
+               "directory)")
+    return False
+
+
+def _make_private_dirs(d: Path) -> None:
+    """Create ``d`` and any missing parents with mode 0700 (os.makedirs
+    gives new parents the default mode)."""
+    missing = []
+    p = d
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for p in reversed(missing):
+        try:
+            os.mkdir(p, 0o700)
+        except FileExistsError:  # created meanwhile by another process
+            pass
 
 
 def max_bytes() -> int:
@@ -143,25 +260,71 @@ def _memory_put(key: bytes, obj: bytes) -> None:
 
 
 def load(key: bytes) -> tuple[bytes | None, str]:
-    """(object bytes or None, where: "memory" / "disk" / "miss" / "corrupt")."""
+    """(object bytes or None, where: "memory" / "disk" / "miss" / "corrupt"
+    / "untrusted" -- the directory is unsafe and was not read, see
+    :func:`directory_problem`)."""
     obj = _memory_get(key)
     if obj is not None:
         return obj, "memory"
     path = entry_path(key)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
+    if not _usable_dir(path.parent):
+        return None, "untrusted"
+    data = _read_entry(path)
+    if data is None:
         return None, "miss"
-    obj = _parse_entry(data, key)
+    obj = _parse_entry(data, key) if data else None
     if obj is None:
         return None, "corrupt"
     _memory_put(key, obj)
-    try:
-        os.utime(path)  # last use, for least-recently-used eviction
-    except OSError:
-        pass  # a read-only cache still serves hits; it just ages by creation
     return obj, "disk"
+
+
+def _read_entry(path: Path) -> bytes | None:
+    """The bytes of the entry file ``path``; None if there is none (or it
+    cannot be opened); b"" if it is not a regular file of plausible size
+    (warned about).  Never follows a symlink, blocks on a FIFO or device,
+    or reads more than :data:`MAX_ENTRY_BYTES`."""
+    if not getattr(os, "O_NOFOLLOW", 0):  # (no O_NOFOLLOW: check the name first)
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                return _hostile(path, "not a regular file")
+        except OSError:
+            return None
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError:
+        if os.path.islink(path):  # ELOOP from O_NOFOLLOW
+            return _hostile(path, "a symbolic link")
+        return None  # missing or unreadable: a miss (rebuilt, and replaced if we may)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return _hostile(path, "not a regular file")
+        if st.st_size > MAX_ENTRY_BYTES:
+            return _hostile(path, f"{st.st_size:,} bytes, more than any entry "
+                            f"({MAX_ENTRY_BYTES:,})")
+        chunks, want = [], st.st_size + 1  # one byte more: a file that grew is corrupt
+        while want > 0:
+            chunk = os.read(fd, min(want, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            want -= len(chunk)
+        try:
+            os.utime(fd)  # last use, for least-recently-used eviction
+        except (OSError, NotImplementedError):
+            pass  # a read-only cache still serves hits; it just ages by creation
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _hostile(path: Path, what: str) -> bytes:
+    _warn_once(("entry", str(path), what), f"symdiff: ignoring compile cache entry {path}: {what}; "
+               "rebuilding it")
+    return b""
 
 
 def _parse_entry(data: bytes, key: bytes) -> bytes | None:
@@ -184,10 +347,14 @@ def store(key: bytes, obj: bytes) -> Path | None:
     is just a cache miss next time."""
     _memory_put(key, obj)
     path = entry_path(key)
+    if _HEADER.size + len(obj) > MAX_ENTRY_BYTES:
+        return None  # load() would refuse it
     header = _HEADER.pack(MAGIC, FORMAT_VERSION, key, len(obj), hashlib.sha256(obj).digest())
     tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_private_dirs(path.parent)
+        if not _usable_dir(path.parent):
+            return None
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".sdobj", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(header)
@@ -255,13 +422,14 @@ def evict(limit: int, *, directory: Path | None = None) -> tuple[int, int]:
 def info() -> dict:
     """What ``symdiff cache info`` prints: ``directory``, ``exists``,
     ``entries`` (count), ``bytes`` (their total), ``max_bytes`` (the
-    budget), ``limit_from_env`` and ``enabled``."""
+    budget), ``limit_from_env``, ``enabled`` and ``problem`` (why the
+    directory is not used, :func:`directory_problem`, or None)."""
     d = cache_dir()
     found = entries(d)
     return {"directory": d, "exists": d.is_dir(), "entries": len(found),
             "bytes": sum(size for _, size, _ in found), "max_bytes": max_bytes(),
             "limit_from_env": bool(os.environ.get("SYMDIFF_CACHE_MAX_BYTES", "").strip()),
-            "enabled": cache_enabled()}
+            "enabled": cache_enabled(), "problem": directory_problem(d)}
 
 
 def clear() -> tuple[int, int, int]:

@@ -25,8 +25,11 @@ Call paths, fastest first (measured numbers in benchmarks/bench_compiled.py):
 ``fn.batch(X)``
     ``N_batch(X, row_stride, col_stride, Y, nrows)`` through ``CFUNCTYPE``
     (which releases the GIL), split into contiguous row blocks over a
-    thread pool for large N.  For small programs its module (the vectorized
-    row loop) is compiled on the first batch; the scalar entries above are
+    thread pool when the batch holds enough work
+    (:func:`compiler.threads.threads_for_work`).  With ``fixed=``,
+    ``N_batch_fixed``, which reads the fixed inputs from one vector.  For
+    small programs its module (the vectorized row loop) is compiled on the
+    first batch; the scalar entries above are
     compiled at once, without it (see :mod:`compiler.emit`).  Every row goes
     through the same sequence of IEEE operations (vector lanes, the scalar
     remainder loop and the scalar entries execute the same instructions; no
@@ -47,19 +50,26 @@ import numpy as np
 
 from symdiff.core.program import Program, schedule
 
-from . import backend, emit, npyabi, runtime
+from . import backend, cache, emit, npyabi, runtime
+from .batch_inputs import InputNames, describe_names
 from .build import Module, ModuleText, check_name, check_opt
+from .inputs import to_float64
 from .plan import plan
-from .threads import default_threads, shared_pool
+from .threads import WORK_PER_THREAD, default_threads, run_parallel, threads_for_work
 
-__all__ = ["compile", "CompiledFunction", "DEFAULT_THREAD_MIN_ROWS"]
+__all__ = ["compile", "CompiledFunction", "BLOCK_ROWS", "module_for"]
 
 _F64 = np.dtype(np.float64)
+_ndarray = np.ndarray
 _empty = np.empty
 _id = id
 
-#: Batches with fewer rows than this run on the calling thread.
-DEFAULT_THREAD_MIN_ROWS = 2048
+#: Thread blocks of a batch start at multiples of this many rows.
+BLOCK_ROWS = 64
+
+# Every live compiled function, so that a forked child can replace locks
+# that another thread of the parent held at fork() (they would stay held).
+_LIVE: "weakref.WeakSet[CompiledFunction]" = weakref.WeakSet()
 
 
 # The fast entries read numpy's array header directly (compiler.npyabi);
@@ -78,6 +88,9 @@ _PYBOUND = ctypes.PYFUNCTYPE(None)
 _CSCALAR = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 _CBATCH = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
                            ctypes.c_void_p, ctypes.c_int64)
+_CBATCH_FIXED = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
+                                 ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
+                                 ctypes.c_int64, ctypes.c_void_p)
 
 
 def _always_slow(xid, oid):
@@ -87,11 +100,7 @@ def _always_slow(xid, oid):
 _ptr = npyabi.data_ptr
 
 
-def _describe(names, limit=8) -> str:
-    names = list(names)
-    if len(names) > limit:
-        return ", ".join(names[:limit]) + f", ... ({len(names)} in all)"
-    return ", ".join(names)
+_describe = describe_names
 
 
 # ---------------------------------------------------------------------------
@@ -102,9 +111,14 @@ def _normalize_options(opt, fast_math, vector_math) -> dict:
             "vector_math": bool(vector_math)}
 
 
-def _symbols(name: str, with_batch: bool) -> tuple[list[str], list[str]]:
+def _batch_symbols(name: str, n: int) -> list[str]:
+    # N_batch_fixed exists for functions with inputs (compiler.kernels).
+    return [f"{name}_batch", *([f"{name}_batch_fixed"] if n else [])]
+
+
+def _symbols(name: str, n: int, with_batch: bool) -> tuple[list[str], list[str]]:
     funcs, globs = npyabi.entry_symbols(name)
-    return [name, *([f"{name}_batch"] if with_batch else []), *funcs], globs
+    return [name, *(_batch_symbols(name, n) if with_batch else []), *funcs], globs
 
 
 def as_program(outputs, inputs=None) -> Program:
@@ -130,7 +144,7 @@ def compile(outputs, inputs=None, *, opt: int = 2, cache: bool = True, fast_math
     code from the in-process and disk caches (also disabled by the
     environment variable ``SYMDIFF_CACHE=0``).  ``fast_math``: allow LLVM's
     fast-math rewrites (default: strict IEEE).  ``vector_math``: use the
-    vectorizable exp/log/sin/cos/tanh/log1p/expm1 of :mod:`compiler.vecmath`
+    vectorizable exp/log/sin/cos/tanh/cosh/sinh/log1p/expm1 of :mod:`compiler.vecmath`
     instead of libm, so batch loops vectorize.  ``name``: the
     kernel's symbol name (a C identifier).
 
@@ -143,11 +157,32 @@ def compile(outputs, inputs=None, *, opt: int = 2, cache: bool = True, fast_math
     return CompiledFunction._build(program, name, options, use_cache=bool(cache))
 
 
-def _rebuild(program: Program, name: str, options: dict, use_cache: bool):
-    """Unpickling: recompile (usually a disk-cache hit; pickles come from the
-    same version of symdiff, so ``options`` has every key)."""
-    return compile(program, opt=options["opt"], fast_math=options["fast_math"],
-                   vector_math=options["vector_math"], cache=use_cache, name=name)
+def _rebuild(program: Program, name: str, options: dict, use_cache: bool,
+             objects: dict | None = None):
+    """Unpickling.  ``objects``: {cache key: object code} of the pickled
+    function's modules; a module whose key (IR text, options, LLVM
+    version, target triple, CPU and features) matches is loaded from them
+    without running LLVM, any other is compiled (or found in the caches) as
+    ``compile`` would.  Pickles come from the same version of symdiff, so
+    ``options`` has every key."""
+    program = as_program(program)
+    check_name(name)
+    options = _normalize_options(options["opt"], options["fast_math"], options["vector_math"])
+    return CompiledFunction._build(program, name, options, use_cache=bool(use_cache),
+                                   objects=objects)
+
+
+def module_for(text: str, levels: dict, use_cache: bool, dump_as: tuple, objects) -> Module:
+    """The compiled module of ``text``: from ``objects`` ({cache key:
+    object code}, from a pickle) when it holds code under this module's
+    key, else built as usual (:class:`compiler.build.Module`)."""
+    if objects:
+        t0 = time.perf_counter()
+        key = cache.make_key(text, backend.codegen_options(**levels), backend.host_info())
+        obj = objects.get(key)
+        if obj is not None:
+            return Module.from_object(text, levels, key, obj, time.perf_counter() - t0)
+    return Module(text, levels, use_cache=use_cache, dump_as=dump_as)
 
 
 class CompiledFunction:
@@ -159,8 +194,10 @@ class CompiledFunction:
     ``n_outputs``, ``program``, ``llvm_ir``, ``llvm_ir_opt``, ``asm`` (the
     module compiled at once), ``batch_llvm_ir``, ``batch_llvm_ir_opt``,
     ``batch_asm`` (the module holding the batch kernel), ``compile_info``.
-    Picklable (the program and options are stored; the receiving process
-    recompiles or loads from its disk cache).
+    Picklable: the pickle holds the program, the options and the object
+    code; a process on the same target (triple, CPU, features) and LLVM
+    version loads that code without compiling (``compile_info["cache"] ==
+    "shipped"``), any other recompiles (or finds the code in its caches).
 
     Small programs (``compile_info["plan"].inline_body``) are compiled as
     two modules, each with its own engine and cache entry: the scalar
@@ -169,7 +206,9 @@ class CompiledFunction:
 
     ``compile_info``: ``n_ops``, ``n_instrs``, ``plan``, ``split`` (two
     modules), ``cache`` (where the first module's object code came from:
-    ``"memory"``, ``"disk"``, ``"miss"``, ``"corrupt"`` or ``"off"``),
+    ``"memory"``, ``"disk"``, ``"miss"``, ``"corrupt"``, ``"untrusted"``
+    (a cache directory others can write, not used), ``"off"`` or
+    ``"shipped"``: loaded from a pickle),
     seconds ``emit_s``, ``key_s``, ``parse_s``/``optimize_s``/``codegen_s``
     (when LLVM ran), ``runtime_s`` (runtime objects), ``load_s``,
     ``total_s``; and ``batch``: None until a separate batch module is built,
@@ -179,11 +218,12 @@ class CompiledFunction:
     __slots__ = ("_fast", "_m", "_n", "_n_ops", "_inst", "_cfunc", "_cbatch", "program", "name",
                  "options", "_use_cache", "_plan", "_main", "_libs", "_batch", "_batch_inst",
                  "_batch_lock", "_lazy", "compile_info", "_bind_instances", "_bind_lock",
-                 "__weakref__")
+                 "_cbatch_fixed", "_objects", "_names", "_row_cost", "__weakref__")
 
     # -- construction --------------------------------------------------------
     @classmethod
-    def _build(cls, program: Program, name: str, options: dict, use_cache: bool):
+    def _build(cls, program: Program, name: str, options: dict, use_cache: bool,
+               objects: dict | None = None):
         t0 = time.perf_counter()
         self = object.__new__(cls)
         self.program = program
@@ -195,10 +235,15 @@ class CompiledFunction:
         self._lazy = {}
         self._bind_instances = []
         self._bind_lock = threading.Lock()
-        self._batch = self._batch_inst = self._cbatch = None
+        self._batch = self._batch_inst = self._cbatch = self._cbatch_fixed = None
         self._batch_lock = threading.Lock()
+        self._objects = objects   # unpickled object code, until the batch module loads
+        self._names = InputNames(name, program.inputs)
         pl = self._plan = plan(program, options["opt"], vector_math=options["vector_math"])
         self._n_ops = pl.n_ops
+        # The work of one row (compiler.threads): its operations plus moving
+        # its inputs and outputs.
+        self._row_cost = pl.n_ops + self._n + self._m
         split = pl.inline_body
         info = {"n_ops": pl.n_ops, "n_instrs": len(program.instrs), "plan": pl,
                 "split": split, "batch": None}
@@ -213,7 +258,7 @@ class CompiledFunction:
                                          vector_math=options["vector_math"]), ()
             levels = pl.levels()
         info["emit_s"] = time.perf_counter() - t1
-        self._main = Module(text, levels, use_cache=use_cache, dump_as=(name, ""))
+        self._main = module_for(text, levels, use_cache, (name, ""), objects)
         info.update(self._main.info)
         t3 = time.perf_counter()
         # Runtime objects the module calls: the fast entries' checks and
@@ -227,16 +272,29 @@ class CompiledFunction:
         addr = self._inst.addresses
         self._cfunc = _CSCALAR(addr[name])
         if not split:
-            self._cbatch = _CBATCH(addr[f"{name}_batch"])
+            self._set_batch_entries(addr)
         self._fast = _PYFAST(addr[f"{name}__py"]) if _FAST_OK else _always_slow
         t5 = time.perf_counter()
         info["load_s"] = t5 - t4
         info["total_s"] = t5 - t0
         self.compile_info = info
+        _LIVE.add(self)
         return self
 
+    def _set_batch_entries(self, addresses) -> None:
+        # N_batch_fixed first: _cbatch is what readers outside the lock test.
+        if self._n:
+            self._cbatch_fixed = _CBATCH_FIXED(addresses[f"{self.name}_batch_fixed"])
+        self._cbatch = _CBATCH(addresses[f"{self.name}_batch"])
+
+    def _reset_locks(self) -> None:
+        """Fresh locks (in a forked child: another parent thread may have
+        held the old ones at fork())."""
+        self._batch_lock = threading.Lock()
+        self._bind_lock = threading.Lock()
+
     def _load_instance(self) -> backend.Instance:
-        funcs, globs = _symbols(self.name, with_batch=not self._plan.inline_body)
+        funcs, globs = _symbols(self.name, self._n, with_batch=not self._plan.inline_body)
         rt_globals = npyabi.runtime_globals()
         inst = backend.Instance([*self._libs, self._main.obj], funcs, [*globs, *rt_globals])
         for sym, value in rt_globals.items():
@@ -256,21 +314,29 @@ class CompiledFunction:
                 t0 = time.perf_counter()
                 text = self.batch_llvm_ir
                 t1 = time.perf_counter()
-                mod = Module(text, self._batch_levels(), use_cache=self._use_cache,
-                             dump_as=(self.name, "-batch"))
+                mod = module_for(text, self._batch_levels(), self._use_cache,
+                                 (self.name, "-batch"), self._objects)
+                self._objects = None
                 t2 = time.perf_counter()
-                inst = backend.Instance(mod.obj, [f"{self.name}_batch"], [])
+                inst = backend.Instance(mod.obj, _batch_symbols(self.name, self._n), [])
                 t3 = time.perf_counter()
                 self._batch, self._batch_inst = mod, inst
                 self.compile_info["batch"] = {"emit_s": t1 - t0, **mod.info,
                                               "load_s": t3 - t2, "total_s": t3 - t0}
                 # Published last: readers outside the lock see all or nothing.
-                self._cbatch = _CBATCH(inst.addresses[f"{self.name}_batch"])
+                self._set_batch_entries(inst.addresses)
         return self._cbatch
 
     # -- pickling --------------------------------------------------------------
     def __reduce__(self):
-        return (_rebuild, (self.program, self.name, dict(self.options), self._use_cache))
+        # The object code travels along (a worker on the same kind of
+        # machine loads it instead of compiling); the keys say which module
+        # each is, and the receiver checks them against its own target.
+        objects = {self._main.key: self._main.obj}
+        if self._batch is not None:
+            objects[self._batch.key] = self._batch.obj
+        return (_rebuild, (self.program, self.name, dict(self.options), self._use_cache,
+                           objects))
 
     # -- introspection ---------------------------------------------------------
     @property
@@ -357,11 +423,18 @@ class CompiledFunction:
                 f" -> {self._m} outputs, {self.program.n_ops} ops>")
 
     # -- single point ------------------------------------------------------------
-    def __call__(self, x, out=None):
+    def __call__(self, x=None, /, out=None, **inputs):
         """Evaluate at one point: ``x`` is a float64 vector of length
-        ``n_inputs`` (sequences and int arrays are converted).  Returns a new
-        array of length ``n_outputs``, or fills and returns ``out`` (a
-        writeable C-contiguous float64 array of that length)."""
+        ``n_inputs`` (sequences, bool, int and float32 arrays are converted;
+        a Python int too large for a float64 is a ValueError naming the
+        input), or the inputs are given by name, ``fn(x=1.0, y=2.0)``.
+        Returns a new array of length ``n_outputs``, or fills and returns
+        ``out`` (a writeable C-contiguous float64 array of that length).
+        (An input named ``out`` can only be given in the vector.)"""
+        if inputs:
+            if x is not None:
+                raise ValueError("give the inputs either as one vector or by name, not both")
+            x = self._names.vector(inputs)
         if out is None:
             out = _empty(self._m)
         if self._fast(_id(x), _id(out)):
@@ -372,19 +445,18 @@ class CompiledFunction:
         return (f"a float64 array of length {self._n} "
                 f"(inputs {_describe(self.inputs)})")
 
+    def _input_name(self, index: tuple) -> str:
+        # The input an element index of a vector (j,) or a batch (i, j) is.
+        j = index[-1] if index else 0
+        return self.inputs[j] if 0 <= j < self._n else f"#{j}"
+
     def _coerce_input(self, x) -> np.ndarray:
-        if isinstance(x, np.ndarray):
-            if x.dtype != _F64:
-                if x.dtype.kind in "biuf" and np.can_cast(x.dtype, _F64, "safe"):
-                    x = x.astype(_F64)
-                else:
-                    raise ValueError(f"expected {self._expect_in()}, got dtype {x.dtype}")
-        else:
-            try:
-                x = np.asarray(x, dtype=_F64)
-            except (TypeError, ValueError) as e:
-                raise ValueError(f"expected {self._expect_in()}, got {type(x).__name__} "
-                                 f"that does not convert to float64 ({e})") from None
+        if x is None:
+            if self._n:
+                raise ValueError(f"no input given: expected {self._expect_in()}, "
+                                 f"or the inputs by name")
+            x = ()
+        x = to_float64(x, self._input_name, f"expected {self._expect_in()}")
         if x.ndim != 1 or x.shape[0] != self._n:
             hint = " (use .batch() for many points)" if x.ndim == 2 else ""
             raise ValueError(f"expected {self._expect_in()}, got shape {x.shape}{hint}")
@@ -478,41 +550,76 @@ class CompiledFunction:
         return a
 
     # -- batch ---------------------------------------------------------------------
-    def batch(self, X, out=None, threads: int | None = None) -> np.ndarray:
-        """Evaluate at every row of ``X`` (shape ``(N, n_inputs)``, float64,
-        any strides) into a new ``(N, n_outputs)`` array or into ``out``
-        (C-contiguous float64, writeable).  Large batches are split across
-        ``threads`` threads (default: :func:`compiler.threads.default_threads`,
-        i.e. ``SYMDIFF_NUM_THREADS``, ``OMP_NUM_THREADS`` or all cores); results do not depend on
-        the number of threads."""
-        n, m = self._n, self._m
-        if not isinstance(X, np.ndarray):
-            try:
-                X = np.asarray(X, dtype=_F64)
-            except (TypeError, ValueError) as e:
-                raise ValueError(f"X must be a float64 array of shape (N, {n}): {e}") from None
-        if X.dtype != _F64:
-            raise ValueError(f"X must be a float64 array of shape (N, {n}) "
-                             f"(inputs {_describe(self.inputs)}), got dtype {X.dtype}")
-        if X.ndim != 2 or X.shape[1] != n:
-            raise ValueError(f"X must be a float64 array of shape (N, {n}) "
-                             f"(inputs {_describe(self.inputs)}), got shape {X.shape}")
-        N = X.shape[0]
+    def batch(self, X=None, /, out=None, threads: int | None = None, *, fixed=None,
+              **columns) -> np.ndarray:
+        """Evaluate at many points: one row of outputs per row of inputs.
+
+        ``X``: shape ``(N, k)``, any strides, float64 (bool, int and float32
+        arrays and sequences are converted as by ``fn(x)``); its columns are
+        the inputs in order, those in ``fixed`` left out.  Or the inputs by
+        name as columns, ``fn.batch(x=xs, y=ys)`` (1-D arrays of N values;
+        inputs named ``out`` or ``threads`` only through ``X`` or ``fixed``).
+        ``fixed``: {name: value} of inputs that are the same in every row
+        (parameters when rows are data); a name may also be the stem of
+        :func:`symdiff.vector` / :func:`symdiff.matrix` symbols with an
+        array of that shape (``fixed={"W": W}`` for ``W0_0 .. W9_63``).
+        The kernel reads fixed inputs from one vector, never from every row.
+
+        Returns a new ``(N, n_outputs)`` array, or fills ``out``
+        (C-contiguous float64, writeable).  ``threads``: the number of
+        threads (rows split into contiguous blocks); by default
+        :func:`compiler.threads.threads_for_work` picks it from the work (N
+        x the program's size) up to :func:`compiler.threads.default_threads`
+        (``SYMDIFF_NUM_THREADS``, ``OMP_NUM_THREADS``, else the cores).
+        Results do not depend on the number of threads.  A dask array ``X``
+        gives a lazy dask array (:mod:`compiler.dask_batch`)."""
+        base = free = None          # free: the inputs X's columns are (None: all)
+        if not (X.__class__ is _ndarray and X.dtype is _F64 and X.ndim == 2
+                and X.shape[1] == self._n and fixed is None and not columns):
+            # Anything but the common case (float64 rows of every input).
+            if X is not None and type(X).__module__.startswith("dask."):
+                if out is not None or columns:
+                    raise ValueError("batch of a dask array takes neither out= nor inputs "
+                                     "by name")
+                from .dask_batch import batch_dask
+
+                return batch_dask(self, X, fixed=fixed, threads=threads)
+            if fixed:
+                base, free = self._names.fixed_vector(fixed)
+            elif fixed is not None and not isinstance(fixed, dict):
+                raise ValueError(f"fixed must be a dict {{input name: value}}, "
+                                 f"got {type(fixed).__name__}")
+            if columns:
+                if X is not None:
+                    raise ValueError("give the rows either as X or the inputs by name, "
+                                     "not both")
+                X = self._names.rows_from_columns(columns, free)
+            X = self._names.rows(X, free)
+        if threads is not None:
+            threads = _check_threads(threads)
+        N, k = X.shape
+        m = self._m
         if out is None:
             out = _empty((N, m))
         else:
             self._check_out(out, (N, m), f"N rows by {m} outputs")
         if N == 0 or m == 0:
             return out
-        if n and np.may_share_memory(X, out):
+        if k and np.may_share_memory(X, out):
             X = X.copy()  # the kernel assumes X and Y do not overlap
         rs, cs = self._strides(X)
         if rs is None:
             X = X.copy()  # misaligned view: a fresh copy is aligned and contiguous
             rs, cs = self._strides(X)
-        xp = _ptr(X) if n else 0
+        xp = _ptr(X) if k else 0
         yp = _ptr(out)
-        self._run_batch(xp, rs, cs, yp, N, threads)
+        kernel = self._cbatch or self._batch_kernel()
+        extra = ()
+        if base is not None:
+            kernel = self._cbatch_fixed
+            cols = np.array(free, dtype=np.int64)
+            extra = (_ptr(cols) if k else 0, k, _ptr(base))
+        self._run_batch(kernel, xp, rs, cs, yp, N, k, threads, extra)
         return out
 
     def _strides(self, X):
@@ -530,36 +637,49 @@ class CompiledFunction:
             return None, None
         return rs_b // 8, cs_b // 8
 
-    def _run_batch(self, xp: int, rs: int, cs: int, yp: int, N: int, threads) -> None:
-        kernel = self._cbatch or self._batch_kernel()
+    def batch_threads(self, rows: int, threads: int | None = None) -> int:
+        """The threads a batch of ``rows`` rows runs on: ``threads`` when
+        given (at most one per block of :data:`BLOCK_ROWS` rows), else
+        :func:`compiler.threads.threads_for_work` of rows x (operations +
+        inputs + outputs), up to :func:`compiler.threads.default_threads`."""
+        blocks = max(1, -(-rows // BLOCK_ROWS))
         if threads is not None:
-            threads = int(threads)
-            if threads < 1:
-                raise ValueError(f"threads must be >= 1, got {threads}")
-        # Threads pay off once a block holds enough work, not enough rows:
-        # scale the minimum rows per thread by the program's size (measured:
-        # 1,797-row per-sample softmax/MLP gradients, ~2,000-8,000 ops a
-        # row, ran 1.6-1.9x faster on 2 threads; tiny kernels need
-        # thousands of rows to amortize the hand-off).
-        min_rows = max(64, min(DEFAULT_THREAD_MIN_ROWS, 400_000 // max(1, self._n_ops)))
-        if N < min_rows:
-            kernel(xp, rs, cs, yp, N)
-            return
-        if threads is None:  # resolved only where threads could run
-            threads = default_threads()
-        threads = min(threads, max(1, N // (min_rows // 2)))
+            return min(_check_threads(threads), blocks)
+        work = rows * self._row_cost
+        if work < 2 * WORK_PER_THREAD:
+            return 1  # (without reading the environment: small batches stay cheap)
+        return min(threads_for_work(work, default_threads()), blocks)
+
+    def _run_batch(self, kernel, xp: int, rs: int, cs: int, yp: int, N: int, k: int,
+                   threads, extra: tuple) -> None:
+        if threads is None and N * self._row_cost < 2 * WORK_PER_THREAD:
+            threads = 1  # (the common small batch: nothing else to work out)
+        else:
+            threads = self.batch_threads(N, threads)
         if threads == 1:
-            kernel(xp, rs, cs, yp, N)
+            kernel(xp, rs, cs, yp, N, *extra)
             return
         m = self._m
-        # Contiguous row blocks; block boundaries at multiples of 64 rows.
+        # Contiguous row blocks; block boundaries at multiples of BLOCK_ROWS.
         step = -(-N // threads)
-        step = -(-step // 64) * 64
-        blocks = [(lo, min(N, lo + step)) for lo in range(0, N, step)]
-        pool = shared_pool(len(blocks) - 1)
-        futs = [pool.submit(kernel, xp + 8 * rs * lo, rs, cs, yp + 8 * m * lo, hi - lo)
-                for lo, hi in blocks[1:]]
-        lo, hi = blocks[0]
-        kernel(xp, rs, cs, yp, hi - lo)  # ctypes drops the GIL during the call
-        for f in futs:
-            f.result()
+        step = -(-step // BLOCK_ROWS) * BLOCK_ROWS
+        run_parallel(kernel, [(xp + 8 * rs * lo if k else 0, rs, cs, yp + 8 * m * lo,
+                               min(N, lo + step) - lo, *extra) for lo in range(0, N, step)])
+
+
+def _check_threads(threads) -> int:
+    """``threads`` as a positive int, else a ValueError."""
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    return int(threads)
+
+
+def _after_fork_in_child() -> None:
+    for fn in list(_LIVE):
+        fn._reset_locks()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

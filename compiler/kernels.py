@@ -6,10 +6,14 @@ the two C-ABI kernels.
     void N(const double *in, double *out)                         C ABI
     void N_batch(const double *X, i64 row_stride, i64 col_stride,
                  double *Y, i64 nrows)                            C ABI
+    void N_batch_fixed(X, row_stride, col_stride, Y, nrows,
+                       const i64 *cols, i64 ncols, const double *base)
+                       (JIT: batch() with fixed inputs)
 
-Both funnel into one loop, ``N__rows(X, Y, nrows)``, over contiguous rows
+All funnel into one loop, ``N__rows(X, Y, nrows)``, over contiguous rows
 (the scalar kernel is ``N__rows(in, out, 1)``; the batch kernel gathers
-strided rows block-wise into a stack buffer first), except in the scalar
+strided rows block-wise into a buffer first, on the stack or for wide rows
+the heap), except in the scalar
 module of a small program, whose ``N`` is the body itself
 (:func:`direct_scalar_kernel`).  The computation itself is
 ``N__body(x, y)`` -- ``alwaysinline`` for small programs, so the loop
@@ -29,7 +33,8 @@ from .lowering import Emitter, ModuleState, fmt_double
 from .plan import Plan
 
 __all__ = ["body_functions", "rows_function", "scalar_kernel", "direct_scalar_kernel",
-           "batch_kernel", "loop_metadata", "emit_body", "scratch_plan", "outputs_by_chunk"]
+           "batch_kernel", "batch_fixed_kernel", "gather_on_heap", "loop_metadata", "emit_body",
+           "scratch_plan", "outputs_by_chunk"]
 
 # Scratch buffers above this many bytes come from malloc, not the stack
 # (Python threads may have small stacks).
@@ -37,7 +42,8 @@ _STACK_SCRATCH_MAX = 64 * 1024
 
 
 def _gather_block_rows(n: int) -> int:
-    # Rows per gather block for strided batches: about 32 KB of stack.
+    # Rows per gather block for strided batches: about 32 KB (one row when
+    # a row is larger).
     return max(1, min(256, 4096 // max(n, 1)))
 
 
@@ -186,7 +192,9 @@ def rows_function(name: str, n: int, m: int, calls: list[str], n_scratch: int,
     allocated once per call."""
     scratch_bytes = 8 * n_scratch
     heap = scratch_bytes > _STACK_SCRATCH_MAX
-    if n_scratch and heap:
+    # (Also for the batch kernels' heap gather buffer: batch_kernel() gets
+    # no module state, and every module with a batch kernel has this loop.)
+    if (n_scratch and heap) or gather_on_heap(n):
         state.decls["malloc"] = "declare noalias ptr @malloc(i64) nounwind"
         state.decls["free"] = "declare void @free(ptr) nounwind"
     lines = []
@@ -244,11 +252,112 @@ def direct_scalar_kernel(program: Program, name: str, state: ModuleState,
             f"%out) nounwind {{\nentry:\n" + "\n".join(em.lines) + "\n  ret void\n}")
 
 
+def gather_on_heap(n: int) -> bool:
+    """Whether the batch kernels' gather buffer for ``n`` inputs comes
+    from malloc (above :data:`_STACK_SCRATCH_MAX` bytes) instead of the
+    stack.  One row of a 1.1-million-input function is 8.8 MB: on the
+    stack it overflowed every thread's stack (a segfault)."""
+    return 8 * _gather_block_rows(n) * n > _STACK_SCRATCH_MAX
+
+
+def _gather_buffer(n: int, after: str) -> list[str]:
+    """IR allocating ``%buf`` (B rows of n doubles) on the stack or the
+    heap, then branching to ``after``; on a failed malloc, to
+    ``%nomem``."""
+    B = _gather_block_rows(n)
+    if not gather_on_heap(n):
+        return [f"  %buf = alloca double, i64 {B * n}, align 64", f"  br label %{after}"]
+    return [f"  %buf = call ptr @malloc(i64 {8 * B * n})",
+            "  %nobuf = icmp eq ptr %buf, null",
+            f"  br i1 %nobuf, label %nomem, label %{after}"]
+
+
+def _gather_exit(n: int, m: int) -> list[str]:
+    """The exit blocks after a gather: ``%finish`` frees a heap buffer;
+    ``%nomem`` (heap only) fills Y with NaN, so a failed allocation shows
+    in every output instead of leaving Y unwritten."""
+    if not gather_on_heap(n):
+        return ["finish:", "  br label %done"]
+    return [
+        "finish:",
+        "  call void @free(ptr %buf)",
+        "  br label %done",
+        "nomem:",
+        f"  %ny = mul nsw i64 %nrows, {m}",
+        "  %nyz = icmp sgt i64 %ny, 0",
+        "  br i1 %nyz, label %nan, label %done",
+        "nan:",
+        "  %q = phi i64 [ 0, %nomem ], [ %q.next, %nan ]",
+        "  %qp = getelementptr inbounds double, ptr %Y, i64 %q",
+        "  store double 0x7FF8000000000000, ptr %qp, align 8",
+        "  %q.next = add nuw nsw i64 %q, 1",
+        "  %qend = icmp eq i64 %q.next, %ny",
+        "  br i1 %qend, label %done, label %nan",
+    ]
+
+
+def _gather_blocks(n: int, m: int, name: str, start: str, column: list[str],
+                   ncols: str) -> list[str]:
+    """The block loop shared by the strided and fixed-input batch kernels:
+    for each block of B rows from ``start``, copy ``ncols`` columns of X
+    (column j to buffer column ``%dj``, which the ``column`` lines
+    define from ``%j``) and run ``N__rows`` on the buffer."""
+    B = _gather_block_rows(n)
+    return [
+        "blk:",
+        f"  %b0 = phi i64 [ 0, %{start} ], [ %b0.next, %blk.end ]",
+        "  %left = sub i64 %nrows, %b0",
+        f"  %small = icmp slt i64 %left, {B}",
+        f"  %cnt = select i1 %small, i64 %left, i64 {B}",
+        f"  %anycol = icmp sgt i64 {ncols}, 0",
+        "  br i1 %anycol, label %gcol, label %run",
+        # Column-outer order: Fortran-ordered X (row stride 1) is read
+        # sequentially; C-ordered views read one element per row.
+        "gcol:",
+        "  %j = phi i64 [ 0, %blk ], [ %j.next, %grow.end ]",
+        "  %coff = mul nsw i64 %j, %cs",
+        *column,
+        "  br label %grow",
+        "grow:",
+        "  %r = phi i64 [ 0, %gcol ], [ %r.next, %grow ]",
+        "  %row = add nsw i64 %b0, %r",
+        "  %rowoff = mul nsw i64 %row, %rs",
+        "  %off = add nsw i64 %rowoff, %coff",
+        "  %src = getelementptr inbounds double, ptr %X, i64 %off",
+        "  %v = load double, ptr %src, align 8",
+        f"  %boff = mul nsw i64 %r, {n}",
+        "  %doff = add nsw i64 %boff, %dj",
+        "  %dst = getelementptr inbounds double, ptr %buf, i64 %doff",
+        "  store double %v, ptr %dst, align 8",
+        "  %r.next = add nuw nsw i64 %r, 1",
+        "  %rend = icmp eq i64 %r.next, %cnt",
+        # A plain copy loop: vectorized it becomes AVX-512 scatters
+        # (runtime strides), which measured slower than scalar moves.
+        "  br i1 %rend, label %grow.end, label %grow, !llvm.loop !0",
+        "grow.end:",
+        "  %j.next = add nuw nsw i64 %j, 1",
+        f"  %jend = icmp eq i64 %j.next, {ncols}",
+        "  br i1 %jend, label %run, label %gcol",
+        "run:",
+        f"  %yoff = mul nsw i64 %b0, {m}",
+        "  %yb = getelementptr inbounds double, ptr %Y, i64 %yoff",
+        f"  call void @{name}__rows(ptr %buf, ptr %yb, i64 %cnt)",
+        "  br label %blk.end",
+        "blk.end:",
+        "  %b0.next = add nsw i64 %b0, %cnt",
+        "  %bend = icmp sge i64 %b0.next, %nrows",
+        "  br i1 %bend, label %finish, label %blk",
+    ]
+
+
 def batch_kernel(name: str, n: int, m: int) -> str:
     """``void N_batch(X, row_stride, col_stride, Y, nrows)``: contiguous X
-    goes straight to ``N__rows``; strided X is gathered block-wise first.
-    Uses the loop metadata of :func:`loop_metadata` when ``n > 0``."""
-    B = _gather_block_rows(n)
+    goes straight to ``N__rows``; strided X is gathered block-wise first
+    (into a stack buffer, or a malloc'd one for wide rows:
+    :func:`gather_on_heap`).  For ``n > 0`` also
+    ``N_batch_fixed`` (:func:`batch_fixed_kernel`).  Uses the loop
+    metadata of :func:`loop_metadata` when ``n > 0``; a heap buffer needs
+    ``malloc``/``free``, which :func:`rows_function` declares."""
     lines = [
         "  %has = icmp sgt i64 %nrows, 0",
         "  br i1 %has, label %pick, label %done",
@@ -269,55 +378,55 @@ def batch_kernel(name: str, n: int, m: int) -> str:
     if n:
         # Strided X: gather B rows at a time into a contiguous buffer, so
         # strided input runs the same vectorized loop as contiguous input.
-        lines += [
-            "strided:",
-            f"  %buf = alloca double, i64 {B * n}, align 64",
-            "  br label %blk",
-            "blk:",
-            "  %b0 = phi i64 [ 0, %strided ], [ %b0.next, %blk.end ]",
-            "  %left = sub i64 %nrows, %b0",
-            f"  %small = icmp slt i64 %left, {B}",
-            f"  %cnt = select i1 %small, i64 %left, i64 {B}",
-            "  br label %gcol",
-            # Column-outer order: Fortran-ordered X (row stride 1) is read
-            # sequentially; C-ordered views read one element per row.
-            "gcol:",
-            "  %j = phi i64 [ 0, %blk ], [ %j.next, %grow.end ]",
-            "  %coff = mul nsw i64 %j, %cs",
-            "  br label %grow",
-            "grow:",
-            "  %r = phi i64 [ 0, %gcol ], [ %r.next, %grow ]",
-            "  %row = add nsw i64 %b0, %r",
-            "  %rowoff = mul nsw i64 %row, %rs",
-            "  %off = add nsw i64 %rowoff, %coff",
-            "  %src = getelementptr inbounds double, ptr %X, i64 %off",
-            "  %v = load double, ptr %src, align 8",
-            f"  %boff = mul nsw i64 %r, {n}",
-            "  %doff = add nsw i64 %boff, %j",
-            "  %dst = getelementptr inbounds double, ptr %buf, i64 %doff",
-            "  store double %v, ptr %dst, align 8",
-            "  %r.next = add nuw nsw i64 %r, 1",
-            "  %rend = icmp eq i64 %r.next, %cnt",
-            # A plain copy loop: vectorized it becomes AVX-512 scatters
-            # (runtime strides), which measured slower than scalar moves.
-            "  br i1 %rend, label %grow.end, label %grow, !llvm.loop !0",
-            "grow.end:",
-            "  %j.next = add nuw nsw i64 %j, 1",
-            f"  %jend = icmp eq i64 %j.next, {n}",
-            "  br i1 %jend, label %run, label %gcol",
-            "run:",
-            f"  %yoff = mul nsw i64 %b0, {m}",
-            "  %yb = getelementptr inbounds double, ptr %Y, i64 %yoff",
-            f"  call void @{name}__rows(ptr %buf, ptr %yb, i64 %cnt)",
-            "  br label %blk.end",
-            "blk.end:",
-            "  %b0.next = add nsw i64 %b0, %cnt",
-            "  %bend = icmp sge i64 %b0.next, %nrows",
-            "  br i1 %bend, label %done, label %blk",
-        ]
+        lines += ["strided:", *_gather_buffer(n, "blk"),
+                  *_gather_blocks(n, m, name, "strided", ["  %dj = add i64 %j, 0"], str(n)),
+                  *_gather_exit(n, m)]
     lines.append("done:")
-    return (f"define void @{name}_batch(ptr nocapture readonly %X, i64 %rs, i64 %cs, "
+    text = (f"define void @{name}_batch(ptr nocapture readonly %X, i64 %rs, i64 %cs, "
             f"ptr nocapture writeonly %Y, i64 %nrows) nounwind {{\nentry:\n"
+            + "\n".join(lines) + "\n  ret void\n}")
+    if n:
+        text += "\n\n" + batch_fixed_kernel(name, n, m)
+    return text
+
+
+def batch_fixed_kernel(name: str, n: int, m: int) -> str:
+    """``void N_batch_fixed(X, row_stride, col_stride, Y, nrows, cols,
+    ncols, base)``: rows whose inputs are partly the same for every row.
+
+    ``base`` holds all n inputs (the fixed ones matter); column k of X
+    (``k < ncols``) is input ``cols[k]``.  The buffer's rows are filled
+    from ``base`` once per call and only X's columns are gathered per
+    block, so fixed inputs are read from one vector instead of being
+    copied into every row of X (the per-sample softmax model: 650 fixed
+    parameters, 74 data columns)."""
+    B = _gather_block_rows(n)
+    lines = [
+        "  %has = icmp sgt i64 %nrows, 0",
+        "  br i1 %has, label %alloc, label %done",
+        "alloc:",
+        *_gather_buffer(n, "fill"),
+        # Every buffer row starts as a copy of base; gathers overwrite only
+        # X's columns, so the fixed ones stay put for the whole call.
+        "fill:",
+        "  %fi = phi i64 [ 0, %alloc ], [ %fi.next, %fill ]",
+        f"  %fk = urem i64 %fi, {n}",
+        "  %fsrc = getelementptr inbounds double, ptr %base, i64 %fk",
+        "  %fv = load double, ptr %fsrc, align 8",
+        "  %fdst = getelementptr inbounds double, ptr %buf, i64 %fi",
+        "  store double %fv, ptr %fdst, align 8",
+        "  %fi.next = add nuw nsw i64 %fi, 1",
+        f"  %fend = icmp eq i64 %fi.next, {B * n}",
+        "  br i1 %fend, label %blk, label %fill",
+        *_gather_blocks(n, m, name, "fill", [
+            "  %djp = getelementptr inbounds i64, ptr %cols, i64 %j",
+            "  %dj = load i64, ptr %djp, align 8"], "%ncols"),
+        *_gather_exit(n, m),
+        "done:",
+    ]
+    return (f"define void @{name}_batch_fixed(ptr nocapture readonly %X, i64 %rs, i64 %cs, "
+            f"ptr nocapture writeonly %Y, i64 %nrows, ptr nocapture readonly %cols, "
+            f"i64 %ncols, ptr nocapture readonly %base) nounwind {{\nentry:\n"
             + "\n".join(lines) + "\n  ret void\n}")
 
 

@@ -7,8 +7,11 @@ its op table entry's ``lowering`` says (:meth:`Emitter.op`):
 * :class:`~symdiff.core.ops.Intrinsic`: an LLVM intrinsic (``llvm.exp.f64``);
 * :class:`~symdiff.core.ops.Libm`: a call of the C math library;
 * :class:`~symdiff.core.ops.Hook`: the op's own short IR sequence, written
-  against the :class:`Emitter` below (``pow`` unrolls small constant integer
-  exponents there; sigmoid and softplus call ``em.op("exp", ...)``);
+  against the :class:`Emitter` below (``pow`` lowers ``x^2`` to ``x*x`` and
+  ``x^-1`` to ``1/x``, the only powers that stay one correctly rounded
+  operation; ``max``/``min`` call ``llvm.maximumnum``/``llvm.minimumnum``,
+  IEEE 754-2019 maximumNumber/minimumNumber; sigmoid and softplus call
+  ``em.op("exp", ...)``);
 
 and, with vector math on, intrinsic and libm calls of the functions
 :mod:`compiler.vecmath` implements become calls of its straight-line,

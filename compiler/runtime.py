@@ -19,6 +19,7 @@ every kernel, not a kernel's compiled code.
 
 from __future__ import annotations
 
+import os
 import threading
 
 from . import emit, npyabi
@@ -43,6 +44,17 @@ PYABI_LEVELS = {"opt_level": None, "codegen_level": 0, "slp": False}
 
 _OBJECTS: dict[tuple, bytes] = {}
 _LOCK = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    # A lock another parent thread held at fork() would stay held in the
+    # child (that thread does not exist there): start with a fresh one.
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def vecmath_objects(names, *, use_cache: bool) -> list[bytes]:

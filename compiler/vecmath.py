@@ -1,13 +1,15 @@
-"""Vectorizable elementary functions written as straight-line LLVM IR.
+"""Vectorizable elementary functions written as (nearly) straight-line LLVM IR.
 
 LLVM's loop vectorizer turns a vector ``llvm.exp``/``llvm.log`` back into one
 scalar libm call per lane, so a batch loop that calls them is not vectorized.
 This module defines our own ``exp``, ``log``, ``sin``, ``cos``, ``tanh``,
-``log1p`` and ``expm1`` as internal ``alwaysinline`` functions built only from
+``log1p``, ``expm1``, ``cosh`` and ``sinh`` as internal ``alwaysinline``
+functions built only from
 fadd/fsub/fmul/fdiv, fcmp/select, integer ops on the bit pattern and the
-intrinsics ``llvm.fma``/``llvm.fabs``/``llvm.copysign``.  There are no branches,
-no tables and no libm calls, so once the functions are inlined into a loop the
-vectorizer can keep everything in SIMD registers.
+intrinsics ``llvm.fma``/``llvm.fabs``/``llvm.copysign``.  There are no tables
+and, but for one cold branch in sin/cos, no branches and no libm calls, so
+once the functions are inlined into a loop the vectorizer can keep
+everything in SIMD registers.
 
 Usage::
 
@@ -20,28 +22,45 @@ whose coefficients are derived in :func:`derive_constants` (Chebyshev fits
 done with mpmath, stored below as hex literals so that importing this module
 needs neither mpmath nor time), and selects for the IEEE special cases.
 
-Accuracy (``VECMATH_ULP``; measured, not proven -- tests/test_vecmath.py
-asserts it on 200k points per function plus edge cases):
+Accuracy over the whole float64 range, in ulps of the exact value
+(``VECMATH_ULP``; measured, not proven -- tests/test_vecmath.py asserts it on
+200k points per function plus edge cases, tests/test_vecmath_range.py on
+uniformly random float64 bit patterns and special points, on every compiled
+path; ``python benchmarks/bench_vecmath_accuracy.py`` prints the table):
 
-* every function is below 1 ulp (0.6-0.8 ulp worst seen in 10M-point sweeps),
-  including gradual underflow of ``exp``, subnormal arguments of ``log`` and
-  ``tanh``/``expm1``/``log1p`` near 0.
-* ``sin``, ``cos``: the bound holds for ``|x| <= SINCOS_ACCURATE_LIMIT``
-  (2**22 ~ 4.2e6) in both modes and, with FMA, for
-  ``|x| <= SINCOS_ACCURATE_LIMIT_FMA`` (2**45 ~ 3.5e13).  There is no
-  Payne-Hanek fallback (it needs a table gather per lane, paid by every call),
-  so beyond the limit the result is only promised finite and in [-1, 1] for
-  finite x (NaN for +-inf and NaN, like libm).  A libm fallback for huge |x|
-  would put a call in the loop and stop vectorization, so there is none.
+* exp, log, tanh, log1p, expm1, cosh, sinh: below 0.8 ulp for every double
+  (0.6-0.8 ulp worst seen in 10M-point sweeps), including gradual underflow
+  of ``exp``, subnormal arguments of ``log`` and
+  ``tanh``/``expm1``/``log1p``/``sinh`` near 0, and cosh/sinh up to their
+  overflow at 1025 ln2 = 710.4759 (past exp's at 709.78).
+* sin, cos: below 0.9 ulp for ``|x| <= sincos_fast_limit(use_fma)``
+  (``SINCOS_ACCURATE_LIMIT_FMA`` = 2**45 ~ 3.5e13 with FMA,
+  ``SINCOS_ACCURATE_LIMIT`` = 2**22 ~ 4.2e6 without), where the Cody-Waite
+  reduction below is exact enough.  Larger |x| (and +-inf) take a cold
+  branch to libm's sin/cos: the result is libm's own bits, so as accurate as
+  the libm path and the interpreter (glibc: < 1 ulp on random arguments, but
+  8 ulp for cos at 6381956970095103 * 2**797, the double nearest a multiple
+  of pi/2).  Inlined into a vectorized loop the branch costs one call per
+  vector of a masked vector version that returns at once when no lane is
+  huge (see ``_huge_fallback``); a Payne-Hanek reduction instead would have
+  needed a table gather per lane on every call.
 * ``tanh``: ``-expm1(-2|x|) / (expm1(-2|x|) + 2)`` with the sign restored,
   numerator and denominator carried as double-doubles and the quotient
   corrected once; accurate near 0, exactly +-1 for ``|x| > 22``.
+* ``cosh``: ``2^(k-1) (E + 2^-2k / E)`` with ``|x| = k ln2 + r``, ``E =
+  exp(r)`` from exp's kernel kept as a double-double and ``1/E`` corrected
+  once: a sum of two positive terms rounded once, then scaled exactly (so
+  no intermediate overflow of ``e^|x|`` between 709.78 and 710.48).
+  ``sinh``: ``(u + u/(1 + u))/2`` with ``u = expm1(|x|)`` (a double-double;
+  no cancellation near 0, unlike ``(e^x - e^-x)/2``) up to ``|x| = 22``,
+  ``2^(k-1) E`` beyond; sign restored.  Both from one reduction of ``|x|``.
 
 Special values follow libm: exp(+inf)=inf, exp(-inf)=+0, overflow to inf above
 709.78, gradual underflow below -708.4; log(+-0)=-inf, log(x<0)=NaN,
-log(inf)=inf, log(1)=+0; sin/cos(+-inf)=NaN; odd functions keep the sign of
--0.0 (sin, tanh, expm1, log1p return tiny arguments unchanged); NaN in, NaN
-out everywhere.
+log(inf)=inf, log(1)=+0; sin/cos(+-inf)=NaN; cosh(+-inf)=inf,
+sinh(+-inf)=+-inf, both overflow above 710.4759; odd functions keep the sign
+of -0.0 (sin, tanh, expm1, log1p, sinh return tiny arguments unchanged); NaN
+in, NaN out everywhere.
 
 ``use_fma`` picks between ``llvm.fma`` (exact products in the reductions and
 fused Horner steps) and plain fmul+fadd with shorter Cody-Waite constants, for
@@ -65,20 +84,25 @@ __all__ = [
     "VECMATH_ULP",
     "SINCOS_ACCURATE_LIMIT",
     "SINCOS_ACCURATE_LIMIT_FMA",
+    "sincos_fast_limit",
     "define_vecmath",
     "vecmath_symbol",
     "host_has_fma",
     "derive_constants",
 ]
 
-SUPPORTED = frozenset({"exp", "log", "sin", "cos", "tanh", "log1p", "expm1"})
+SUPPORTED = frozenset({"exp", "log", "sin", "cos", "tanh", "log1p", "expm1", "cosh",
+                       "sinh"})
 
-# Max error in ulps, for both use_fma=True and use_fma=False (sin/cos within
-# their accurate range).  Worst cases seen in 10M log-uniform points per
-# function and mode (with FMA / without): exp 0.75/0.75 (subnormal results;
-# 0.61 in the normal range), log 0.62/0.66, sin 0.73/0.78, cos 0.75/0.81,
-# tanh 0.55/0.65, log1p 0.66/0.70, expm1 0.59/0.68.  Measured, not proven;
-# tests/test_vecmath.py asserts these bounds.
+# Max error in ulps, for both use_fma=True and use_fma=False, over the whole
+# range (sin/cos: where they do not defer to libm, see sincos_fast_limit).
+# Worst cases seen in 10M log-uniform points per function and mode (with
+# FMA / without): exp 0.75/0.75 (subnormal results; 0.61 in the normal
+# range), log 0.62/0.66, sin 0.73/0.78, cos 0.75/0.81, tanh 0.55/0.65, log1p
+# 0.66/0.70, expm1 0.59/0.68, cosh 0.56/0.58, sinh 0.62/0.63; on uniformly
+# random bit patterns (20,000 per function,
+# benchmarks/bench_vecmath_accuracy.py) at most 0.58.  Measured, not proven;
+# tests/test_vecmath.py and tests/test_vecmath_range.py assert these bounds.
 VECMATH_ULP: dict[str, float] = {
     "exp": 0.8,
     "log": 0.8,
@@ -87,6 +111,8 @@ VECMATH_ULP: dict[str, float] = {
     "tanh": 0.8,
     "log1p": 0.8,
     "expm1": 0.8,
+    "cosh": 0.8,
+    "sinh": 0.8,
 }
 
 # sin/cos meet VECMATH_ULP for |x| up to SINCOS_ACCURATE_LIMIT in both modes
@@ -95,9 +121,16 @@ VECMATH_ULP: dict[str, float] = {
 # subtracted exactly to ~160 bits, and because fl(2/pi) is off by 3.9e-17,
 # n = rint(x*fl(2/pi)) can push |r| past pi/4 by up to 0.0022 at 2**45, well
 # inside the polynomials' slack (0.8 - pi/4 = 0.0146, used up at 2**47.7).
-# Beyond: finite and in [-1, 1] only.
+# Beyond the limit of the mode (sincos_fast_limit) the result is libm's.
 SINCOS_ACCURATE_LIMIT = 2.0 ** 22
 SINCOS_ACCURATE_LIMIT_FMA = 2.0 ** 45
+
+
+def sincos_fast_limit(use_fma: bool) -> float:
+    """Largest |x| that vecmath's sin/cos reduce themselves; larger |x| (and
+    +-inf) take the cold libm path (SINCOS_ACCURATE_LIMIT_FMA with FMA,
+    SINCOS_ACCURATE_LIMIT without)."""
+    return SINCOS_ACCURATE_LIMIT_FMA if use_fma else SINCOS_ACCURATE_LIMIT
 
 _PREFIX = "symdiff.v"
 
@@ -150,6 +183,17 @@ _LOG_P = tuple(map(_h, (
     "0x1.c71c62e434baap-3", "0x1.2492492df24c9p-2", "0x1.99999999952d9p-2",
     "0x1.5555555555558p-1",
 )))
+# cosh(r) = 1 + r^2/2 + r^4 * CH(z) and sinh(r) = r + r^3 * SH(z),  z = r^2,
+# |r| <= 0.3466: the even and odd parts of exp(r), so that exp(r) and
+# exp(-r) share one evaluation (cosh needs both).
+_COSH_C = tuple(map(_h, (
+    "0x1.1f66de051eb02p-29", "0x1.27e4e1f5246c7p-22", "0x1.a01a01a47adc4p-16",
+    "0x1.6c16c16c167e1p-10", "0x1.5555555555555p-5",
+)))
+_SINH_S = tuple(map(_h, (
+    "0x1.af38a71a18cb9p-26", "0x1.71de0daf7a6ccp-19", "0x1.a01a01a7c3d59p-13",
+    "0x1.11111111109b4p-7", "0x1.5555555555556p-3",
+)))
 
 # Adding 1.5*2**52 rounds |v| < 2**51 to an integer held in the low mantissa bits.
 _SHIFT = _h("0x1.8p52")
@@ -167,10 +211,12 @@ _PIO2_FMA = (_h("0x1.921fb54442d18p+0"), _h("0x1.1a62633145c07p-54"),
 _PIO2_SPLIT = (_h("0x1.921fb54000000p+0"), _h("0x1.10b4611800000p-30"),
                _h("0x1.313198a000000p-61"), _h("0x1.701b839a25205p-92"))
 
-_TINY_ODD = 2.0 ** -54       # |x| below this: expm1, log1p, tanh(x) round to x
+_TINY_ODD = 2.0 ** -54       # |x| below this: expm1, log1p, tanh, sinh(x) round to x
 _TINY_SIN = 2.0 ** -26       # |x| below this: sin(x) rounds to x
 _SINCOS_RMAX = 0.8           # sin/cos polynomial domain: pi/4 + slack (see the limits above)
 _TANH_SAT = 22.0             # tanh(x) rounds to +-1 for |x| > 19.06
+_HYP_CLAMP = 711.0           # cosh, sinh overflow above 1025*ln2 = 710.4759
+_SINH_BIG = 22.0             # sinh(x) = e^|x|/2 to 2^-63 relative beyond (k <= 32 below)
 
 
 def derive_constants() -> dict[str, tuple[float, ...]]:
@@ -217,6 +263,12 @@ def derive_constants() -> dict[str, tuple[float, ...]]:
     def cos_c(z):  # (cos(r) - 1 + r^2/2) / r^4
         return series(lambda k, z: (-1) ** k * z ** k / fac(2 * k + 4), z)
 
+    def cosh_c(z):  # (cosh(r) - 1 - r^2/2) / r^4, z = r^2
+        return series(lambda k, z: z ** k / fac(2 * k + 4), z)
+
+    def sinh_s(z):  # (sinh(r) - r) / r^3, z = r^2
+        return series(lambda k, z: z ** k / fac(2 * k + 3), z)
+
     def log_p(z):  # (2 atanh(s) / s - 2) / s^2, z = s^2
         return series(lambda k, z: 2 * z ** k / (2 * k + 3), z)
 
@@ -241,12 +293,15 @@ def derive_constants() -> dict[str, tuple[float, ...]]:
     # stays below ~2**-59 relative to the result (< 0.02 ulp), so fitting
     # costs nothing visible next to the rounding errors.  Weights: exp/expm1
     # r^2 <= 0.12 (relative to expm1(r) ~ r); sin z <= 0.64; cos z^2 / cos r
-    # <= 0.6; log s*z / log1p(f) <= z/2 <= 0.015.
+    # <= 0.6; log s*z / log1p(f) <= z/2 <= 0.015; cosh/sinh z^2 <= 0.015 and
+    # r^3 <= 0.042 (relative to exp(+-r) >= 0.7).
     return {
         "EXP_Q1": fit(exp_q1, -0.3466, 0.3466, mpf(2) ** -56),
         "SIN_S": fit(sin_s, 0, _SINCOS_RMAX ** 2, mpf(2) ** -59),
         "COS_C": fit(cos_c, 0, _SINCOS_RMAX ** 2, mpf(2) ** -59),
         "LOG_P": fit(log_p, 0, 0.17158 ** 2, mpf(2) ** -51),
+        "COSH_C": fit(cosh_c, 0, 0.3466 ** 2, mpf(2) ** -56),
+        "SINH_S": fit(sinh_s, 0, 0.3466 ** 2, mpf(2) ** -56),
         "INV_LN2": (float(1 / ctx.ln2),),
         "TWO_OVER_PI": (float(2 / ctx.pi),),
         "LN2_FMA": split(ctx.ln2, 2, None),
@@ -262,6 +317,133 @@ def derive_constants() -> dict[str, tuple[float, ...]]:
 
 _F64 = ir.DoubleType()
 _I64 = ir.IntType(64)
+
+
+# ---------------------------------------------------------------------------
+# The cold libm fallback (sin/cos of huge arguments).
+#
+# A vectorized loop cannot branch per lane, and LLVM's loop vectorizer
+# refuses loops that call ordinary functions; it turns a call of libm's own
+# ``sin`` into ``llvm.sin`` and widens it into a libm call for *every* lane.
+# So the fallback is a call of our scalar ``symdiff.v<name>.huge`` carrying
+# a "vector-function-abi-variant" attribute (LLVM's vector function ABI,
+# what ``#pragma omp declare simd`` produces): for each vector width VF in
+# _FALLBACK_VFS it names a masked vector version ``symdiff.v<name>.huge.m<VF>``
+# that the vectorizer calls once per vector with the mask of the lanes that
+# need libm.  That version returns at once when the mask is empty (the hot
+# case) and otherwise hands the marked lanes to ``symdiff.v<name>.huge.lanes``,
+# a plain loop calling libm.  A width without a version still vectorizes: the
+# vectorizer then calls the scalar function per lane under a branch.
+# ---------------------------------------------------------------------------
+
+# Vector widths (doubles) with a masked version: SSE2/NEON, AVX2, AVX-512.
+# Each costs ~1.5 ms of machine-code generation per module; LLVM does not
+# pick 16 doubles per vector on x86 (no bandwidth maximization there).
+_FALLBACK_VFS = (2, 4, 8)
+
+
+def _declare_libm(module: ir.Module, name: str) -> ir.Function:
+    """Declaration of libm's ``double name(double)`` (reusing an existing
+    one).  ``readnone nounwind``: we never read errno.  Never ``speculatable``:
+    the call must stay behind its branch."""
+    existing = module.globals.get(name)
+    if existing is not None:
+        return existing
+    fn = ir.Function(module, ir.FunctionType(_F64, [_F64]), name=name)
+    fn.attributes.add("nounwind")
+    fn.attributes.add("readnone")
+    return fn
+
+
+def _define_lanes_helper(module: ir.Module, name: str, libm: ir.Function) -> ir.Function:
+    """``void symdiff.v<name>.huge.lanes(double* buf, i64 mask)``: replaces
+    ``buf[j]`` by ``name(buf[j])`` for each set bit j of ``mask``.  Internal,
+    ``noinline optnone``: a cold loop, so the optimizer and a full code
+    generator spend no compile time on it (and cannot vectorize it)."""
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [_F64.as_pointer(), _I64]),
+                     name=f"{_PREFIX}{name}.huge.lanes")
+    fn.linkage = "internal"
+    for attr in ("noinline", "optnone", "nounwind", "cold"):
+        fn.attributes.add(attr)
+    buf, mask = fn.args
+    entry, loop, lane, nxt, done = (fn.append_basic_block(n) for n in
+                                    ("entry", "loop", "lane", "next", "done"))
+    b = ir.IRBuilder(entry)
+    b.branch(loop)
+    b.position_at_end(loop)
+    j = b.phi(_I64)
+    j.add_incoming(ir.Constant(_I64, 0), entry)
+    bit = b.and_(b.lshr(mask, j), ir.Constant(_I64, 1))
+    b.cbranch(b.icmp_unsigned("!=", bit, ir.Constant(_I64, 0)), lane, nxt)
+    b.position_at_end(lane)
+    ptr = b.gep(buf, [j])
+    b.store(b.call(libm, [b.load(ptr)]), ptr)
+    b.branch(nxt)
+    b.position_at_end(nxt)
+    j_next = b.add(j, ir.Constant(_I64, 1))
+    j.add_incoming(j_next, nxt)
+    rest = b.lshr(mask, j_next)
+    b.cbranch(b.icmp_unsigned("==", rest, ir.Constant(_I64, 0)), done, loop)
+    b.position_at_end(done)
+    b.ret_void()
+    return fn
+
+
+def _define_masked_version(module: ir.Module, name: str, vf: int,
+                           lanes: ir.Function) -> ir.Function:
+    """``<vf x double> symdiff.v<name>.huge.m<vf>(<vf x double> x, <vf x i1> m)``:
+    ``name`` of the lanes of x selected by m (the other lanes are undefined,
+    as the vector function ABI allows).  ``weak_odr hidden``: it is only
+    referenced through the attribute until the vectorizer runs, so internal
+    linkage would let GlobalDCE delete it first; weak, since every module
+    using the function defines its own copy."""
+    vt = ir.VectorType(_F64, vf)
+    fn = ir.Function(module, ir.FunctionType(vt, [vt, ir.VectorType(ir.IntType(1), vf)]),
+                     name=f"{_PREFIX}{name}.huge.m{vf}")
+    fn.linkage = "weak_odr hidden"   # llvmlite prints the linkage string verbatim
+    fn.attributes.add("nounwind")
+    x, m = fn.args
+    entry, slow, none = (fn.append_basic_block(n) for n in ("entry", "slow", "none"))
+    b = ir.IRBuilder(entry)
+    buf = b.alloca(vt)
+    bits = b.bitcast(m, ir.IntType(vf))
+    b.cbranch(b.icmp_unsigned("!=", bits, ir.Constant(ir.IntType(vf), 0)), slow, none)
+    b.position_at_end(none)
+    b.ret(ir.Constant(vt, ir.Undefined))
+    b.position_at_end(slow)
+    b.store(x, buf)
+    b.call(lanes, [b.bitcast(buf, _F64.as_pointer()), b.zext(bits, _I64)])
+    b.ret(b.load(buf))
+    return fn
+
+
+def _huge_fallback(module: ir.Module, name: str) -> ir.Function:
+    """``double symdiff.v<name>.huge(double)``: libm's ``name``, with masked
+    vector versions for the loop vectorizer (see the comment above).
+    Defined once per module."""
+    sym = f"{_PREFIX}{name}.huge"
+    existing = module.globals.get(sym)
+    if existing is not None:
+        return existing
+    libm = _declare_libm(module, name)
+    fn = ir.Function(module, ir.FunctionType(_F64, [_F64]), name=sym)
+    fn.linkage = "internal"
+    # noinline: inlined, the call (and its vector versions) would become a
+    # plain libm call again.  cold: block placement keeps it off the hot path.
+    for attr in ("noinline", "cold", "nounwind", "readnone"):
+        fn.attributes.add(attr)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    b.ret(b.call(libm, [fn.args[0]]))
+    lanes = _define_lanes_helper(module, name, libm)
+    variants = []
+    for vf in _FALLBACK_VFS:
+        version = _define_masked_version(module, name, vf, lanes)
+        # _ZGV <isa: _LLVM_> <M: masked> <vf> <v: vector argument> _ <scalar>(<vector>)
+        variants.append(f"_ZGV_LLVM_M{vf}v_{sym}({version.name})")
+    # llvmlite only knows the enum attributes; a string attribute is added
+    # to the underlying set as its printed text.
+    set.add(fn.attributes, '"vector-function-abi-variant"="%s"' % ",".join(variants))
+    return fn
 
 
 def _intrinsic(module: ir.Module, name: str, nargs: int) -> ir.Function:
@@ -449,26 +631,38 @@ def _scale_pow2(e: _Emitter, y, k):
     return e.mul(e.mul(y, e.pow2(k1)), e.pow2(k2))
 
 
+def _exp_reduced(e: _Emitter, r, c):
+    """exp(r + c) for the output (r, c) of _reduce_ln2 as an unevaluated sum
+    s + tail, |tail| < ulp(s), in [0.7, 1.42]: fl(s + tail) is exp's result
+    before scaling, and fast_two_sum(s, tail) a double-double accurate to
+    ~2**-56 relative (the rounding of p and the fit)."""
+    p = _exp_poly(e, r)
+    # exp(r + c) ~ 1 + r + p + c*(1 + r); 1 + r split exactly so that the only
+    # large rounding is the final addition.
+    s, s_err = e.fast_two_sum(e.c(1.0), r)
+    return s, e.add(s_err, e.add(e.fma(c, r, c), p))
+
+
 def _emit_exp(e: _Emitter, x):
     # Clamp so that n stays small; the clamped values still overflow to inf /
     # underflow to 0, and NaN passes through (ordered compares are false).
     xc = e.sel(e.gt(x, 710.0), 710.0, x)
     xc = e.sel(e.lt(xc, -750.0), -750.0, xc)
     r, c, k = _reduce_ln2(e, xc)
-    p = _exp_poly(e, r)
-    # exp(r + c) ~ 1 + r + p + c*(1 + r); 1 + r split exactly so that the only
-    # large rounding is the final addition.
-    s, s_err = e.fast_two_sum(e.c(1.0), r)
-    y = e.add(s, e.add(s_err, e.add(e.fma(c, r, c), p)))
-    return _scale_pow2(e, y, k)
+    return _scale_pow2(e, e.add(*_exp_reduced(e, r, c)), k)
 
 
 def _expm1_core(e: _Emitter, x, allow_big: bool, split: bool = False):
     """expm1 for x already clamped to [-45, 710] (or [-45, 0] if not allow_big).
     With split=True (only with allow_big=False) returns the result as an
     unevaluated sum (hi, lo) accurate to well below ulp(hi)."""
+    return _expm1_reduced(e, *_reduce_ln2(e, x), allow_big=allow_big, split=split)
+
+
+def _expm1_reduced(e: _Emitter, r, c, k, *, allow_big: bool, split: bool = False):
+    """_expm1_core from the reduction (r, c, k) of its argument.  Without
+    allow_big the result is meaningful for k <= 56 only (finite for any k)."""
     b = e.b
-    r, c, k = _reduce_ln2(e, x)
     # expm1(r + c) = r + z/2 + rest,  z = r^2,  rest = r^3*Q1(r) + c*(1 + r).
     # z/2 is exact (with FMA its rounding error goes into rest).
     if e.use_fma:
@@ -598,12 +792,10 @@ def _reduce_pio2(e: _Emitter, x):
         r, lo2 = e.two_sum(r, e.mul(nn, p3))
         lo = e.add(lo, lo2)
         lo = e.fma(nn, p4, lo)
+    # Inside the fast range |rh| <= _SINCOS_RMAX; beyond it the result is
+    # replaced by libm's (see _huge_sincos_fallback), so no clamp is needed.
     rh, rl = e.fast_two_sum(r, lo)
-    # Beyond the accurate range the reduction may fail; keep the polynomial
-    # inside its domain so the result stays finite and in [-1, 1].
-    # (NaN compares false and propagates.)
-    bad = e.gt(e.fabs(rh), _SINCOS_RMAX)
-    return e.sel(bad, 0.0, rh), e.sel(bad, 0.0, rl), k
+    return rh, rl, k
 
 
 def _emit_sincos(e: _Emitter, x, is_cos: bool):
@@ -635,6 +827,32 @@ def _emit_sincos(e: _Emitter, x, is_cos: bool):
     if not is_cos:
         # Tiny |x|: sin(x) rounds to x; keeps -0.0 and subnormals exact.
         res = e.sel(e.lt(e.fabs(x), _TINY_SIN), x, res)
+    return _huge_sincos_fallback(e, x, res, "cos" if is_cos else "sin")
+
+
+def _huge_sincos_fallback(e: _Emitter, x, fast, libm_name: str):
+    """``fast`` if |x| <= sincos_fast_limit(e.use_fma) (or x is NaN), else
+    libm's ``libm_name(x)``: the cold path for arguments the Cody-Waite
+    reduction cannot handle (and +-inf, for which libm returns NaN too).
+
+    A branch, not a select (a select would call libm for every lane).
+    Inlined into a row loop, the vectorizer if-converts the fast path and
+    turns the call into one call per vector of a masked version that returns
+    at once when no lane is huge (see _huge_fallback); the scalar path pays
+    one compare and a never-taken branch."""
+    b = e.b
+    huge = e.gt(e.fabs(x), sincos_fast_limit(e.use_fma))   # ordered: false for NaN
+    fast_block = b.block
+    cold = b.append_basic_block("huge_argument")
+    done = b.append_basic_block("done")
+    b.cbranch(huge, cold, done)
+    b.position_at_end(cold)
+    slow = b.call(_huge_fallback(e.m, libm_name), [x])
+    b.branch(done)
+    b.position_at_end(done)
+    res = b.phi(_F64)
+    res.add_incoming(fast, fast_block)
+    res.add_incoming(slow, cold)
     return res
 
 
@@ -669,6 +887,84 @@ def _emit_tanh(e: _Emitter, x):
     return e.copysign(t, x)   # restores the sign, including tanh(-0.0) = -0.0
 
 
+def _exp_pm_reduced(e: _Emitter, r, c):
+    """exp(r + c) and exp(-(r + c)) for the output (r, c) of _reduce_ln2, each
+    as (s, tail) like _exp_reduced, from one evaluation of the even part
+    cosh(r) - 1 and the odd part sinh(r) of exp(r): no division."""
+    z = e.mul(r, r)
+    hz = e.mul(z, 0.5)                       # exact
+    # even = cosh(r + c) - 1 - hz ~ r^4 CH(z) + c*r (+ the rounding error of
+    # z, recovered with FMA); odd = sinh(r + c) - r ~ r^3 SH(z) + c.
+    even = e.fma(e.mul(z, z), e.horner(z, _COSH_C), e.mul(c, r))
+    if e.use_fma:
+        even = e.fma(e.fma(r, r, e.neg(z)), 0.5, even)
+    odd = e.fma(e.mul(r, z), e.horner(z, _SINH_S), c)
+    out = []
+    for sign_r, sign_odd in ((r, odd), (e.neg(r), e.neg(odd))):
+        # exp(+-(r + c)) = (1 +- r) + hz + even +- odd; 1 +- r split exactly.
+        s1, s_err = e.fast_two_sum(e.c(1.0), sign_r)
+        out.append((s1, e.add(s_err, e.add(hz, e.add(even, sign_odd)))))
+    return out
+
+
+def _hyperbolic_reduce(e: _Emitter, x):
+    """|x| clamped to _HYP_CLAMP (NaN passes) and its reduction (r, c, k),
+    k >= 0 for every non-NaN x."""
+    ax = e.fabs(x)
+    return _reduce_ln2(e, e.sel(e.gt(ax, _HYP_CLAMP), _HYP_CLAMP, ax))
+
+
+def _emit_cosh(e: _Emitter, x):
+    # cosh|x| = (e^a + e^-a)/2 = 2^(k-1) * (E + 2^-2k * E'),  a = |x| = k*ln2
+    # + r + c,  E = exp(r + c) in [0.7, 1.42],  E' = exp(-(r + c)) = 1/E.  E
+    # and E' are double-doubles from one shared polynomial evaluation (no
+    # division) and both terms are positive (no cancellation), so the sum
+    # is rounded once, to ~0.5 ulp plus ~2**-56; scaling by 2^(k-1) is
+    # exact (two multiplies: the result overflows exactly when the rounded
+    # cosh does, from 710.4759 = 1025 ln2, without an intermediate e^a
+    # overflowing first from 709.78).
+    b = e.b
+    r, c, k = _hyperbolic_reduce(e, x)
+    (ps, pt), (ms, mt) = _exp_pm_reduced(e, r, c)
+    eh, el = e.fast_two_sum(ps, pt)
+    mh, ml = e.fast_two_sum(ms, mt)
+    # 2^-2k, capped at 2^-120: beyond, the term is far below the rounding
+    # of the sum (and 2^-2k itself would underflow for k > 537).
+    k2 = b.shl(b.select(b.icmp_signed(">", k, e.ci(60)), e.ci(60), k), e.ci(1))
+    t = e.pow2(b.sub(e.ci(0), k2))
+    mh, ml = e.mul(mh, t), e.mul(ml, t)      # exact
+    # k = 0: r = a >= 0, so eh >= 1 >= mh; k >= 1: eh > 0.7 > 0.36 > mh.
+    sh, s_err = e.fast_two_sum(eh, mh)
+    y = e.add(sh, e.add(s_err, e.add(el, ml)))
+    return _scale_pow2(e, y, b.sub(k, e.ci(1)))   # NaN stays NaN, +-inf -> inf
+
+
+def _emit_sinh(e: _Emitter, x):
+    # sinh|x| for a = |x| <= _SINH_BIG: (u + u/(1 + u))/2 with u = expm1(a)
+    # >= 0: two positive terms, no cancellation, unlike (e^a - e^-a)/2 near
+    # 0; u is a double-double, u/(1 + u) gets one correction, the sum is
+    # rounded once.  Beyond, e^-a < 2^-63 e^a is dropped: 2^(k-1) * E, E =
+    # exp(r + c) rounded (as exp; no intermediate overflow near 710).  Both
+    # from one reduction of a (LLVM merges the shared polynomial).
+    b = e.b
+    r, c, k = _hyperbolic_reduce(e, x)
+    uh, ul = _expm1_reduced(e, r, c, k, allow_big=False, split=True)
+    dh, dl = e.two_sum(e.c(1.0), uh)
+    dl = e.add(dl, ul)
+    q = e.div(uh, dh)
+    # Residual (uh + ul) - q*(dh + dl); uh - ph is exact (Sterbenz).
+    ph, pl = e.two_prod(q, dh)
+    res = e.add(e.sub(e.sub(uh, ph), pl), e.sub(ul, e.mul(q, dl)))
+    ql = e.div(res, dh)
+    sh, s_err = e.fast_two_sum(uh, q)        # u >= u/(1 + u) >= 0
+    small = e.mul(e.add(sh, e.add(s_err, e.add(ul, ql))), 0.5)   # exact: >= 2^-55
+    big = _scale_pow2(e, e.add(*_exp_reduced(e, r, c)), b.sub(k, e.ci(1)))
+    ax = e.fabs(x)
+    y = e.copysign(e.sel(e.gt(ax, _SINH_BIG), big, small), x)
+    # Tiny |x| (incl. +-0, subnormals): sinh(x) rounds to x; keeps -0.0.
+    return e.sel(e.lt(ax, _TINY_ODD), x, y)
+
+
 _EMITTERS: dict[str, Callable] = {
     "exp": _emit_exp,
     "log": _emit_log,
@@ -677,6 +973,8 @@ _EMITTERS: dict[str, Callable] = {
     "tanh": _emit_tanh,
     "log1p": _emit_log1p,
     "expm1": _emit_expm1,
+    "cosh": _emit_cosh,
+    "sinh": _emit_sinh,
 }
 assert set(_EMITTERS) == SUPPORTED
 
@@ -686,9 +984,11 @@ def define_vecmath(module: ir.Module, names: Iterable[str], *,
     """Define ``double @symdiff.v<name>(double)`` in ``module`` for each name.
 
     ``names`` are op names from ``SUPPORTED`` (``"exp"``, ``"log"``, ``"sin"``,
-    ``"cos"``, ``"tanh"``, ``"log1p"``, ``"expm1"``).  The functions are
+    ``"cos"``, ``"tanh"``, ``"log1p"``, ``"expm1"``, ``"cosh"``, ``"sinh"``).  The functions are
     ``internal`` and ``alwaysinline``: after the inliner runs they disappear
-    into their callers and leave only vectorizable straight-line code.
+    into their callers and leave only vectorizable straight-line code (sin
+    and cos also define their cold libm fallback, ``symdiff.v<name>.huge``
+    and its helpers, and declare libm's ``sin``/``cos``).
     Idempotent: a function already in the module is returned as is (the first
     definition, with its ``use_fma`` choice, wins).
 

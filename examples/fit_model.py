@@ -4,12 +4,12 @@ and a Jacobian that symdiff derives and compiles.
     model:    y(t) = A exp(-t / tau) cos(omega t + phi) + c
     residual: r_i  = y(t_i) - y_i,   parameters p = (A, tau, omega, phi, c)
 
-The residual of ONE data point is built symbolically with inputs
-[A, tau, omega, phi, c, t, y] and compiled together with its gradient
-with respect to the five parameters: [r, dr/dA, dr/dtau, dr/domega,
-dr/dphi, dr/dc].  All N residuals and the N x 5 Jacobian then come from a
-single ``fn.batch`` call over the data points (row i: the parameters,
-t_i, y_i), which ``least_squares`` receives as ``fun`` and ``jac``.
+The residual of ONE data point is built symbolically over
+[A, tau, omega, phi, c, t, y]; ``sd.LeastSquares(r, params, data={"t": t,
+"y": y})`` compiles it with its gradient with respect to the five
+parameters, and all N residuals and the N x 5 Jacobian come from a single
+batch call over the data points, which ``least_squares`` receives as
+``fun`` and ``jac``.
 
 The data are synthetic with a fixed seed: the true model plus Gaussian
 noise.  The fit with symdiff's Jacobian is compared with least_squares'
@@ -44,13 +44,12 @@ START = np.array([2.0, 2.0, 1.9, 0.0, 0.0])   # omega must start near the truth:
 NOISE = 0.05
 
 
-def compile_residual():
-    """Compile [r, dr/dA, dr/dtau, dr/domega, dr/dphi, dr/dc] with inputs
-    [A, tau, omega, phi, c, t, y]."""
+def residual():
+    """The residual of one data point, ``(r, params)``: r over the five
+    parameters and the point's t and y."""
     A, tau, omega, phi, c, t, y = sd.symbols("A tau omega phi c t y")
     r = A * sd.exp(-t / tau) * sd.cos(omega * t + phi) + c - y
-    params = [A, tau, omega, phi, c]
-    return sd.compile([r, *sd.grad(r, params)], params + [t, y], name="oscillator")
+    return r, [A, tau, omega, phi, c]
 
 
 def make_data(n_points: int, seed: int = 0):
@@ -61,36 +60,13 @@ def make_data(n_points: int, seed: int = 0):
     return t, y + np.random.default_rng(seed).normal(0.0, NOISE, n_points)
 
 
-class Residuals:
-    """``fun(p)`` and ``jac(p)`` for least_squares from one batched kernel
-    call per parameter vector (least_squares asks for the Jacobian at the
-    point whose residuals it just computed, so the last call is reused)."""
-
-    def __init__(self, fn, t, y):
-        self.fn = fn
-        self.X = np.empty((len(t), 7))
-        self.X[:, 5] = t
-        self.X[:, 6] = y
-        self._p = None
-        self._out = None
-        self.kernel_calls = 0
-
-    def _eval(self, p):
-        p = np.asarray(p, dtype=float)
-        if self._p is None or not np.array_equal(p, self._p):
-            self.X[:, :5] = p
-            self._out = self.fn.batch(self.X)
-            self._p = p.copy()
-            self.kernel_calls += 1
-        return self._out
-
-    def fun(self, p) -> np.ndarray:
-        """The N residuals at p."""
-        return self._eval(p)[:, 0].copy()
-
-    def jac(self, p) -> np.ndarray:
-        """The N x 5 Jacobian of the residuals at p."""
-        return self._eval(p)[:, 1:].copy()
+def residuals_for(t, y) -> sd.LeastSquares:
+    """``fun``/``jac`` for least_squares: the residual of one point compiled
+    with its gradient, evaluated over all points by one batch call per
+    parameter vector (the Jacobian at the point whose residuals were just
+    computed reuses that call)."""
+    r, params = residual()
+    return sd.LeastSquares(r, params, data={"t": t, "y": y}, name="oscillator")
 
 
 def standard_errors(J: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -101,17 +77,16 @@ def standard_errors(J: np.ndarray, r: np.ndarray) -> np.ndarray:
     return np.sqrt(np.diag(s2 * np.linalg.inv(J.T @ J)))
 
 
-def fit(fn, t, y, jac: str):
+def fit(rf: sd.LeastSquares, jac: str):
     """Run least_squares from START with ``jac`` = 'symdiff', '2-point'
-    or '3-point'.
-    Returns (result, seconds, Residuals)."""
+    or '3-point'.  Returns (result, seconds, kernel calls)."""
     from scipy.optimize import least_squares
 
-    res_fn = Residuals(fn, t, y)
+    calls = rf.calls
     t0 = time.perf_counter()
-    res = least_squares(res_fn.fun, START, jac=res_fn.jac if jac == "symdiff" else jac,
+    res = least_squares(rf.fun, START, jac=rf.jac if jac == "symdiff" else jac,
                         method="trf", x_scale="jac")
-    return res, time.perf_counter() - t0, res_fn
+    return res, time.perf_counter() - t0, rf.calls - calls
 
 
 def main(argv=None) -> dict:
@@ -125,15 +100,14 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     n_points = 200 if args.quick else args.points
 
-    t0 = time.perf_counter()
-    fn = compile_residual()
-    print(f"compiled {fn!r} in {time.perf_counter() - t0:.2f} s")
     t, y = make_data(n_points, args.seed)
     print(f"data: {n_points} points on t in [0, 10], noise sigma {NOISE}, seed {args.seed}")
+    t0 = time.perf_counter()
+    rf = residuals_for(t, y)
+    print(f"compiled the residual and its gradient in {time.perf_counter() - t0:.2f} s")
 
     # The compiled Jacobian against central differences of the compiled
     # residuals, at the start (where the fit begins).
-    rf = Residuals(fn, t, y)
     J = rf.jac(START)
     h = 1e-6 * np.maximum(1.0, np.abs(START))
     J_fd = np.column_stack([(rf.fun(START + h[k] * e) - rf.fun(START - h[k] * e)) / (2 * h[k])
@@ -143,10 +117,10 @@ def main(argv=None) -> dict:
 
     runs = {}
     for jac in ("symdiff", "2-point", "3-point"):
-        res, secs, rf = fit(fn, t, y, jac)
+        res, secs, calls = fit(rf, jac)
         runs[jac] = {"result": res, "seconds": secs, "params": res.x, "cost": float(res.cost),
                      "nfev": int(res.nfev), "njev": int(res.njev or 0),
-                     "kernel_calls": rf.kernel_calls, "status": int(res.status)}
+                     "kernel_calls": calls, "status": int(res.status)}
     rows = [["least_squares, symdiff-compiled Jacobian" if k == "symdiff" else
              f"least_squares, finite differences '{k}'", r["nfev"], r["njev"], r["kernel_calls"],
              f"{r['seconds'] * 1e3:.1f} ms", f"{r['cost']:.10g}"] for k, r in runs.items()]

@@ -3,9 +3,10 @@ using symdiff's compiled gradient and Hessian.
 
     f(x) = sum_{i<n} 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2,  minimum f(1,...,1) = 0
 
-symdiff builds f symbolically (:func:`symdiff.lab.models.rosenbrock`), derives
-its gradient and Hessian, and compiles three kernels: f alone, [f, grad f]
-and the n x n Hessian.  The gradient and Hessian are first checked against
+symdiff builds f symbolically (:func:`symdiff.lab.models.rosenbrock`);
+``sd.Objective(f, xs)`` derives its gradient and Hessian and compiles two
+kernels on first use: [f, grad f] (one call serves ``fun`` and ``jac`` at
+the same x) and the n x n Hessian.  The gradient and Hessian are first checked against
 SciPy's hand-written ``rosen_der`` and ``rosen_hess`` at a random point;
 then ``scipy.optimize.minimize`` runs from the same start with
 
@@ -40,44 +41,15 @@ import symdiff as sd  # noqa: E402
 from symdiff.lab import models  # noqa: E402
 
 
-class Rosenbrock:
-    """The compiled kernels for Rosenbrock in ``n`` variables:
-    ``f(x)``, ``f_and_grad(x) -> (f, g)`` and ``hess(x) -> (n, n)``."""
-
-    def __init__(self, n: int):
-        self.n = n
-        t0 = time.perf_counter()
-        f, xs = models.rosenbrock(n)
-        g = sd.grad(f, xs)
-        H = sd.hessian(f, xs)
-        t1 = time.perf_counter()
-        self._f = sd.compile([f], xs, name="rosen_f")
-        self._fg = sd.compile([f, *g], xs, name="rosen_fg")
-        # The Hessian is tridiagonal: all but ~3n of the n^2 outputs are the
-        # constant 0, which the kernel just stores.
-        self._h = sd.compile([e for row in H for e in row], xs, name="rosen_hess")
-        self.build_seconds = t1 - t0
-        self.compile_seconds = time.perf_counter() - t1
-
-    def f(self, x) -> float:
-        """f(x) by the compiled kernel."""
-        return float(self._f(x)[0])
-
-    def f_and_grad(self, x):
-        """(f(x), grad f(x)) from one kernel call (for ``jac=True``)."""
-        out = self._fg(x)
-        return float(out[0]), out[1:]
-
-    def grad(self, x) -> np.ndarray:
-        """grad f(x)."""
-        return self._fg(x)[1:]
-
-    def hess(self, x) -> np.ndarray:
-        """The n x n Hessian at x."""
-        return self._h(x).reshape(self.n, self.n)
+def rosenbrock_objective(n: int) -> sd.Objective:
+    """Rosenbrock in ``n`` variables as an :class:`symdiff.Objective`: its
+    ``fun``, ``jac``, ``hess`` go straight to ``minimize`` (each kernel
+    compiled on first use; f and the gradient share one)."""
+    f, xs = models.rosenbrock(n)
+    return sd.Objective(f, xs, name="rosen")
 
 
-def check_against_scipy(rb: Rosenbrock, seed: int = 0) -> dict:
+def check_against_scipy(rb: sd.Objective, seed: int = 0) -> dict:
     """Max relative differences between symdiff's f, gradient and Hessian
     and SciPy's ``rosen``, ``rosen_der``, ``rosen_hess`` at a random point
     in [-2, 2]^n."""
@@ -88,7 +60,7 @@ def check_against_scipy(rb: Rosenbrock, seed: int = 0) -> dict:
     def rel(a, b):
         return float(np.max(np.abs(np.asarray(a) - b)) / np.max(np.abs(b)))
 
-    f, g = rb.f_and_grad(x)
+    f, g = rb.value_and_grad(x)
     return {"f": rel(f, rosen(x)), "grad": rel(g, rosen_der(x)),
             "hess": rel(rb.hess(x), rosen_hess(x)), "x": x}
 
@@ -101,7 +73,7 @@ def start_point(n: int) -> np.ndarray:
     return 0.5 + 0.4 * np.cos(np.arange(n))
 
 
-def run_methods(rb: Rosenbrock, x0, methods) -> list[dict]:
+def run_methods(rb: sd.Objective, x0, methods) -> list[dict]:
     """Run ``scipy.optimize.minimize`` with each method spec and measure
     it.  A spec is (label, method, use_symdiff_grad, use_symdiff_hess)."""
     from scipy.optimize import minimize
@@ -110,9 +82,14 @@ def run_methods(rb: Rosenbrock, x0, methods) -> list[dict]:
     for label, method, exact_grad, exact_hess in methods:
         kw = {}
         if exact_grad:
-            fun, kw["jac"] = rb.f_and_grad, True
+            fun, kw["jac"] = rb.value_and_grad, True
         else:
-            fun = rb.f          # jac=None: SciPy's 2-point differences
+            # jac=None: SciPy's 2-point differences, on a kernel of f alone
+            # (rb.fun computes the gradient too, which this run never uses).
+            f_only = sd.compile([rb.f], rb.variables.symbols, name="rosen_f")
+
+            def fun(x, f_only=f_only):
+                return float(f_only(x)[0])
         if exact_hess:
             kw["hess"] = rb.hess
         # Tolerances tighter than SciPy's defaults (gtol 1e-5, Newton-CG's
@@ -153,15 +130,16 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     n = 30 if args.quick else args.n
 
-    rb = Rosenbrock(n)
-    print(f"Rosenbrock, n = {n}: built f, gradient and Hessian in {rb.build_seconds:.2f} s, "
-          f"compiled in {rb.compile_seconds:.2f} s")
-    chk = check_against_scipy(rb)
+    t0 = time.perf_counter()
+    rb = rosenbrock_objective(n)
+    chk = check_against_scipy(rb)      # compiles f + gradient, then the Hessian
+    print(f"Rosenbrock, n = {n}: f, gradient and Hessian built and compiled in "
+          f"{time.perf_counter() - t0:.2f} s")
     print(f"at a random point, max relative difference from SciPy: f {chk['f']:.1e}, "
           f"rosen_der {chk['grad']:.1e}, rosen_hess {chk['hess']:.1e}")
 
     x0 = start_point(n)
-    print(f"start: x_i = 0.5 + 0.4 cos(i), f(x0) = {rb.f(x0):.4g}\n")
+    print(f"start: x_i = 0.5 + 0.4 cos(i), f(x0) = {rb.fun(x0):.4g}\n")
     results = run_methods(rb, x0, METHODS)
     rows = [[r["label"], r["nit"], r["nfev"], r["njev"] or "-", r["nhev"] or "-",
              f"{r['seconds'] * 1e3:.0f} ms", f"{r['f']:.2e}", f"{r['dist']:.1e}"]

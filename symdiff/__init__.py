@@ -12,6 +12,7 @@ from __future__ import annotations
 from symdiff.core.builders import (  # mirror numpy
     dot,
     function,
+    logsumexp,
     matrix,
     max,
     prod,
@@ -25,11 +26,11 @@ from symdiff.core.graph import count_ops, free_symbols, substitute, toposort
 from symdiff.core.node import Node, const, symbol
 from symdiff.core.ops import CONSTANTS, OPS, OpDef
 from symdiff.core.program import Instr, Program, program_to_nodes, schedule
+from symdiff.core.rules import fast_rules
 from symdiff.core.shapes import ShapeError
 from symdiff.core.tensor import (
     broadcast_to,
     constant,
-    logsumexp,
     matmul,
     mean,
     onehot,
@@ -69,7 +70,17 @@ _LAZY = {
     "compile": ("compiler", "compile"),
     "Scalar": ("symdiff.numeric.reverse", "Scalar"),
     "Value": ("symdiff.numeric.reverse", "Scalar"),
+    "stabilize": ("symdiff.core.stabilize", "stabilize"),
+    "Rewrite": ("symdiff.core.stabilize", "Rewrite"),
+    "value_and_grad": ("symdiff.optimize", "value_and_grad"),
+    "Objective": ("symdiff.optimize", "Objective"),
+    "LeastSquares": ("symdiff.optimize", "LeastSquares"),
 }
+
+
+def __dir__():
+    # The lazily loaded names too, for dir(sd) and tab completion.
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def __getattr__(name):
@@ -90,7 +101,7 @@ __all__ = [
     "function", "grad", "jacobian", "hessian", "hvp", "diff", "adjoints", "evaluate",
     "tensor", "constant", "matmul", "transpose", "mean", "max", "logsumexp", "softmax",
     "onehot", "reshape", "broadcast_to", "stop_gradient", "to_scalars", "scalar_symbols",
-    "ShapeError",
+    "ShapeError", "fast_rules",
     "Interpreter", "schedule", "Program", "Instr", "count_ops", "free_symbols",
     "toposort", "substitute", "program_to_nodes", "to_string", "OPS", "OpDef", "pi", "e",
     *_LAZY,

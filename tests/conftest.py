@@ -11,11 +11,17 @@
   ``pytest -m "not slow"`` is the quick run, plain ``pytest`` runs them all.
 * :func:`fake_dot` puts a stand-in for Graphviz's ``dot`` on PATH, so the
   code that runs ``dot`` is tested where Graphviz is not installed (CI).
+* JAX is hidden from the test process (importing it raises ImportError),
+  as on CI, where it is not installed: JAX starts threads when imported, and a
+  later ``fork()`` in the same process (the scaling runs, the fork tests)
+  could deadlock.  Its accuracy column is tested in a subprocess
+  (``tests/test_compare.py``), where it is installed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.abc
 import json
 import math
 import os
@@ -30,6 +36,21 @@ from hypothesis import settings
 
 import symdiff as sd
 from symdiff.core.node import Node
+
+
+class _HideJax(importlib.abc.MetaPathFinder):
+    """Importing jax raises ImportError in this process (see the module
+    docstring).  A finder rather than ``sys.modules["jax"] = None``:
+    SciPy looks jax up in sys.modules and fails on a None entry."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "jax" or name.startswith("jax."):
+            raise ImportError("jax is hidden from the test process (tests/conftest.py)")
+        return None
+
+
+if "jax" not in sys.modules:
+    sys.meta_path.insert(0, _HideJax())
 
 settings.register_profile("ci", derandomize=True, deadline=None)
 settings.register_profile("explore", derandomize=False, deadline=None)

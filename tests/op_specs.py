@@ -123,6 +123,11 @@ OP_SPECS = [
           r"\left(e^{x} - 1\right)", [((0.0,), 0.0), ((-inf,), -1.0)]),
     _spec("sqrt", ("positive",), mpmath.sqrt, sympy.sqrt, "sqrt(x)", r"\sqrt{x}",
           [((-4.0,), nan), ((0.0,), 0.0), ((4.0,), 2.0)]),
+    _spec("hypot", ("real", "real"), lambda a, b: mpmath.sqrt(a * a + b * b),
+          lambda a, b: sympy.sqrt(a ** 2 + b ** 2), "hypot(x, y)",
+          r"\operatorname{hypot}\left(x, y\right)",
+          [((3.0, -4.0), 5.0), ((1e200, 1e200), 1.4142135623730951e200),   # x^2 overflows
+           ((3e-200, 4e-200), 5e-200), ((inf, nan), inf)]),             # C99: inf wins
     # --- trigonometric ----------------------------------------------------
     _spec("sin", ("real",), mpmath.sin, sympy.sin, "sin(x)", r"\sin\left(x\right)",
           [((0.0,), 0.0)]),
@@ -163,6 +168,13 @@ OP_SPECS = [
     OpSpec("min", 3, ("real", "real", "real"), lambda *a: min(a), sympy.Min,
            "min(x, y, z)", r"\min\left(x, y, z\right)",
            (((nan, 2.0), 2.0), ((2.0, -1.0, 0.5), -1.0)), kink=_at_tie),
+    OpSpec("logsumexp", 3, ("real", "real", "real"),
+           lambda *a: mpmath.log(mpmath.fsum(mpmath.exp(v) for v in a)),
+           lambda *a: sympy.log(sympy.Add(*[sympy.exp(v) for v in a])),
+           "logsumexp(x, y, z)", r"\operatorname{logsumexp}\left(x, y, z\right)",
+           (((800.0, 800.0), 800.6931471805599),           # e^800 overflows
+            ((0.0, -40.0), 4.248354255291589e-18),         # log(1 + 4e-18) would be 0
+            ((-inf, -inf, -inf), -inf), ((1.0, nan), nan), ((inf, 2.0), inf))),
     # --- derivative helpers (piecewise constant) --------------------------
     _spec("step", ("real",), lambda a: _mpf(1) if a > 0 else _mpf(0),
           lambda a: sympy.Piecewise((1, a > 0), (0, True)), "step(x)",

@@ -99,3 +99,21 @@ def test_unknown_action_is_an_argparse_error(capsys, cache_dir):
         main(["cache", "purge"])
     assert exc.value.code == 2
     assert "invalid choice: 'purge'" in capsys.readouterr().err
+
+
+def test_compile_with_an_unsafe_cache_dir_works_and_writes_nothing(capsys, cache_dir):
+    # A cache directory others can write is not used (compiler.cache):
+    # the command still compiles and prints its values.
+    cache_dir.mkdir(mode=0o700)
+    cache_dir.chmod(0o777)
+    ccache._WARNED.clear()          # warned once per process: this test must see it
+    code, out, err = run(capsys, "compile", "x^2*sin(x)", "--at", "x=2")
+    assert code == 0
+    # The CLI prints the compiler's warning like its own messages, not as
+    # Python's "file:line: CacheWarning: ..." line.
+    assert err.startswith("warning: symdiff: not using the compile cache in ")
+    assert "writable by group and others" in err and "CacheWarning" not in err
+    assert "  f     = 3.637189707302727" in out.splitlines()
+    assert list(cache_dir.iterdir()) == []
+    assert ccache.info()["problem"] == \
+        "it is writable by group and others (mode 777; chmod go-w it)"

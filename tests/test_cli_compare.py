@@ -183,8 +183,8 @@ def test_fd_sweep_plot(tmp_path, capsys):
     out_png = tmp_path / "sweep.png"
     assert run(["compare", LECTURE, "--at", "x=2,z=3", "--fd-sweep",
                 "--plot", str(out_png)]) == 0
-    out = capsys.readouterr().out
-    assert f"wrote {out_png}" in out
+    out, err = capsys.readouterr()
+    assert err == f"wrote {out_png}\n"           # what was written goes to stderr
     assert "default central step" in out
     data = out_png.read_bytes()
     assert data[:8] == PNG_SIGNATURE and len(data) > 10_000
@@ -201,7 +201,8 @@ def test_scaling_json_and_plot(tmp_path, capsys):
     assert run(["compare", "--scaling", "prod", "--sizes", "10,20", "--repeat", "1",
                 "--timeout", "10", "--format", "json", "--plot", str(out_png)]) == 0
     out, err = capsys.readouterr()
-    assert err == ""                     # no progress output when stderr is not a TTY
+    # No progress output when stderr is not a TTY; the file written is said there.
+    assert err == f"wrote {out_png}\n"
     doc = json.loads(out)
     assert doc["model"] == "prod" and doc["sizes"] == [10, 20] and doc["timeout"] == 10.0
     results = doc["results"]
@@ -242,32 +243,32 @@ def _dot_nodes(text):
 def test_graph_dot(tmp_path, capsys):
     path = tmp_path / "y.dot"
     assert run(["graph", LECTURE, "-o", str(path)]) == 0
-    assert capsys.readouterr().out == (f"wrote {path}: 10 nodes (2 inputs, 0 constants, "
+    assert capsys.readouterr().err == (f"wrote {path}: 10 nodes (2 inputs, 0 constants, "
                                        "8 operations)\n")
     text = path.read_text()
     assert text.startswith("digraph symdiff {")
     # x, z, x*z, exp, log, x*z/log(x), +, sin, sin(log x)/(x z), + = 10.
     assert len(_dot_nodes(text)) == 10
-    assert 'xlabel="f"' in text and "#c0392b" not in text
+    assert '>f</FONT>' in text and "#c0392b" not in text
 
 
 def test_graph_with_gradient(tmp_path, capsys):
     path = tmp_path / "grad.dot"
     assert run(["graph", LECTURE, "--grad", "-o", str(path)]) == 0
-    assert "24 nodes (2 inputs, 1 constant, 21 operations)" in capsys.readouterr().out
+    assert "24 nodes (2 inputs, 1 constant, 21 operations)" in capsys.readouterr().err
     text = path.read_text()
     assert len(_dot_nodes(text)) == 24
     # The 14 nodes only the gradient needs are drawn in red.
     red = [line for line in text.splitlines() if re.match(r"\s*n\d+ \[", line)
            and ("#c0392b" in line or "#d98880" in line)]
     assert len(red) == 14
-    assert 'xlabel="df/dx"' in text and 'xlabel="df/dz"' in text
+    assert '>df/dx</FONT>' in text and '>df/dz</FONT>' in text
 
 
 def test_graph_to_stdout(capsys):
     assert run(["graph", "y = sin(t)*t"]) == 0
     out = capsys.readouterr().out
-    assert len(_dot_nodes(out)) == 3 and 'xlabel="y"' in out
+    assert len(_dot_nodes(out)) == 3 and '>y</FONT>' in out
 
 
 @pytest.mark.parametrize("ext, magic", [(".svg", b"<svg"), (".png", PNG_SIGNATURE)])
@@ -290,7 +291,7 @@ def test_graph_runs_dot_on_path(tmp_path, capsys, fake_dot, ext, magic):
     capsys.readouterr()
     path = tmp_path / f"y{ext}"
     assert run(["graph", LECTURE, "--grad", "-o", str(path)]) == 0
-    assert capsys.readouterr().out == (f"wrote {path}: 24 nodes (2 inputs, 1 constant, "
+    assert capsys.readouterr().err == (f"wrote {path}: 24 nodes (2 inputs, 1 constant, "
                                        "21 operations)\n")
     (call,) = fake_dot.calls()
     assert call["argv"] == [f"-T{ext[1:]}", "-o", str(path)]
@@ -335,13 +336,14 @@ def test_graph_without_graphviz(tmp_path, capsys, monkeypatch):
     (["compare", "--scaling", "prod", "--sizes", "10,ten"], "not a whole number"),
     (["compare", "--scaling", "prod", "--sizes", "1"], "at least 2"),
     (["compare", "--scaling", "prod", "--timeout", "0"], "--timeout must be a positive"),
-    (["compare", "--scaling", "prod", "--fd-sweep"], "not both"),
+    (["compare", "--scaling", "prod", "--fd-sweep"],
+     "give one of --scaling, --fd-sweep and --accuracy"),
     (["compare", "--scaling", "atom"], "invalid choice"),
     (["compare", "--scaling", "prod", "--plot", "/no/such/dir/a.png"], "does not exist"),
     (["graph", "x*y", "-o", "y.pdf"], "use FILE.dot, FILE.svg or FILE.png"),
     (["graph", "x*y", "--wrt", "x"], "--wrt needs --grad"),
     (["graph", "x, y", "--grad"], "one scalar output"),
-    (["graph", "x*y", "-o", "/no/such/dir/y.dot"], "cannot write"),
+    (["graph", "x*y", "-o", "/no/such/dir/y.dot"], "directory /no/such/dir does not exist"),
 ])
 def test_bad_input_exit_2(argv, message, capsys):
     assert run(argv) == 2
@@ -445,3 +447,94 @@ def test_progress_bar_drives_tqdm(monkeypatch):
                           ("postfix", "reverse n=20"), ("close",)]
     # No monitor thread: the measurements fork child processes.
     assert _FakeTqdm.monitor_interval == 0
+
+
+# ---------------------------------------------------------------------------
+# --scaling sizes and the time cap (regression: --sizes 99999999999 built
+# the model in the parent for 151 s and 5.8 GB, then died of MemoryError;
+# the --timeout did not cover building the model)
+
+
+@pytest.fixture
+def _never_build(monkeypatch):
+    """Builders of the scaling models that fail at once: a size that must be
+    refused up front never reaches them (before the fix, the parent built
+    prod(99999999999) until it ran out of memory)."""
+    from symdiff.lab import models
+
+    def refuse(n):
+        raise AssertionError(f"the model was built at n={n}")
+
+    for name in list(models.SCALING_MODELS):
+        monkeypatch.setitem(models.SCALING_MODELS, name, refuse)
+
+
+def test_scaling_refuses_sizes_that_cannot_fit(capsys, _never_build):
+    from symdiff.lab.scaling import size_limit
+
+    assert run(["compare", "--scaling", "prod", "--sizes", "10,99999999999"]) == 2
+    out, err = capsys.readouterr()
+    n_max, why = size_limit("prod", 20.0)
+    assert out == ""
+    assert err == (f"error: --sizes: n=99,999,999,999 is too large for the prod model: the "
+                   f"largest n is {n_max:,} ({why})\n")
+
+
+def test_size_limit_by_memory_and_by_time():
+    from symdiff.lab.names import SCALING_MODEL_NAMES
+    from symdiff.lab.scaling import MODEL_COSTS, check_sizes, size_limit
+
+    assert set(MODEL_COSTS) == set(SCALING_MODEL_NAMES)
+    # 12 MB available, a quarter usable, 3,000 bytes per n: n <= 1,000.
+    n, why = size_limit("prod", 20.0, memory=12_000_000)
+    assert n == 1000 and why.endswith("0.0 GiB of memory is available")
+    # A 1 ms cap at no less than 2 us per n: n <= 500.
+    n, why = size_limit("prod", 0.001, memory=10 ** 12)
+    assert n == 500 and "cannot finish within the 0.001 s cap" in why
+    check_sizes("prod", [10, 500], 0.001, memory=10 ** 12)
+    with pytest.raises(ValueError, match="n=501 is too large for the prod model: the "
+                                         "largest n is 500"):
+        check_sizes("prod", [10, 501], 0.001, memory=10 ** 12)
+
+
+def test_scaling_api_refuses_sizes_that_cannot_fit(_never_build):
+    from symdiff.lab.scaling import scaling
+
+    with pytest.raises(ValueError, match="is too large for the chain model"):
+        scaling("chain", [10, 10 ** 12], timeout=1.0)
+
+
+def test_scaling_time_cap_covers_building_the_model(monkeypatch):
+    import time
+
+    from symdiff.lab import models
+    from symdiff.lab import scaling as scaling_module
+
+    if scaling_module._mp_context().get_start_method() != "fork":
+        pytest.skip("the patched builder reaches the child only through fork")
+    real = models.SCALING_MODELS["prod"]
+
+    def slow_prod(n):
+        if n > 10:
+            time.sleep(3)        # far past the cap: the child is killed while building
+        return real(n)
+
+    monkeypatch.setitem(models.SCALING_MODELS, "prod", slow_prod)
+    rows = scaling_module.scaling("prod", [10, 20, 40], approaches=["reverse"], timeout=0.5,
+                                  repeat=1)
+    assert [r.status for r in rows] == ["ok", "timeout", "skipped"]
+    assert rows[0].f_ops == 9 and rows[0].n_inputs == 10
+    assert rows[1].note == "over the 0.5 s cap while building the model"
+    assert rows[1].f_ops is None and rows[1].n_inputs is None
+
+
+def test_scaling_table_without_model_sizes(monkeypatch, capsys):
+    from symdiff.lab import scaling as scaling_module
+
+    row = scaling_module.ScalingRow("reverse", 10, None, None, status="timeout",
+                                    note="over the 1 s cap while building the model")
+    monkeypatch.setattr(scaling_module, "scaling", lambda *a, **k: [row])
+    assert run(["compare", "--scaling", "prod", "--sizes", "10", "--timeout", "1"]) == 0
+    line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("reverse")][0]
+    assert line.split()[3:9] == ["10", "-", "-", "-", "-", "-"]
+    assert line.endswith("timeout: over the 1 s cap while building the model")

@@ -121,6 +121,13 @@ def test_pow_small_integer_exponent(n):
     assert A.measure_pow(float(n), N, SEED) <= A.POW_INT_BOUNDS[n]
 
 
+@pytest.mark.parametrize("n", [-4, -3, -2, -1, 2, 3, 4])
+def test_pow_small_integer_exponent_as_accurate_as_libm(n):
+    # Only x*x and 1/x are unrolled (one correctly rounded operation each);
+    # x^3 = x*x*x used to be 2 ulp off, x^-4 4 ulp: now glibc's pow.
+    assert A.measure_pow(float(n), N, SEED) <= 1.0
+
+
 def test_vector_path_uses_vecmath():
     # Otherwise the "vector" rows would silently measure libm again.
     x = sd.symbol("x")
@@ -154,7 +161,7 @@ def test_sample_respects_domains():
     assert np.all(np.abs(u) <= 1)
     v = A.sample("sin", "vector", 1000, 0)[:, 0]
     v = v[np.isfinite(v)]
-    assert np.abs(v).max() <= 2.0 ** 22
+    assert np.abs(v).max() <= 1e22 and np.abs(v).max() > 2.0 ** 45
     assert np.array_equal(A.sample("exp", "libm", 100, 3), A.sample("exp", "libm", 100, 3),
                           equal_nan=True)
 

@@ -169,7 +169,7 @@ def test_pickle_round_trip_in_subprocess(cache_dir):
         else:
             os.environ["PYTHONPATH"] = old
     assert vals == fn([2.0, 3.0]).tolist()
-    assert where == "disk"  # the child found the parent's object code
+    assert where == "shipped"  # the child loaded the object code the pickle carries
 
 
 # ---------------------------------------------------------------------------

@@ -55,6 +55,55 @@ def test_hessian_and_jacobian_values():
              for j in row] for row in J] == [[5.0, 3.0], [1.0, 10.0]]
 
 
+def test_hessian_is_exactly_symmetric():
+    """Regression: both triangles were built by differentiating in the two
+    orders, and the entries differed by an ulp (symdiff diff --hessian
+    printed the asymmetry).  The upper triangle is mirrored: same nodes."""
+    f = sd.exp(x * y * z) + sd.sin(x / y) * sd.log(z + x) + sd.tanh(x * z) ** 2
+    H = sd.hessian(f)
+    assert all(H[i][j] is H[j][i] for i in range(3) for j in range(3))
+    Ha = sd.hessian(f, np.array([x, y, z], dtype=object))
+    assert Ha.shape == (3, 3) and all(Ha[i, j] is H[i][j] for i in range(3) for j in range(3))
+    pt = {"x": 0.7, "y": 1.3, "z": 0.4}
+    vals = np.array(sd.evaluate([h for row in H for h in row], pt)).reshape(3, 3)
+    g = sd.grad(f)
+    for i in range(3):                 # against central differences of the gradient
+        for b in (x, y, z):
+            h = 1e-5
+            up = sd.evaluate(g[i], {**pt, b.name: pt[b.name] + h})
+            down = sd.evaluate(g[i], {**pt, b.name: pt[b.name] - h})
+            j = "xyz".index(b.name)
+            assert vals[i, j] == pytest.approx((up - down) / (2 * h), rel=1e-7, abs=1e-8)
+
+
+def test_hessian_builds_only_one_triangle():
+    """The mirrored Hessian costs fewer operations than the full Jacobian of
+    the gradient (76 -> 63 on this expression, 1780 -> 1681 on Rosenbrock
+    with n = 100, whose Hessian is tridiagonal)."""
+    f = sd.exp(x * y * z) + sd.sin(x / y) * sd.log(z + x)
+    H = sd.hessian(f)
+    full = sd.jacobian(sd.grad(f), [x, y, z])
+    ops_h = sd.count_ops([f, *[h for row in H for h in row]])
+    ops_full = sd.count_ops([f, *[h for row in full for h in row]])
+    assert (ops_h, ops_full) == (63, 76)
+
+
+def test_hessian_agrees_with_hvp_and_tensor_hessian():
+    w = sd.tensor("w", (3,))
+    fw = sd.sum(sd.exp(w) * w) + (w @ w) ** 2
+    v = np.array([0.5, -1.0, 2.0])
+    at = {"w": np.array([0.1, -0.4, 0.3])}
+    Hw = sd.evaluate(sd.hessian(fw, w), at)
+    np.testing.assert_allclose(sd.evaluate(sd.hvp(fw, w, v), at), Hw @ v, rtol=1e-14)
+    # the same function on scalars: the mirrored Hessian has the same values
+    ws = sd.symbols("w0 w1 w2")
+    fs = sum(sd.exp(a) * a for a in ws) + sum(a * a for a in ws) ** 2
+    Hs = sd.hessian(fs, list(ws))
+    vals = np.array(sd.evaluate([h for row in Hs for h in row],
+                                dict(zip(["w0", "w1", "w2"], at["w"])))).reshape(3, 3)
+    np.testing.assert_allclose(vals, Hw, rtol=1e-14)
+
+
 def test_diff_higher_order():
     assert sd.evaluate(sd.diff(sd.sin(x), x, 4), {"x": 0.7}) == pytest.approx(math.sin(0.7))
     assert sd.to_string(sd.diff(x ** 3, x, 2)) == "6*x"

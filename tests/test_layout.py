@@ -4,6 +4,7 @@
     symdiff.numeric  symdiff.text      evaluators / parser and printers (on core)
     compiler                LLVM code generation (on core only)
     symdiff.lab             comparisons, scaling, plots (on all of the above)
+    symdiff.optimize        SciPy objectives from compiled kernels (on compiler)
     symdiff.cli             the command line (on everything)
 
 An AST walk over every module checks its imports, module-level and inside
@@ -29,6 +30,7 @@ LAYERS = {
     "symdiff.text": 1,
     "compiler": 2,
     "symdiff.lab": 3,
+    "symdiff.optimize": 3,
     "symdiff.cli": 4,
 }
 PEERS_APART = {("symdiff.numeric", "symdiff.text"), ("symdiff.text", "symdiff.numeric")}
@@ -37,7 +39,9 @@ ONLY = {"compiler": {"symdiff.core", "compiler"}}
 
 # (importing package, imported package): why it may point up.
 ALLOWED = {
-    ("symdiff.core", "symdiff.text"): "Node.__repr__/__str__ print with the infix printer",
+    ("symdiff.core", "symdiff.text"): "Node.__repr__/__str__ print with the infix printer; "
+                                      "the Jupyter hooks (Node._repr_latex_/_repr_svg_, "
+                                      "core/display.py) with the LaTeX printer and to_dot",
 }
 
 

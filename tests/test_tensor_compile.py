@@ -347,7 +347,8 @@ def test_bad_options_are_errors_before_llvm():
             compile_(prog, opt=7)
         with pytest.raises(ValueError, match=r"opt must be 0, 1, 2 or 3, got 2\.9"):
             compile_(prog, opt=2.9)
-        with pytest.raises(ValueError, match="name must be a C identifier, got 'bad name'"):
+        with pytest.raises(ValueError, match=r"name must be a C identifier \(letters, "
+                                             r"digits and _, .*\), got 'bad name'"):
             compile_(prog, name="bad name")
     with pytest.raises(TypeError, match="unknown option"):
         sd.compile(prog, chunk=3)

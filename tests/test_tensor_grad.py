@@ -140,11 +140,12 @@ def test_two_layer_mlp_gradient_against_the_expansion(rng):
 
 
 # Exact operation counts of [loss, *grads] for an L-hidden-layer tanh MLP
-# (5 inputs, width 8, 3 classes): 36 for L = 1, then 13 per layer (per
-# layer: 3 forward ops, tanh' = 1 - t*t (2 ops), the G recursion (matmul,
-# transpose, mul), weight and bias gradients (matmul, transpose, divide,
-# sum, divide).
-MLP_OPS = {1: 36, 2: 49, 3: 62, 4: 75}
+# (5 inputs, width 8, 3 classes): 35 for L = 1, then 11 per layer (per
+# layer: 3 forward ops; tanh' as (G/cosh(t))/cosh(t), which keeps full
+# relative accuracy where 1 - tanh^2 cancels: cosh and two divides in
+# place of the old multiply and subtract; the G recursion; the weight and
+# bias gradients).
+MLP_OPS = {1: 35, 2: 46, 3: 57, 4: 68}
 
 
 @pytest.mark.parametrize("L", sorted(MLP_OPS))
@@ -377,7 +378,8 @@ def test_numpy_arrays_meet_scalars_and_tensors_as_before():
     assert isinstance(r, np.ndarray) and r.dtype == object and r.shape == (3,)
     assert all(v is x for v in r)                 # 1 * x -> x, entry by entry
     r2 = np.arange(3.0) + x
-    assert [sd.to_string(v) for v in r2] == ["x", "1 + x", "2 + x"]
+    # 0 + x stays: IEEE's 0 + (-0.0) is +0.0, not x (sd.fast_rules() folds it)
+    assert [sd.to_string(v) for v in r2] == ["0 + x", "1 + x", "2 + x"]
     t = sd.tensor("t", (3,))
     c = np.ones(3) * t
     assert isinstance(c, sd.Node) and c.shape == (3,)
@@ -397,7 +399,7 @@ def test_scalar_api_is_unchanged():
     assert sd.to_string(sd.grad(sd.sin(x) * y, x)) == "y*cos(x)"
     H = sd.hessian(x * x * y)
     assert [[sd.to_string(h) for h in row] for row in H] == [["2*y", "2*x"],
-                                                            ["x + x", "0"]]
+                                                            ["2*x", "0"]]
     v = sd.vector("v", 3)
     assert sd.evaluate(sd.dot(v, v), {"v0": 1.0, "v1": 2.0, "v2": 3.0}) == 14.0
 

@@ -11,7 +11,10 @@ exactly as the code generator would use it, then compared with an oracle:
   million times would take ~35 s; without an 80-bit long double the sweep
   falls back to mpmath on fewer points.
 
-Both code paths (use_fma=True and False) are tested on this host.
+Both code paths (use_fma=True and False) are tested on this host.  Beyond
+their fast range sin/cos must return libm's own bits (the cold fallback), in
+any lane of the vector loop, also in code for SSE2, AVX2 and AVX-512; the
+whole float64 range on every compiled path is tests/test_vecmath_range.py's.
 
 Errors are |computed - exact| / ulp(exact), ulp(exact) = 2**(e - 52) for
 2**e <= |exact| < 2**(e+1) (2**-1074 for subnormals).
@@ -20,6 +23,7 @@ Errors are |computed - exact| / ulp(exact), ulp(exact) = 2**(e - 52) for
 from __future__ import annotations
 
 import ctypes
+import math
 import re
 
 import llvmlite.binding as llvm
@@ -123,10 +127,12 @@ def jit(request):
 MP_FUNCS = {
     "exp": mpmath.exp, "log": mpmath.log, "sin": mpmath.sin, "cos": mpmath.cos,
     "tanh": mpmath.tanh, "log1p": mpmath.log1p, "expm1": mpmath.expm1,
+    "cosh": mpmath.cosh, "sinh": mpmath.sinh,
 }
 LD_FUNCS = {
     "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos,
     "tanh": np.tanh, "log1p": np.log1p, "expm1": np.expm1,
+    "cosh": np.cosh, "sinh": np.sinh,
 }
 HAVE_LD = np.finfo(np.longdouble).nmant >= 63
 
@@ -230,6 +236,13 @@ def sample(name, n, seed):
     if name == "tanh":
         return np.concatenate([loguniform(rng, a, -20, np.log10(25.0), True),
                                rng.uniform(-3, 3, b)])
+    if name in ("cosh", "sinh"):
+        # Up to the overflow threshold 1025 ln2 = 710.4759 (the overflowing
+        # arguments are checked by check_accuracy's overflow match).
+        return np.concatenate([loguniform(rng, a // 2, -20, np.log10(710.476), True),
+                               rng.uniform(-3, 3, b // 2), rng.uniform(-30, 30, b - b // 2),
+                               rng.uniform(705.0, 710.476, a - a // 2)
+                               * rng.choice([-1.0, 1.0], a - a // 2)])
     raise AssertionError(name)
 
 
@@ -286,6 +299,15 @@ def edge_cases(name):
         xs = common + [-c for c in common] + [
             0.625, -0.625, 0.55, 19.0, 19.06, 19.07, 21.9, 22.0, 22.01, 25.0, 40.0,
             ln2 / 4, 0.1733, 0.5199, -0.5199, 18.0, -18.0]
+    elif name in ("cosh", "sinh"):
+        # Where k = round(|x|/ln2) changes, the sinh switch at 22, the
+        # overflow of e^x (709.78) and of cosh/sinh (1025 ln2 = 710.4759).
+        xs = common + [-c for c in common] + [
+            ln2 / 2, np.nextafter(ln2 / 2, 1), 1.5 * ln2, 0.3466, 0.3467, 1.0397, 1.0398,
+            21.9, 22.0, np.nextafter(22.0, 23), 22.1, 23.6, 24.0, 30.0, 44.0, 100.0,
+            709.78, 709.782712893384, 709.7827128933841, 710.0, 710.4758600739439,
+            -710.4758600739439, 710.2474250319149, -710.4050461704851, -710.1283526803161,
+            10.950535182584202, -0.6969180824163697, 0.002878969755407102]
     else:
         raise AssertionError(name)
     return np.array(xs, dtype=np.float64)
@@ -310,6 +332,14 @@ SPECIALS = {
     "expm1": [(INF, INF), (-INF, -1.0), (NAN, NAN), (0.0, 0.0), (-0.0, -0.0), (TINY, TINY),
               (-TINY, -TINY), (710.0, INF), (1000.0, INF), (-50.0, -1.0), (-1000.0, -1.0),
               (-BIG, -1.0), (1e-300, 1e-300)],
+    "cosh": [(INF, INF), (-INF, INF), (NAN, NAN), (0.0, 1.0), (-0.0, 1.0), (TINY, 1.0),
+             (-TINY, 1.0), (2.0 ** -27, 1.0), (710.4758600739440, INF),
+             (-710.4758600739440, INF), (711.0, INF), (1000.0, INF), (-BIG, INF),
+             (710.4758600739439, 1.7976931348621744e308)],
+    "sinh": [(INF, INF), (-INF, -INF), (NAN, NAN), (0.0, 0.0), (-0.0, -0.0), (TINY, TINY),
+             (-TINY, -TINY), (1e-300, 1e-300), (-(2.0 ** -27), -(2.0 ** -27)),
+             (710.4758600739440, INF), (-710.4758600739440, -INF), (1000.0, INF),
+             (-BIG, -INF), (-710.4758600739439, -1.7976931348621744e308)],
 }
 
 
@@ -382,14 +412,28 @@ def test_sincos_extended_range_with_fma(jit, name):
 
 
 @pytest.mark.parametrize("name", ["sin", "cos"])
-def test_sincos_beyond_accurate_limit(jit, name):
-    """Past SINCOS_ACCURATE_LIMIT only finiteness and |y| <= 1 are promised."""
+def test_sincos_beyond_fast_limit_is_libm(jit, name):
+    """Past sincos_fast_limit (2**45 with FMA, 2**22 without) the cold path
+    returns libm's own bits, in every lane position of the vector loop.
+    (Before the fallback, sin(1e22) was 1.0 and sin(1e300) -0.0.)"""
+    limit = vm.sincos_fast_limit(jit.use_fma)
     rng = np.random.default_rng(3)
-    x = loguniform(rng, 20_000, np.log10(vm.SINCOS_ACCURATE_LIMIT), 308.25, True)
-    x = np.concatenate([x, [BIG, -BIG, 2.0 ** 52, 2.0 ** 53 + 2, 1e22, 2.0 ** 1023]])
-    y = jit(name, x)
-    assert np.isfinite(y).all()
-    assert (np.abs(y) <= 1.0).all()
+    x = loguniform(rng, 5_000, np.log10(limit), 308.25, True)
+    x = np.concatenate([x, [BIG, -BIG, 2.0 ** 52, 2.0 ** 53 + 2, 1e22, 1e300, 2.0 ** 1023,
+                            np.nextafter(limit, INF), -np.nextafter(limit, INF)]])
+    rng.shuffle(x)
+    libm = {"sin": math.sin, "cos": math.cos}[name]
+    want = np.array([libm(v) for v in x.tolist()])
+    np.testing.assert_array_equal(jit(name, x), want)
+    # Mixed with in-range lanes: the huge lanes get libm's bits, the others
+    # what they get on their own.
+    mixed = np.where(rng.random(len(x)) < 0.1, x, rng.uniform(-10.0, 10.0, len(x)))
+    got = jit(name, mixed)
+    huge = np.abs(mixed) > limit
+    np.testing.assert_array_equal(got[huge], [libm(v) for v in mixed[huge].tolist()])
+    np.testing.assert_array_equal(got[~huge], jit(name, mixed[~huge]))
+    want_1e22 = {"sin": -0.8522008497671888, "cos": 0.523214785395139}[name]
+    assert jit(name, np.array([1e22]))[0] == want_1e22
 
 
 def test_log_is_exact_on_powers_of_two(jit):
@@ -411,13 +455,24 @@ def test_exp_gradual_underflow(jit):
 
 def test_loop_is_vectorized_without_calls(jit):
     """After O3 the batch loops use SIMD doubles and call nothing but LLVM
-    intrinsics: the vecmath functions are inlined and no libm call remains."""
+    intrinsics: the vecmath functions are inlined and no libm call remains.
+    sin/cos also call their cold fallback: once per vector its masked vector
+    version (symdiff.v<name>.huge.m<VF>, which returns at once when no lane
+    is huge), and the scalar symdiff.v<name>.huge in the remainder loop --
+    never libm directly, which would be one call per lane."""
     for name in NAMES:
         body = jit.function_ir(name)
         assert re.search(r"<(2|4|8) x double>", body), f"{name}: loop not vectorized"
-        calls = re.findall(r"call [^@]*@([\w.]+)", body)
-        assert all(c.startswith("llvm.") for c in calls), f"{name}: calls {calls}"
-    assert "symdiff.v" not in jit.ir_opt   # internal + inlined -> removed
+        calls = re.findall(r"call [^@]*@\"?([\w.]+)", body)
+        if name in ("sin", "cos"):
+            fallback = {c for c in calls if not c.startswith("llvm.")}
+            masked = {f"symdiff.v{name}.huge.m{vf}" for vf in (2, 4, 8)}
+            assert fallback <= masked | {f"symdiff.v{name}.huge"}, f"{name}: calls {fallback}"
+            assert fallback & masked, f"{name}: no masked vector fallback in {fallback}"
+        else:
+            assert all(c.startswith("llvm.") for c in calls), f"{name}: calls {calls}"
+    # internal + inlined -> removed (the fallbacks symdiff.v<name>.huge* stay)
+    assert not re.search(r'define[^\n]*@"?symdiff\.v\w+"?\(', jit.ir_opt)
 
 
 def test_define_is_idempotent_and_internal():
@@ -431,7 +486,11 @@ def test_define_is_idempotent_and_internal():
         fn = module.get_global(vm.vecmath_symbol(name))
         assert fn.linkage == "internal" and "alwaysinline" in fn.attributes
     llvm.parse_assembly(text).verify()
-    assert not re.search(r"declare [^\n]*@(exp|log|sin|cos|tanh|expm1|log1p)\(", text)
+    # Only the cold fallback of sin declares libm (its own sin), readnone
+    # and not speculatable (so no pass hoists it out of its branch).
+    decls = re.findall(r'declare [^\n]*@"?(\w+)"?\(', text)
+    assert [d for d in decls if not d.startswith("llvm.")] == ["sin"]
+    assert re.search(r'declare double @"?sin"?\(double[^)]*\) nounwind readnone\n', text)
     with pytest.raises(ValueError):
         vm.define_vecmath(module, ["tan"])
 
@@ -454,3 +513,43 @@ def test_constants_match_derivation():
         stored = stored if isinstance(stored, tuple) else (stored,)
         assert len(stored) == len(vals), key
         np.testing.assert_allclose(stored, vals, rtol=2.0 ** -40, err_msg=key)
+
+
+_X86_V3 = ("sse2", "avx", "avx2", "bmi", "bmi2", "f16c", "fma", "lzcnt", "movbe", "xsave")
+_X86_V4 = _X86_V3 + ("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl")
+
+
+@pytest.mark.parametrize("cpu, features, widths", [
+    ("x86-64", ("sse2",), {2}), ("x86-64-v3", _X86_V3, {4}), ("x86-64-v4", _X86_V4, {4, 8})])
+def test_fallback_vectorizes_for_other_x86_targets(cpu, features, widths):
+    """On SSE2, AVX2 and AVX-512 the sin loop vectorizes with the masked
+    fallback of the loop's width, and huge lanes anywhere in it get libm's
+    bits.  (Code for these x86-64 levels runs on any host that has their
+    features; elsewhere the test is skipped.)"""
+    if llvm.get_process_triple().split("-")[0] != "x86_64":
+        pytest.skip("x86-64 targets")
+    host = llvm.get_host_cpu_features()
+    if not all(host.get(f, False) for f in features):
+        pytest.skip(f"host lacks some of {features}")
+    mod = llvm.parse_assembly(str(build_module(["sin"], use_fma="fma" in features)))
+    tm = llvm.Target.from_default_triple().create_target_machine(
+        cpu=cpu, features=",".join("+" + f for f in features), opt=3)
+    pb = llvm.create_pass_builder(tm, llvm.PipelineTuningOptions(speed_level=3))
+    pb.getModulePassManager().run(mod, pb)
+    body = re.search(r"define [^\n]*@apply_sin\(.*?\n}\n", str(mod), re.S).group(0)
+    used = {int(w) for w in re.findall(r"symdiff\.vsin\.huge\.m(\d+)", body)}
+    assert used and used <= widths, used
+    assert all(f"<{w} x double>" in body for w in used)
+    engine = llvm.create_mcjit_compiler(mod, tm)
+    engine.finalize_object()
+    proto = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
+    apply_sin = proto(engine.get_function_address("apply_sin"))
+    rng = np.random.default_rng(6)
+    x = rng.uniform(-10.0, 10.0, 101)
+    huge = rng.choice(101, 15, replace=False)
+    x[huge] = 1e300 * rng.uniform(0.5, 1.0, 15)
+    y = np.empty_like(x)
+    apply_sin(x.ctypes.data, y.ctypes.data, len(x))
+    assert y[huge].tolist() == [math.sin(v) for v in x[huge].tolist()]
+    hi, frac = mp_reference("sin", x)
+    check_accuracy("sin", x, y, hi, frac, vm.VECMATH_ULP["sin"], cpu)

@@ -17,7 +17,8 @@ from __future__ import annotations
 from symdiff.core.program import Program
 from symdiff.core.shapes import format_shape
 
-from ..aot import header_frame, kernel_name, link_shared, write_object
+from ..aot import cpu_note, header_frame, kernel_name, link_shared, write_object
+from ..backend import check_cpu
 from ..build import check_opt
 from .codegen import module_text
 from .function import levels
@@ -42,34 +43,41 @@ def _program_and_options(fn_or_program, name, opt, vector_math):
     raise TypeError(f"expected a TensorFunction or a Program, got {type(fn_or_program).__name__}")
 
 
-def _object(program: Program, options: dict, name: str, path) -> str:
+def _object(program: Program, options: dict, name: str, path, cpu: str) -> str:
     text = module_text(plan_tensor_program(program), name, vector_math=options["vector_math"],
                        fast_math=options["fast_math"], c_entry=True)
-    return write_object(text, levels(options["opt"]), path)
+    return write_object(text, levels(options["opt"]), path, cpu)
 
 
 def tensor_object(fn_or_program, path, name: str | None = None, *, opt: int = 2,
-                  vector_math: bool = True) -> str:
+                  vector_math: bool = True, cpu: str = "native") -> str:
     """Write a position-independent object file with the C API of the
     tensor program (a TensorFunction -- its program, name and options -- or
     a Program); ``name`` (default: the function's, else ``symdiff_fn``)
-    overrides the function's name.  Returns the path."""
+    overrides the function's name.  ``cpu``: ``"native"`` (the default, as
+    for the JIT: this machine's CPU) or ``"generic"`` (every CPU of the
+    architecture).
+    Returns the path."""
     program, options, name = _program_and_options(fn_or_program, name, opt, vector_math)
-    return _object(program, options, name, path)
+    return _object(program, options, name, path, check_cpu(cpu))
 
 
 def tensor_shared(fn_or_program, path, name: str | None = None, *, cc: str | None = None,
-                  opt: int = 2, vector_math: bool = True) -> str:
-    """Build a shared library with the C API (names and options as for
-    :func:`tensor_object`), linked by ``cc`` (default: ``$CC``, else cc,
-    gcc or clang); returns the path."""
+                  opt: int = 2, vector_math: bool = True, cpu: str = "native") -> str:
+    """Build a shared library with the C API and no other exported symbol
+    (names, options and ``cpu`` as for :func:`tensor_object`), linked by
+    ``cc`` (default: ``$CC``, else cc, gcc or clang); returns the path."""
     program, options, name = _program_and_options(fn_or_program, name, opt, vector_math)
-    return link_shared(path, name, lambda o: _object(program, options, name, o), cc)
+    cpu = check_cpu(cpu)
+    return link_shared(path, name, lambda o: _object(program, options, name, o, cpu), cc,
+                       exports=[name, f"{name}__dgemm", f"{name}__dgemv"])
 
 
-def tensor_c_header(fn_or_program, name: str | None = None, output_names=None) -> str:
+def tensor_c_header(fn_or_program, name: str | None = None, output_names=None,
+                    cpu: str | None = None) -> str:
     """The C header declaring the tensor kernel's C API (named as for
-    :func:`tensor_object`), with every argument's shape."""
+    :func:`tensor_object`), with every argument's shape and, given the
+    ``cpu`` the library is built for, which CPUs it runs on."""
     program, _, name = _program_and_options(fn_or_program, name, 2, True)
     dims = plan_tensor_program(program).dims
     outs = list(output_names or [f"out{k}" for k in range(len(program.outputs))])
@@ -90,7 +98,8 @@ def tensor_c_header(fn_or_program, name: str | None = None, output_names=None) -
     doc += [" *",
             " * Returns 0, or 1 if scratch memory could not be allocated.  Matrix products",
             f" * use symdiff's own loops unless {name}__dgemm / {name}__dgemv hold a BLAS",
-            " * dgemm_ / dgemv_ (Fortran calling convention, 32-bit integers).", " */"]
+            " * dgemm_ / dgemv_ (Fortran calling convention, 32-bit integers).",
+            *cpu_note(cpu), " */"]
     decls = [f"int {name}(" + ",\n    ".join(params) + ");",
              f"extern void *{name}__dgemm;", f"extern void *{name}__dgemv;"]
     return header_frame(name, doc, decls, includes=["#include <stdint.h>"])

@@ -31,9 +31,11 @@ from symdiff.core.program import Program
 from symdiff.core.shapes import ShapeError, bind_dims, format_tuple, resolve_shape
 
 from .. import backend
-from ..build import Module, check_name, check_opt
+from ..build import check_name, check_opt
+from ..function import module_for
+from ..inputs import to_float64, to_int64
 from ..npyabi import data_ptr
-from ..threads import default_threads, shared_pool
+from ..threads import default_threads, run_parallel
 from .blas import blas_pointers, blas_threads
 from .codegen import module_text
 from .plan import TensorPlan, plan_tensor_program
@@ -66,7 +68,8 @@ _I64 = np.dtype(np.int64)
 class TensorFunction:
     """A compiled tensor program: ``fn(*arrays, out=None, **by_name)``."""
 
-    def __init__(self, program: Program, name: str, options: dict, use_cache: bool = True):
+    def __init__(self, program: Program, name: str, options: dict, use_cache: bool = True,
+                 objects: dict | None = None):
         t0 = time.perf_counter()
         self.program = program
         self.name = name
@@ -77,8 +80,10 @@ class TensorFunction:
                            fast_math=options.get("fast_math", False))
         self.llvm_ir = text
         info = {"n_ops": program.n_ops, "steps": len(self.plan.steps)}
-        self._module = Module(text, levels(options.get("opt", 2)), use_cache=use_cache,
-                              dump_as=(name, ""))
+        # objects: {cache key: object code} from a pickle (loaded if the key,
+        # which covers the target and LLVM version, matches; else compiled).
+        self._module = module_for(text, levels(options.get("opt", 2)), use_cache, (name, ""),
+                                  objects)
         info.update(self._module.info)
         obj = self.object_code = self._module.obj
         globals_ = [f"{name}__dgemm", f"{name}__dgemv", f"{name}__parallel"]
@@ -120,7 +125,9 @@ class TensorFunction:
 
     # -- pickling ------------------------------------------------------------
     def __reduce__(self):
-        return (_rebuild, (self.program, self.name, self.options, self._use_cache))
+        # The object code travels along, as for scalar functions.
+        return (_rebuild, (self.program, self.name, self.options, self._use_cache,
+                           {self._module.key: self._module.obj}))
 
     # -- introspection -------------------------------------------------------
     @property
@@ -163,12 +170,8 @@ class TensorFunction:
             fn(bufs, dims, 0, rows)
             return
         size = -(-rows // threads)
-        blocks = [(lo, min(rows, lo + size)) for lo in range(0, rows, size)]
-        pool = shared_pool(len(blocks) - 1)
-        futs = [pool.submit(fn, bufs, dims, lo, hi) for lo, hi in blocks[1:]]
-        fn(bufs, dims, *blocks[0])          # ctypes releases the GIL meanwhile
-        for f in futs:
-            f.result()
+        # (ctypes releases the GIL during each block)
+        run_parallel(fn, [(bufs, dims, lo, min(rows, lo + size)) for lo in range(0, rows, size)])
 
     # -- calls ---------------------------------------------------------------
     def _bind(self, args, kwargs) -> list:
@@ -207,15 +210,15 @@ class TensorFunction:
         where needed), or a ValueError naming the input."""
         name = self.program.inputs[j]
         want = f"shape {format_tuple(self.program.input_shapes[j])}"
-        a = np.asarray(v)
+        # The same conversions as scalar functions (compiler.inputs): safe
+        # casts only, and a Python int too large is named, not an
+        # OverflowError.
         if self._dtypes[j] is _I64:
-            if a.dtype.kind not in "iu":
-                raise ValueError(f"input {name}: expected an int64 array of {want} "
-                                 f"(integer labels), got dtype {a.dtype}")
-        elif a.dtype.kind not in "biuf":
-            raise ValueError(f"input {name}: expected a float64 array of {want}, "
-                             f"got dtype {a.dtype}")
-        a = np.ascontiguousarray(a, dtype=self._dtypes[j])
+            a = to_int64(v, name, f"an int64 array of {want}")
+        else:
+            a = to_float64(v, lambda idx: name, f"input {name}: expected a float64 array of {want}")
+        # (astype, not ascontiguousarray, which makes a 0-d array 1-d)
+        a = a.astype(self._dtypes[j], order="C", copy=False)
         if not a.flags.aligned:
             a = a.copy()
         return a
@@ -329,8 +332,8 @@ def levels(opt: int) -> dict:
     return dict(_LEVELS[check_opt(opt)])
 
 
-def _rebuild(program, name, options, use_cache):
-    return TensorFunction(program, name, options, use_cache)
+def _rebuild(program, name, options, use_cache, objects=None):
+    return TensorFunction(program, name, options, use_cache, objects)
 
 
 def compile_tensor(program: Program, *, name: str = "symdiff_fn", opt: int = 2,

@@ -22,8 +22,16 @@ def _size(n: int, exact: bool = True) -> str:
     return f"{n} bytes"
 
 
-def _info(cache) -> int:
+def _info(cache, as_json: bool = False) -> int:
     st = cache.info()
+    if as_json:
+        from symdiff.cli.common import print_json
+
+        print_json({"directory": str(st["directory"]), "exists": st["exists"],
+                    "entries": st["entries"], "bytes": st["bytes"],
+                    "max_bytes": st["max_bytes"], "enabled": st["enabled"],
+                    "problem": st.get("problem")})
+        return 0
     where = str(st["directory"])
     if not st["exists"]:
         where += " (not created yet)"
@@ -35,12 +43,20 @@ def _info(cache) -> int:
     print(f"limit:     {_size(st['max_bytes'], exact=False)} ({source})")
     if not st["enabled"]:
         print("caching:   off (SYMDIFF_CACHE=0)")
+    if st.get("problem"):
+        print(f"not used:  {st['problem']}")
     return 0
 
 
-def _clear(cache) -> int:
+def _clear(cache, as_json: bool = False) -> int:
     d = cache.cache_dir()
     n, tmp, freed = cache.clear()
+    if as_json:
+        from symdiff.cli.common import print_json
+
+        print_json({"directory": str(d), "removed_entries": n, "removed_temporary_files": tmp,
+                    "freed_bytes": freed})
+        return 0
     what = f"{n} entr{'y' if n == 1 else 'ies'}"
     if tmp:
         what += f" and {tmp} temporary file{'' if tmp == 1 else 's'}"
@@ -59,7 +75,8 @@ def cmd_cache(args) -> int:
         raise UsageError(f"the cache path {d} is not a directory "
                          "(set SYMDIFF_CACHE_DIR to another place)")
     try:
-        return _info(cache) if args.action == "info" else _clear(cache)
+        as_json = args.format == "json"
+        return _info(cache, as_json) if args.action == "info" else _clear(cache, as_json)
     except OSError as exc:  # e.g. a directory we may not read or delete from
         raise UsageError(f"cache {args.action}: {exc.strerror or exc}: "
                          f"{exc.filename or d}") from None
@@ -69,6 +86,8 @@ def register(sub) -> None:
     """Add the ``cache`` subcommand to the CLI's subparsers."""
     p = sub.add_parser("cache", help="show or clear the disk cache of compiled code")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
-    actions.add_parser("info", help="directory, entries, total size and size limit")
-    actions.add_parser("clear", help="remove all cached object code")
+    for action, text in (("info", "directory, entries, total size and size limit"),
+                         ("clear", "remove all cached object code")):
+        a = actions.add_parser(action, help=text)
+        a.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_cache)

@@ -2,15 +2,21 @@
 exception, the EXPR / ``-f FILE`` arguments and reading them, ``--shape``
 declarations, which programs take the tensor paths, the ``--wrt`` and
 ``--at`` option parsers (``--at`` reads ``.npy`` files for tensor inputs),
-and the derivative outputs and their labels (f, df/dx, d2f/dxdy ...)."""
+the derivative outputs and their labels (f, df/dx, d2f/dxdy ...), and on
+the way out the checks and writes of output files (``-o FILE``) and JSON
+documents (``--format json``)."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import sys
 
 __all__ = ["UsageError", "add_expr_args", "add_shape_args", "parse_shapes", "read_source",
-           "load_program", "load_expression", "is_tensor_program", "parse_wrt", "Point",
-           "parse_point", "gradient_inputs", "derivative_outputs"]
+           "load_program", "load_expression", "is_tensor_program", "source_names", "parse_wrt",
+           "Point", "parse_point", "gradient_inputs", "derivative_outputs", "print_json",
+           "check_output_path", "write_output"]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -125,26 +131,72 @@ def load_expression(args, *, single=True):
     return list(prog.outputs), text
 
 
-def parse_wrt(spec: str | None, outputs, declared=None):
+# Tokens of program text: numbers first, so that the exponent of 1e5 is not
+# read as a name, then names (with what precedes and follows them).
+_TOKEN = re.compile(r"(\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def source_names(text: str, prog) -> list[str]:
+    """The variables of the program ``text`` as written, before
+    simplification: every name that is not called, assigned, a keyword
+    parameter, an attribute (``.T``), a constant or a function, in order
+    of first appearance.  ``0*x + y`` simplifies to ``y``, but ``x`` is
+    still a variable the user may name in ``--at`` and ``--wrt``."""
+    from symdiff.core.ops import CONSTANTS, FUNCTIONS
+
+    skip = set(CONSTANTS) | set(FUNCTIONS) | {"inf", "nan"} | set(prog.definitions)
+    seen: dict[str, None] = {}
+    for m in _TOKEN.finditer(text):
+        name = m.group(2)
+        if name is None or name in skip:
+            continue
+        before = text[:m.start()].rstrip()[-1:]
+        after = text[m.end():].lstrip()
+        if before == "." or after.startswith("(") or (after.startswith("=")
+                                                      and not after.startswith("==")):
+            continue
+        seen.setdefault(name)
+    return list(seen)
+
+
+def parse_wrt(spec: str | None, outputs, declared=None, names=None):
     """Variables to differentiate by: ``--wrt x,z`` or all free (float)
     symbols.  A name denotes the expression's symbol of that name (a tensor
-    too), else a ``declared`` one, else a scalar symbol."""
+    too), else a ``declared`` one, else a scalar symbol.
+
+    ``names``: the variables of the program as written
+    (:func:`source_names`); a ``--wrt`` name that is none of them, nor a
+    symbol of ``outputs`` or a ``declared`` tensor, is an error (its
+    derivative would be a meaningless 0).  None: every name is accepted."""
     from symdiff.core.graph import free_symbols
     from symdiff.core.node import symbol
 
     free = free_symbols(outputs)
     if not spec:
         return [s for s in free if s.dtype == "float64"]
-    names = [s.strip() for s in spec.split(",") if s.strip()]
-    if not names:
+    names_given = [s.strip() for s in spec.split(",") if s.strip()]
+    if not names_given:
         raise UsageError("--wrt needs at least one variable name")
-    for n in names:
+    for n in names_given:
         if not n.isidentifier() or not n.isascii():
             raise UsageError(f"--wrt: {n!r} is not a variable name")
-    if len(set(names)) != len(names):
+    if len(set(names_given)) != len(names_given):
         raise UsageError("--wrt: a variable is listed twice")
     by_name = {**(declared or {}), **{s.payload: s for s in free}}
-    return [by_name.get(n) or symbol(n) for n in names]
+    if names is not None:
+        known = list(dict.fromkeys([*(s.payload for s in free), *names, *(declared or {})]))
+        for n in names_given:
+            if n not in known:
+                its = (f"its variables are: {', '.join(_natural(known))}" if known
+                       else "it has no variables")
+                raise UsageError(f"--wrt: {n} does not occur in the expression; {its}")
+    return [by_name.get(n) or symbol(n) for n in names_given]
+
+
+def _natural(names):
+    """``names`` in natural order (x2 before x10)."""
+    return sorted(names, key=lambda n: [int(p) if p.isdigit() else p
+                                        for p in re.split(r"(\d+)", n)])
 
 
 class Point(dict):
@@ -156,14 +208,16 @@ class Point(dict):
         self.sources: dict[str, str] = {}
 
 
-def parse_point(spec: str | None, inputs, files: bool = False) -> Point | None:
+def parse_point(spec: str | None, inputs, files: bool = False, names=()) -> Point | None:
     """``--at x=2,z=3`` -> {"x": 2.0, "z": 3.0} (a :class:`Point`, which
     also keeps each value's text); values may be constant expressions
     such as ``pi/4`` (parsed, never eval'd).  Every symbol of ``inputs``
     needs a value and no other name may be given.  With ``files``, a value
     ending in ``.npy`` is an array read from that file (``X=X.npy``; never
     unpickled), checked against the input's declared shape and dtype; a
-    tensor input needs one."""
+    tensor input needs one.  ``names``: further variables of the program
+    as written that simplification removed (:func:`source_names`); they
+    may be given (their values are kept in the point, and unused)."""
     if spec is None:
         return None
     from symdiff.text.parser import ParseError, parse
@@ -198,11 +252,12 @@ def parse_point(spec: str | None, inputs, files: bool = False) -> Point | None:
         if getattr(node, "op", None) != "const":
             raise UsageError(f"--at: the value of {name} must be a number, got {value!r}")
         point[name] = float(node.payload)
+    extra_names = set(names)
     names = [s.payload for s in inputs]
     missing = [n for n in names if n not in point]
     if missing:
         raise UsageError(f"--at: no value given for {', '.join(missing)}")
-    extra = [n for n in point if n not in names]
+    extra = [n for n in point if n not in names and n not in extra_names]
     if extra:
         raise UsageError(f"--at: {', '.join(extra)} does not occur in the expression")
     return point
@@ -258,3 +313,51 @@ def derivative_outputs(f, wrt, g=None, H=None):
                 outs.append(H[i][j])
                 labels.append(f"d2f/d{ni}d{names[j]}")
     return outs, labels
+
+
+# -- output ------------------------------------------------------------------
+
+
+def print_json(doc) -> None:
+    """Print the JSON document ``doc`` on stdout (``--format json``), two
+    spaces of indentation; every subcommand's JSON goes through here."""
+    print(json.dumps(doc, indent=2))
+
+
+def check_output_path(path: str, flag: str = "-o", inputs=()) -> str:
+    """``path`` if an output file can be written there, else a UsageError
+    naming the problem: an empty name, a directory, a missing or
+    unwritable directory, or one of the ``inputs`` files (never
+    overwritten).  Called before any long computation, so a mistyped
+    path fails at once."""
+    if not path or not path.strip():
+        raise UsageError(f"{flag}: the file name is empty")
+    if path.endswith(os.sep) or os.path.isdir(path):
+        raise UsageError(f"{flag} {path}: is a directory; give a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{flag} {path}: directory {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) and not os.access(path, os.W_OK):
+        raise UsageError(f"{flag} {path}: directory {folder} is not writable")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise UsageError(f"{flag} {path}: the file is not writable")
+    for inp in inputs:
+        if inp and os.path.exists(inp) and os.path.exists(path) and \
+                os.path.samefile(inp, path):
+            raise UsageError(f"{flag} {path}: that is the input file; refusing to overwrite it")
+    return path
+
+
+def write_output(path: str, data, flag: str = "-o", inputs=(), announce: bool = True) -> None:
+    """Write ``data`` (text or bytes) to the file ``path`` after
+    :func:`check_output_path`, and (with ``announce``) say so on stderr; a
+    failed write (a full disk, /dev/full) is a UsageError naming the file."""
+    check_output_path(path, flag, inputs)
+    mode = "wb" if isinstance(data, (bytes, bytearray)) else "w"
+    try:
+        with open(path, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
+            fh.write(data)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if announce:
+        print(f"wrote {path}", file=sys.stderr)

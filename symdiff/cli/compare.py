@@ -17,18 +17,22 @@ The measurements live in :mod:`symdiff.lab.methods`,
 
 from __future__ import annotations
 
-import json
 import math
 import os
 
 from symdiff.cli.common import (
     UsageError,
     add_expr_args,
+    check_output_path,
     gradient_inputs,
-    load_expression,
+    load_program,
     parse_point,
     parse_wrt,
+    print_json,
+    source_names,
+    write_output,
 )
+from symdiff.cli.compare_accuracy import add_accuracy_args, cmd_accuracy
 from symdiff.cli.render import (
     ProgressBar,
     format_count,
@@ -74,7 +78,9 @@ def register(sub) -> None:
     p.add_argument("--fd-sweep", action="store_true",
                    help="finite-difference error against the step size (1e-16..1e-1)")
     p.add_argument("--plot", metavar="FILE.png",
-                   help="with --scaling or --fd-sweep: draw the result (needs matplotlib)")
+                   help="with --scaling, --fd-sweep or --accuracy: draw the result "
+                        "(needs matplotlib)")
+    add_accuracy_args(p)
     p.set_defaults(func=cmd_compare)
 
 
@@ -108,29 +114,35 @@ def _expr_text(f, limit: int = 90) -> str:
 # "fd" (--fd-sweep).
 _OPTION_MODES = {
     "at": ("--at", {"methods", "fd"}),
-    "wrt": ("--wrt", {"methods", "fd"}),
+    "wrt": ("--wrt", {"methods", "fd", "accuracy"}),
     "methods": ("--methods", {"methods"}),
     "repeat": ("--repeat", {"methods", "scaling"}),
     "sizes": ("--sizes", {"scaling"}),
     "timeout": ("--timeout", {"scaling"}),
-    "plot": ("--plot", {"scaling", "fd"}),
+    "plot": ("--plot", {"scaling", "fd", "accuracy"}),
+    "domain": ("--domain", {"accuracy"}),
+    "points": ("--points", {"accuracy"}),
+    "seed": ("--seed", {"accuracy"}),
 }
 
 _MODE_NAMES = {"methods": "the method comparison (EXPR --at ...)", "scaling": "--scaling",
-               "fd": "--fd-sweep"}
+               "fd": "--fd-sweep", "accuracy": "--accuracy"}
 
 
 def cmd_compare(args) -> int:
     """``symdiff compare``: dispatch to the method comparison, the scaling
     run or the finite-difference sweep."""
-    if args.scaling and args.fd_sweep:
-        raise UsageError("give either --scaling or --fd-sweep, not both")
-    mode = "scaling" if args.scaling else "fd" if args.fd_sweep else "methods"
+    if sum(map(bool, (args.scaling, args.fd_sweep, args.accuracy))) > 1:
+        raise UsageError("give one of --scaling, --fd-sweep and --accuracy")
+    mode = ("scaling" if args.scaling else "fd" if args.fd_sweep
+            else "accuracy" if args.accuracy else "methods")
     for attr, (flag, modes) in _OPTION_MODES.items():
         if getattr(args, attr) is not None and mode not in modes:
             raise UsageError(f"{flag} does not apply to {_MODE_NAMES[mode]}")
     if args.repeat is not None and args.repeat < 1:
         raise UsageError("--repeat must be at least 1")
+    if mode == "accuracy":
+        return cmd_accuracy(args)
     if mode == "scaling":
         return _cmd_scaling(args)
     if mode == "fd":
@@ -140,14 +152,16 @@ def cmd_compare(args) -> int:
 
 def _expression_and_point(args):
     """The scalar expression, the wrt symbols, every input and the point."""
-    outs, _ = load_expression(args)
+    prog, text = load_program(args)
+    outs = list(prog.outputs)
     if args.at is None:
         raise UsageError("give the point with --at, e.g. --at x=2,z=3")
-    wrt = parse_wrt(args.wrt, outs)
+    names = source_names(text, prog)
+    wrt = parse_wrt(args.wrt, outs, names=names)
     if not wrt:
         raise UsageError("the expression has no variables to differentiate by")
     inputs = gradient_inputs(outs, wrt)
-    point = parse_point(args.at, inputs)
+    point = parse_point(args.at, inputs, names=names)
     return outs[0], wrt, inputs, point
 
 
@@ -197,7 +211,7 @@ def print_method_comparison(f, wrt, inputs, point, methods=None, repeat: int = 5
                 "error": r.error,
             } for r in results],
         }
-        print(json.dumps(doc, indent=2))
+        print_json(doc)
         return
 
     shown = names if len(names) <= _MAX_GRADIENT_COLUMNS else names[:_MAX_GRADIENT_COLUMNS - 1]
@@ -252,7 +266,7 @@ def _parse_sizes(spec: str) -> list[int]:
 
 def _cmd_scaling(args) -> int:
     from symdiff.lab.models import SCALING_MODEL_DESCRIPTIONS
-    from symdiff.lab.scaling import APPROACH_LABELS, scaling
+    from symdiff.lab.scaling import APPROACH_LABELS, check_sizes, scaling
 
     if args.expr or args.file:
         raise UsageError("--scaling measures a built-in model: give no EXPR or -f FILE")
@@ -260,15 +274,19 @@ def _cmd_scaling(args) -> int:
     timeout = 20.0 if args.timeout is None else args.timeout
     if not (timeout > 0 and math.isfinite(timeout)):
         raise UsageError("--timeout must be a positive number of seconds")
-    if args.plot:
-        _check_plot_target(args.plot)
+    try:
+        check_sizes(args.scaling, sizes, timeout)
+    except ValueError as exc:
+        raise UsageError(f"--sizes: {exc}") from None
+    if args.plot is not None:
+        _check_plot_target(args)
     repeat = 3 if args.repeat is None else args.repeat
     with ProgressBar(f"scaling {args.scaling}") as progress:
         rows = scaling(args.scaling, sizes, timeout=timeout, repeat=repeat, progress=progress)
     if args.plot:
         from symdiff.lab.plots import plot_scaling
 
-        _draw(plot_scaling, rows, args.plot, model=args.scaling, timeout=timeout)
+        _draw(plot_scaling, rows, args, model=args.scaling, timeout=timeout)
 
     if args.format == "json":
         doc = {
@@ -286,7 +304,7 @@ def _cmd_scaling(args) -> int:
         }
         if args.plot:
             doc["plot"] = args.plot
-        print(json.dumps(doc, indent=2))
+        print_json(doc)
         return 0
 
     model = SCALING_MODEL_DESCRIPTIONS.get(args.scaling, "")
@@ -303,16 +321,15 @@ def _cmd_scaling(args) -> int:
         elif r.status != "ok":
             note = f"{r.status}: {note}" if note else r.status
         ratio = r.ops_ratio
-        table.append([APPROACH_LABELS.get(r.approach, r.approach), str(r.n), str(r.n_inputs),
-                      str(r.f_ops), format_seconds(r.seconds), format_count(r.ops),
+        table.append([APPROACH_LABELS.get(r.approach, r.approach), str(r.n),
+                      format_count(r.n_inputs), format_count(r.f_ops),
+                      format_seconds(r.seconds), format_count(r.ops),
                       "-" if ratio is None else f"{ratio:.3g}", format_count(r.evaluations), note])
     print(format_table(header, table, right={1, 2, 3, 4, 5, 6, 7}))
     print()
     print("time: build time for the symbolic approaches, time per gradient for the others; "
           "ops: arithmetic per gradient\n(central differences: evaluations x |f|; naive "
           "symbolic: SymPy count_ops of the n derivatives)")
-    if args.plot:
-        print(f"wrote {args.plot}")
     return 0
 
 
@@ -323,13 +340,13 @@ def _cmd_fd_sweep(args) -> int:
     if args.wrt is not None and len(wrt) != 1:
         raise UsageError("--fd-sweep takes one variable: --wrt NAME")
     var = wrt[0].payload
-    if args.plot:
-        _check_plot_target(args.plot)
+    if args.plot is not None:
+        _check_plot_target(args)
     sweep = fd_sweep(f, point, var)
     if args.plot:
         from symdiff.lab.plots import plot_fd_sweep
 
-        _draw(plot_fd_sweep, sweep, args.plot, expr_label=_expr_text(f, 60))
+        _draw(plot_fd_sweep, sweep, args, expr_label=_expr_text(f, 60))
 
     if args.format == "json":
         doc = {
@@ -344,7 +361,7 @@ def _cmd_fd_sweep(args) -> int:
         }
         if args.plot:
             doc["plot"] = args.plot
-        print(json.dumps(doc, indent=2))
+        print_json(doc)
         return 0
 
     at = format_point(point, number=format_number)
@@ -360,27 +377,43 @@ def _cmd_fd_sweep(args) -> int:
     for m in ("forward", "central"):
         print(f"default {m} step: h = {sweep.default_steps[m]:.3g}, "
               f"relative error {format_error(sweep.default_errors[m])}")
-    if args.plot:
-        print(f"wrote {args.plot}")
     return 0
 
 
-def _check_plot_target(path: str) -> None:
-    """Fail before a long measurement if the plot cannot be drawn."""
+def _check_plot_target(args) -> None:
+    """Fail before a long measurement if the plot ``args.plot`` cannot be
+    drawn: no matplotlib, a format it does not write, or a path that
+    cannot be written (:func:`check_output_path`; never the input file)."""
     from symdiff.lab.plots import MatplotlibMissing, require_matplotlib
 
+    path = args.plot
     try:
         require_matplotlib()
     except MatplotlibMissing as exc:
         raise UsageError(f"--plot: {exc}; leave out --plot to get the numbers as a table") \
             from None
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UsageError(f"--plot: directory {folder} does not exist")
+    check_output_path(path, "--plot", [args.file] if args.file else [])
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    if ext:
+        from matplotlib.figure import Figure
+
+        formats = Figure().canvas.get_supported_filetypes()
+        if ext not in formats:
+            raise UsageError(f"--plot {path}: matplotlib cannot write .{ext} files; use one "
+                             f"of {', '.join('.' + f for f in sorted(formats))}")
 
 
-def _draw(plot_fn, data, path, **kw) -> None:
-    try:
-        plot_fn(data, path, **kw)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+def _draw(plot_fn, data, args, **kw) -> None:
+    """Draw ``data`` with ``plot_fn`` into ``args.plot``.  The picture is
+    drawn into a temporary file first and then written, so a failed write
+    (a full disk) is an error naming the file, never a silent loss."""
+    import tempfile
+
+    path = args.plot
+    ext = os.path.splitext(path)[1] or ".png"
+    with tempfile.TemporaryDirectory(prefix="symdiff-plot-") as tmp:
+        staged = os.path.join(tmp, "plot" + ext)
+        plot_fn(data, staged, **kw)
+        with open(staged, "rb") as fh:
+            picture = fh.read()
+    write_output(path, picture, "--plot", [args.file] if args.file else [])

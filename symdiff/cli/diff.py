@@ -4,8 +4,6 @@ Programs that declare tensors go to :mod:`symdiff.cli.diff_tensor`."""
 
 from __future__ import annotations
 
-import json
-
 from symdiff.cli.common import (
     add_expr_args,
     add_shape_args,
@@ -15,6 +13,8 @@ from symdiff.cli.common import (
     load_program,
     parse_point,
     parse_wrt,
+    print_json,
+    source_names,
 )
 from symdiff.cli.render import (
     format_float,
@@ -22,6 +22,12 @@ from symdiff.cli.render import (
     json_number,
     print_expressions,
     print_latex_derivatives,
+)
+from symdiff.cli.stable import (
+    print_rewrites,
+    rewrite_json,
+    stabilize_derivatives,
+    stabilize_expressions,
 )
 
 __all__ = ["register", "cmd_diff"]
@@ -40,6 +46,9 @@ def register(sub) -> None:
     p.add_argument("--format", choices=["text", "json", "latex"], default="text")
     p.add_argument("--no-cse", action="store_true",
                    help="print each derivative as a plain expression")
+    p.add_argument("--stable", action="store_true",
+                   help="rewrite f, then its derivatives, into numerically stable forms "
+                        "(log(1+exp(x)) -> softplus(x), ...) and list the rewrites")
     p.set_defaults(func=cmd_diff)
 
 
@@ -51,19 +60,26 @@ def cmd_diff(args) -> int:
     from symdiff.text.infix import to_string
     from symdiff.text.program import to_program
 
-    prog, _ = load_program(args)
+    prog, text = load_program(args)
+    names = source_names(text, prog)
     if is_tensor_program(prog):
         from symdiff.cli.diff_tensor import diff_tensors
 
-        return diff_tensors(args, prog)
+        return diff_tensors(args, prog, names)
     outs = list(prog.outputs)
     f = outs[0]
-    wrt = parse_wrt(args.wrt, outs)
+    wrt = parse_wrt(args.wrt, outs, names=names)
     inputs = free_symbols(outs)
     missing = [s.payload for s in wrt if s not in inputs]
+    rewrites = []
+    if args.stable:
+        f, rewrites = stabilize_expressions(f)
     g = grad(f, wrt)
     H = hessian(f, wrt) if args.hessian else None
-    point = parse_point(args.at, gradient_inputs(outs, wrt))
+    if args.stable:
+        g, H, more = stabilize_derivatives(g, H)
+        rewrites += more
+    point = parse_point(args.at, gradient_inputs(outs, wrt), names=names)
     names = [s.payload for s in wrt]
 
     values = None
@@ -81,6 +97,9 @@ def cmd_diff(args) -> int:
                      "derivatives": {n: to_string(d) for n, d in zip(names, g)}}
         if missing:
             doc["note"] = f"f does not depend on {', '.join(missing)}"
+        if args.stable:
+            doc["f"] = to_string(f)
+            doc["rewrites"] = [rewrite_json(r) for r in rewrites]
         if H is not None:
             doc["second_derivatives"] = [[to_string(h) for h in row] for row in H]
         if values is not None:
@@ -88,9 +107,11 @@ def cmd_diff(args) -> int:
             doc["gradient"] = {n: json_number(v) for n, v in zip(names, values["gradient"])}
             if H is not None:
                 doc["hessian"] = [[json_number(v) for v in row] for row in values["hessian"]]
-        print(json.dumps(doc, indent=2))
+        print_json(doc)
         return 0
 
+    if args.stable:
+        print_rewrites(rewrites)
     if args.format == "latex":
         print_latex_derivatives(f, wrt, g, H)
     else:

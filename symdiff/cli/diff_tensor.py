@@ -11,14 +11,13 @@ printed program.
 
 from __future__ import annotations
 
-import json
-
 from symdiff.cli.common import (
     UsageError,
     derivative_outputs,
     gradient_inputs,
     parse_point,
     parse_wrt,
+    print_json,
 )
 from symdiff.cli.render import (
     format_value,
@@ -55,9 +54,10 @@ def _hessian_blocks(f, wrt, g) -> list:
     return [[grad(gi, wj) if not gi.shape else jacobian(gi, wj) for wj in wrt] for gi in g]
 
 
-def diff_tensors(args, prog) -> int:
+def diff_tensors(args, prog, source_names=None) -> int:
     """Print the derivatives of the tensor program ``prog`` (and values with
-    ``--at``), in the format of ``args``."""
+    ``--at``), in the format of ``args``.  ``source_names``: the variables of
+    the program as written (:func:`symdiff.cli.common.source_names`)."""
     from symdiff.core.differentiate import grad
     from symdiff.core.graph import free_symbols
     from symdiff.core.shapes import format_shape
@@ -70,7 +70,7 @@ def diff_tensors(args, prog) -> int:
     if f.shape:
         raise UsageError(f"symdiff diff differentiates a scalar, but the output has shape "
                          f"{format_shape(f.shape)} (reduce it, e.g. with sum(...) or mean(...))")
-    wrt = parse_wrt(args.wrt, outs, prog.declarations)
+    wrt = parse_wrt(args.wrt, outs, prog.declarations, names=source_names)
     inputs = free_symbols(outs)
     missing = [s.payload for s in wrt if s not in inputs]
     g = grad(f, wrt) if wrt else []
@@ -104,7 +104,7 @@ def diff_tensors(args, prog) -> int:
                 doc["hessian"] = [[json_value(hv[(i, j)]) if (i, j) in hv
                                    else json_value(_transposed(hv[(j, i)]))
                                    for j in range(len(wrt))] for i in range(len(wrt))]
-        print(json.dumps(doc, indent=2))
+        print_json(doc)
         return 0
 
     if args.format == "latex":

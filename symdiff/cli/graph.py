@@ -7,7 +7,15 @@ from __future__ import annotations
 import os
 import sys
 
-from symdiff.cli.common import UsageError, add_expr_args, add_shape_args, load_program, parse_wrt
+from symdiff.cli.common import (
+    UsageError,
+    add_expr_args,
+    add_shape_args,
+    check_output_path,
+    load_program,
+    parse_wrt,
+    write_output,
+)
 
 __all__ = ["register", "cmd_graph"]
 
@@ -75,13 +83,11 @@ def cmd_graph(args) -> int:
             sys.stdout.write(dot_text)
         return 0
     ext = os.path.splitext(path)[1].lower()
+    inputs = [args.file] if args.file else []     # never overwritten
     if ext in (".dot", ".gv"):
-        try:
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(dot_text)
-        except OSError as exc:
-            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        write_output(path, dot_text, "-o", inputs, announce=False)
     elif ext in _GRAPHVIZ_FORMATS:
+        check_output_path(path, "-o", inputs)
         _run_graphviz(dot_text, path, _GRAPHVIZ_FORMATS[ext])
     else:
         raise UsageError(f"-o {path}: unknown format {ext or '(no extension)'}; "

@@ -170,3 +170,17 @@ def function(name: str):
 
 
 _ELEMENTWISE_MAX = function("max")
+_ELEMENTWISE_LOGSUMEXP = function("logsumexp")
+
+
+def logsumexp(*args, axis=None, keepdims: bool = False):
+    """``logsumexp(t, axis=...)`` of one tensor is the reduction
+    (:func:`symdiff.core.tensor.logsumexp`); ``logsumexp(a, b, ...)`` of two
+    or more expressions is log(e^a + e^b + ...) computed without overflow
+    (the scalar primitive; its gradient is the softmax weights)."""
+    if len(args) == 1 and isinstance(args[0], Node):
+        return tensor.logsumexp(args[0], axis, keepdims)
+    if axis is not None or keepdims:
+        raise TypeError("logsumexp(..., axis=) reduces one tensor; the elementwise "
+                        f"logsumexp of {len(args)} arguments takes no axis")
+    return _ELEMENTWISE_LOGSUMEXP(*args)

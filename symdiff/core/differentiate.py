@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from symdiff.core import symbolic as F
+from symdiff.core.display import ExprList
 from symdiff.core.graph import as_outputs, free_symbols, paused_gc, sort_symbols, toposort
 from symdiff.core.node import FLOAT, Node, const, eye, symbol
 from symdiff.core.ops import ALL_OPS
@@ -191,7 +192,7 @@ def _exact(c: Node | None, shape: tuple) -> Node:
 
 def _shape(items: list, shape):
     if shape is None:
-        return items
+        return ExprList(items)
     if shape == ():
         return items[0]
     arr = np.empty(len(items), dtype=object)
@@ -264,9 +265,9 @@ def jacobian(outputs, wrt=None):
             raise ValueError("jacobian of several outputs needs scalar expressions; "
                              "pass one vector expression instead")
         adj = adjoints(o, syms)
-        rows.append([_exact(adj.get(s), s.shape) for s in syms])
+        rows.append(ExprList(_exact(adj.get(s), s.shape) for s in syms))
     if shape is None:
-        return rows
+        return ExprList(rows)
     arr = np.empty((len(outs), len(syms)), dtype=object)
     for i, r in enumerate(rows):
         arr[i, :] = r
@@ -283,16 +284,45 @@ def _single_wrt(nodes: list) -> list:
 
 def hessian(f, wrt=None):
     """Hessian of the scalar ``f``: the Jacobian of its gradient, both built by
-    reverse accumulation, so all entries share one graph with f.  For a
-    vector ``x`` it is one tensor expression of shape (n, n)."""
+    reverse accumulation, so all entries share one graph with f.  Over
+    scalar symbols it is a list of rows (a 2-D object array for an array
+    ``wrt``) holding the upper triangle mirrored, so ``H[i][j] is
+    H[j][i]``.  For a vector ``x`` it is one tensor expression of shape
+    (n, n)."""
     f = _single(f)
     if isinstance(wrt, Node) and wrt.shape:
         if len(wrt.shape) != 1:
             raise ValueError(f"hessian needs a vector x, got shape {wrt.shape}")
         return _tensor_jacobian(grad(f, wrt), wrt)
     syms, shape = _as_wrt(wrt, [f])
+    rows = _symmetric_hessian(f, syms)
+    if shape is None:
+        return ExprList(ExprList(r) for r in rows)
+    arr = np.empty((len(syms), len(syms)), dtype=object)
+    for i, r in enumerate(rows):
+        arr[i, :] = r
+    return arr
+
+
+def _symmetric_hessian(f: Node, syms: list) -> list[list]:
+    """Rows of the Hessian of ``f`` over the scalar ``syms``, built for the
+    upper triangle only and mirrored: H[j][i] is the very node H[i][j], so
+    the matrix is exactly symmetric (differentiating in the two orders
+    builds different roundings of the same value) and about half the
+    second-derivative graph is never built."""
+    n = len(syms)
     g = grad(f, syms)
-    return jacobian(g, syms if shape is None else np.array(syms, dtype=object))
+    rows: list[list] = [[None] * n for _ in range(n)]
+    for i in range(n):
+        if g[i].shape:
+            raise ValueError(f"hessian over a list needs scalar symbols; "
+                             f"{syms[i].payload!r} has shape {g[i].shape}")
+        # Only paths to syms[i:] are followed: the entries j < i are the
+        # mirror images computed by earlier rows.
+        adj = adjoints(g[i], syms[i:])
+        for j in range(i, n):
+            rows[i][j] = rows[j][i] = _exact(adj.get(syms[j]), ())
+    return rows
 
 
 def hvp(f, x, v) -> Node:

@@ -164,10 +164,36 @@ class Node:
         """Number of axes (0 for a scalar)."""
         return len(self.shape)
 
-    # numpy defers to the methods above instead of treating a node as an
-    # opaque object (array * tensor builds a tensor expression; array *
-    # scalar expression still gives an object array of expressions).
-    __array_ufunc__ = None
+    def __abs__(self):
+        return _symbolic.apply("abs", self)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        # numpy ufuncs build expressions (np.exp(x), np.float64(2) * x): see
+        # symdiff.core.ufuncs.  Arrays mixed in behave as with the Python
+        # operators (array * tensor builds a tensor expression; a numeric
+        # array * scalar expression gives an object array of expressions).
+        from symdiff.core.ufuncs import apply_ufunc
+
+        return apply_ufunc(ufunc, method, inputs, kwargs)
+
+    def _sympy_(self):
+        # SymPy calls this when a node meets a SymPy object (x + Symbol('y'),
+        # Symbol('y') * x); converting silently would mix two expression
+        # systems, so say how to convert instead.
+        raise TypeError("cannot mix a symdiff expression with SymPy objects: convert "
+                        "with sd.to_sympy(expr) or bring SymPy in with sd.from_sympy(...)")
+
+    # Jupyter: LaTeX, and the computation graph as SVG when Graphviz is
+    # installed (the printers are imported lazily; see symdiff.core.display).
+    def _repr_latex_(self) -> str:
+        from symdiff.core.display import latex_of
+
+        return latex_of(self)
+
+    def _repr_svg_(self) -> str | None:
+        from symdiff.core.display import svg_of
+
+        return svg_of(self)
 
     @property
     def name(self) -> str:
@@ -417,3 +443,14 @@ def eye(n) -> Node:
 # The simplifying constructors build on this module, so they are imported
 # last; the Node operators above look them up at call time.
 from symdiff.core import symbolic as _symbolic  # noqa: E402 - mutual import, see above
+
+
+def _add_object_loop_methods() -> None:
+    # np.exp(object array of nodes) calls node.exp() on each entry.
+    from symdiff.core.ufuncs import OBJECT_LOOP_METHODS, object_loop_method
+
+    for name, op in OBJECT_LOOP_METHODS.items():
+        type.__setattr__(Node, name, object_loop_method(name, op))
+
+
+_add_object_loop_methods()

@@ -40,8 +40,10 @@ Adding a primitive means adding one entry here (plus its row in
 
 Conventions at non-smooth points (shared with SymPy, CasADi and PyTorch):
 relu'(0) = 0, |x|'(0) = 0; at ties of max/min the gradient is split equally
-between the tied arguments.  ``max``/``min`` ignore a NaN argument when
-another argument is a number (IEEE maxNum / ``numpy.fmax``).
+between the tied arguments.  ``max``/``min`` are IEEE 754-2019
+maximumNumber / minimumNumber on every path: a NaN argument is ignored when
+another argument is a number (as ``numpy.fmax``), and -0.0 < +0.0, so
+max(+0.0, -0.0) = +0.0 and min(+0.0, -0.0) = -0.0 whatever the order.
 """
 
 from __future__ import annotations
@@ -174,6 +176,17 @@ def _softplus(x):
     return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
 
 
+def _logsumexp(*args):
+    # log(e^a + e^b + ...) as a left fold of numpy's logaddexp, which shifts
+    # each pair by its max and adds log1p(exp(-|a - b|)): no overflow, full
+    # accuracy where one term dominates (logsumexp(0, -40) = 4.2e-18, not 0),
+    # NaN propagates.  The compiled hook computes the very same fold.
+    out = args[0]
+    for a in args[1:]:
+        out = np.logaddexp(out, a)
+    return out
+
+
 def _relu(x):
     # x where x > 0 or x is NaN, else +0.0.
     return np.where(x <= 0, 0.0, x)
@@ -188,18 +201,62 @@ def _eq(a, b):
     return np.where(a == b, 1.0, 0.0)
 
 
+def _max2(a, b):
+    # IEEE 754-2019 maximumNumber: a NaN loses to a number (np.fmax), and
+    # -0.0 < +0.0.  np.fmax returns either zero at a tie of +0.0 and -0.0
+    # (its first argument, or the other one for arrays): there the answer
+    # is b if a is -0.0, else a.
+    if isinstance(a, float) and isinstance(b, float):   # np.float64 too
+        if a != a or (a == b == 0 and math.copysign(1.0, a) < 0):
+            return b
+        return a if a >= b or b != b else b
+    r = np.fmax(a, b)
+    zero = r == 0
+    if not zero.any():                        # the common case: one pass more
+        return r
+    return np.where(zero & (a == b), np.where(np.signbit(a), b, a), r)[()]
+
+
+def _min2(a, b):
+    # IEEE 754-2019 minimumNumber: as _max2, with -0.0 winning a tie of
+    # zeros: a if a is -0.0, else b.
+    if isinstance(a, float) and isinstance(b, float):
+        if a != a or (a == b == 0 and math.copysign(1.0, a) > 0):
+            return b
+        return a if a <= b or b != b else b
+    r = np.fmin(a, b)
+    zero = r == 0
+    if not zero.any():
+        return r
+    return np.where(zero & (a == b), np.where(np.signbit(a), a, b), r)[()]
+
+
 def _fmax(*args):
     out = args[0]
     for a in args[1:]:
-        out = np.fmax(out, a)
+        out = _max2(out, a)
     return out
 
 
 def _fmin(*args):
     out = args[0]
     for a in args[1:]:
-        out = np.fmin(out, a)
+        out = _min2(out, a)
     return out
+
+
+def _power(a, b):
+    # C99 pow (Annex F), as libm and the compiled code compute it.  numpy
+    # computes x ** 0.5 as sqrt(x), which differs at two bases: sqrt(-inf)
+    # is NaN where pow(-inf, 0.5) = +inf, and sqrt(-0.0) = -0.0 where
+    # pow(-0.0, 0.5) = +0.0.  At both, pow(x, 0.5) = |x|.
+    r = np.power(a, b)
+    if isinstance(a, float) and isinstance(b, float):   # np.float64 too
+        return abs(a) if b == 0.5 and (a == 0 or a == -math.inf) else r
+    if r.dtype.kind == "c" or not np.any(b == 0.5):
+        return r                                # complex step: no such bases
+    fix = (b == 0.5) & ((a == 0) | (a == -np.inf))
+    return np.where(fix, np.abs(a), r)[()] if fix.any() else r
 
 
 def _py_div(a, b):
@@ -270,6 +327,49 @@ def _one_minus_sq(F, u):
     return F.sub(F.const(1.0), F.mul(u, u))
 
 
+def _vjp_tanh(F, i, a, out, g):
+    # tanh' = 1/cosh(x)^2, as (g / cosh(x)) / cosh(x): 1 - tanh(x)^2
+    # cancels (relative error 1e-8 at x = 10, 0 instead of 1.7e-17 at
+    # x = 20).  Dividing twice never forms cosh^2, which overflows from
+    # |x| = 355 where sech^2 is still a normal or subnormal number, and g is
+    # never multiplied by an overflowed factor (g / inf = 0, not NaN).
+    # Three ops per tanh (cosh, two divisions), as 1 - t*t times g was:
+    # the gradient stays within 4x the ops of f (test_differentiate).
+    c = F.cosh(a[0])
+    return F.div(F.div(g, c), c)
+
+
+def _vjp_sigmoid(F, i, a, out, g):
+    # sigmoid' = sigmoid(x) sigmoid(-x): s(1 - s) cancels for x >> 0 (off by
+    # 3.6e-8 at x = 20, 0 from x = 37); both factors are <= 1, so g times
+    # them never overflows.
+    return F.mul(F.mul(g, out), F.sigmoid(F.neg(a[0])))
+
+
+def _vjp_hypot(F, i, a, out, g):
+    # d hypot(x, y)/dx = x / hypot(x, y): the ratio is at most 1 in
+    # magnitude, so neither it nor g times it overflows (x/sqrt(x^2 + y^2)
+    # does from |x| = 1.3e154).  NaN at the origin, as for sqrt(x^2 + y^2).
+    return F.mul(g, F.div(a[i], out))
+
+
+def _vjp_logsumexp(F, i, a, out, g):
+    # The softmax weight of argument i.  With two arguments it is
+    # sigmoid(a_i - a_j), accurate to a few ulps down to e^-745: a_i - a_j
+    # is exact when the two are close, while exp(a_i - out) loses |out|
+    # ulps to the rounding of out (31 ulp at (38.77, 23.34); 1.5 vs 1.7
+    # bits on the accuracy corpus's logaddexp, where the naive
+    # e^a/(e^a + e^b) has 0.9: a tiny weight still pays |a_i - a_j|/2 ulps
+    # for the rounding of the difference).  With more, exp(a_i - out)
+    # <= 1: no overflow, tiny weights keep their relative accuracy, and
+    # the error, about |out| ulps, is the softmax's own condition number
+    # (measured: shifting by max(a) instead gave 32 vs 44 ulp at
+    # |a| <= 30, 485 vs 485 at 800).
+    if len(a) == 2:
+        return F.mul(g, F.sigmoid(F.sub(a[i], a[1 - i])))
+    return F.mul(g, F.exp(F.sub(a[i], out)))
+
+
 def _vjp_maxmin(F, i, a, out, g):
     # Ties split equally: weight_i = [a_i == out] / #{j : a_j == out}.
     hits = [F.eq(x, out) for x in a]
@@ -324,6 +424,23 @@ def _lower_softplus(em, x):
     return em.fadd(lin, em.op("log1p", em.op("exp", em.fneg(em.op("abs", x)))))
 
 
+def _lower_logsumexp(em, *args):
+    # The fold of numpy's npy_logaddexp, step for step (symdiff's numpy
+    # evaluation), so compiled and interpreted results agree to libm's ulps.
+    acc = args[0]
+    for b in args[1:]:
+        a = acc
+        d = em.fsub(a, b)
+        pos = em.fadd(a, em.op("log1p", em.op("exp", em.fneg(d))))
+        neg = em.fadd(b, em.op("log1p", em.op("exp", d)))
+        # d > 0: the first form; d <= 0: the second; d NaN: NaN.
+        r = em.select(em.fcmp("ogt", d, em.const(0.0)), pos,
+                      em.select(em.fcmp("ole", d, em.const(0.0)), neg, d))
+        # a == b (infinities of one sign included): a + log 2.
+        acc = em.select(em.fcmp("oeq", a, b), em.fadd(a, em.const(math.log(2.0))), r)
+    return acc
+
+
 def _lower_maxmin(intrinsic):
     def lower(em, *args):
         acc = args[0]
@@ -334,35 +451,34 @@ def _lower_maxmin(intrinsic):
     return lower
 
 
-# pow(x, n) for a constant integer |n| <= this is lowered to multiplications.
-# Each extra multiplication can add about an ulp (measured: 2 ulp at n = 4,
-# 12 at n = 16, against glibc pow's < 1 ulp), so only the smallest powers,
-# where the speed-up matters most (x^2 is one exact multiply), are unrolled.
-POW_INT_MAX = 4
+#: Constant exponents lowered without a pow call (see _lower_pow): x^2 =
+#: x*x, x^-1 = 1/x, x^1 = x, x^0 = 1, each exact or one correctly rounded
+#: operation.  Every other exponent calls pow.
+POW_UNROLLED = frozenset({-1.0, 0.0, 1.0, 2.0})
+#: The largest |n| in POW_UNROLLED (read by symdiff.lab.accuracy); note
+#: that -2 is NOT unrolled: 1/(x*x) rounds twice and underflows early.
+POW_INT_MAX = 2
 
 
 def _lower_pow(em, x, y):
+    # Only exponents whose unrolled form is ONE correctly rounded operation
+    # are unrolled: x*x and 1/x are then at least as accurate as libm's pow
+    # and overflow and underflow exactly where the true power does.  Longer
+    # products are not: x*x*x rounds twice (2 ulp, glibc pow < 1 ulp) and
+    # 1/(x*x*x) overflows x^3 first (0 at x = 1e103, where x^-3 is the
+    # subnormal 1e-309), so every other exponent calls pow.  LLVM keeps
+    # C99's special cases itself (pow(x, 0.5) -> sqrt only with -0.0 and
+    # -inf handled), and with fast_math it expands small integer powers.
     c = em.const_value(y)
-    if c is None or not math.isfinite(c) or c != int(c) or abs(c) > POW_INT_MAX:
-        # pow(x, 0.5) stays pow: sqrt differs at -0.0 and -inf.
-        return em.intrinsic("llvm.pow.f64", x, y)
-    # x^n by binary powering.  For n < 0 we compute 1/x^|n|: one extra
-    # rounding relative to libm's pow, and x^|n| may overflow to inf (giving
-    # 0) where pow(x, n) would still be a subnormal.  Accepted: a few ulp.
-    n = int(c)
-    if n == 0:
-        return em.const(1.0)  # pow(x, 0) = 1 even for NaN, as in libm
-    k = abs(n)
-    acc = None
-    p = x
-    while True:
-        if k & 1:
-            acc = p if acc is None else em.fmul(acc, p)
-        k >>= 1
-        if not k:
-            break
-        p = em.fmul(p, p)
-    return em.fdiv(em.const(1.0), acc) if n < 0 else acc
+    if c == 2.0:
+        return em.fmul(x, x)
+    if c == -1.0:
+        return em.fdiv(em.const(1.0), x)
+    if c == 1.0:
+        return x                  # pow(x, 1) = x, also -0.0 and NaN
+    if c == 0.0:
+        return em.const(1.0)      # pow(x, 0) = 1 even for NaN, as in libm
+    return em.intrinsic("llvm.pow.f64", x, y)
 
 
 def _unary(name, fn, vjp, lowering, *, latex=None, complex_ok=True, smooth=True,
@@ -395,7 +511,7 @@ _TABLE = [
     OpDef("neg", 1, np.negative, _vjp_neg, Instruction("fneg"), python=operator.neg,
           infix="-", precedence=PREC_NEG, latex="-{0}", rank=3, function=False, complex_ok=True,
           doc="-a"),
-    OpDef("pow", 2, np.power, _vjp_pow, Hook(_lower_pow), infix="^", aliases=("**",),
+    OpDef("pow", 2, _power, _vjp_pow, Hook(_lower_pow), infix="^", aliases=("**",),
           precedence=PREC_POW, right_assoc=True, latex="{0}^{{{1}}}", rank=2,
           complex_ok=True, domain=("positive", "real"), doc="a ^ b (IEEE pow)"),
     # --- exponentials and logarithms --------------------------------------
@@ -407,11 +523,17 @@ _TABLE = [
            lambda F, i, a, out, g: F.div(g, F.add(F.const(1.0), a[0])), Libm("log1p"),
            latex=r"\ln\left(1 + {0}\right)", domain=("gt_minus1",), doc="log(1 + x)"),
     _unary("expm1", np.expm1,
-           lambda F, i, a, out, g: F.mul(g, F.add(out, F.const(1.0))), Libm("expm1"),
+           # expm1' = exp(x), not out + 1: adding 1 to expm1(-20) = -1 + 2e-9
+           # keeps 2e-9 only to 1e-8 relative accuracy.
+           lambda F, i, a, out, g: F.mul(g, F.exp(a[0])), Libm("expm1"),
            latex=r"\left(e^{{{0}}} - 1\right)", doc="exp(x) - 1"),
     _unary("sqrt", np.sqrt,
            lambda F, i, a, out, g: F.div(F.mul(F.const(0.5), g), out), _intr("sqrt"),
            latex=r"\sqrt{{{0}}}", domain=("positive",), doc="square root"),
+    OpDef("hypot", 2, np.hypot, _vjp_hypot, Libm("hypot"),
+          latex=r"\operatorname{{hypot}}\left({0}, {1}\right)", commutative=True,
+          domain=("real", "real"),
+          doc="sqrt(x^2 + y^2) without overflow or underflow (libm hypot)"),
     # --- trigonometric ----------------------------------------------------
     _unary("sin", np.sin, lambda F, i, a, out, g: F.mul(g, F.cos(a[0])), _intr("sin"),
            latex=r"\sin\left({0}\right)"),
@@ -434,11 +556,11 @@ _TABLE = [
            latex=r"\sinh\left({0}\right)"),
     _unary("cosh", np.cosh, lambda F, i, a, out, g: F.mul(g, F.sinh(a[0])), Libm("cosh"),
            latex=r"\cosh\left({0}\right)"),
-    _unary("tanh", np.tanh, lambda F, i, a, out, g: F.mul(g, _one_minus_sq(F, out)),
+    _unary("tanh", np.tanh, _vjp_tanh,
            Libm("tanh"), latex=r"\tanh\left({0}\right)"),
     # --- activations ------------------------------------------------------
     _unary("sigmoid", _sigmoid,
-           lambda F, i, a, out, g: F.mul(g, F.mul(out, F.sub(F.const(1.0), out))),
+           _vjp_sigmoid,
            Hook(_lower_sigmoid, calls=("exp", "abs")),
            latex=r"\sigma\left({0}\right)", complex_ok=False,
            doc="1 / (1 + e^-x), evaluated without overflow"),
@@ -446,16 +568,21 @@ _TABLE = [
            Hook(_lower_softplus, calls=("exp", "abs", "log1p")),
            latex=r"\operatorname{{softplus}}\left({0}\right)", complex_ok=False,
            doc="log(1 + e^x), evaluated without overflow"),
+    OpDef("logsumexp", VARIADIC, _logsumexp, _vjp_logsumexp,
+          Hook(_lower_logsumexp, calls=("exp", "log1p")),
+          latex=r"\operatorname{{logsumexp}}\left({0}\right)", commutative=True,
+          domain=("real", "real"),
+          doc="log(e^a + e^b + ...) without overflow; the gradient is the softmax"),
     _unary("relu", _relu, lambda F, i, a, out, g: F.mul(g, F.step(a[0])), Hook(_lower_relu),
            latex=r"\operatorname{{relu}}\left({0}\right)", complex_ok=False, smooth=False,
            doc="max(x, 0); relu'(0) = 0"),
     _unary("abs", np.abs, lambda F, i, a, out, g: F.mul(g, F.sign(a[0])), _intr("fabs"),
            latex=r"\left|{0}\right|", complex_ok=False, smooth=False, doc="|x|; |x|'(0) = 0"),
-    OpDef("max", VARIADIC, _fmax, _vjp_maxmin, Hook(_lower_maxmin("llvm.maxnum.f64")),
+    OpDef("max", VARIADIC, _fmax, _vjp_maxmin, Hook(_lower_maxmin("llvm.maximumnum.f64")),
           latex=r"\max\left({0}\right)", commutative=True, smooth=False,
           domain=("real", "real"),
           doc="largest argument (NaN-ignoring); ties split the gradient equally"),
-    OpDef("min", VARIADIC, _fmin, _vjp_maxmin, Hook(_lower_maxmin("llvm.minnum.f64")),
+    OpDef("min", VARIADIC, _fmin, _vjp_maxmin, Hook(_lower_maxmin("llvm.minimumnum.f64")),
           latex=r"\min\left({0}\right)", commutative=True, smooth=False,
           domain=("real", "real"),
           doc="smallest argument (NaN-ignoring); ties split the gradient equally"),

@@ -6,20 +6,66 @@ rules build their results through it, so results are simplified and
 interned too).  Operands of commutative ops arrive in canonical order, so a
 constant operand is always ``args[0]``; constants have already been folded.
 
-Every rule keeps the IEEE result for every finite input (the value, up to
-the sign of a zero result), as its comment says.  Rules that would change a
-finite result (``x/x -> 1`` at x = 0, ``x - x -> 0`` at inf) are not here.
-``0 * b -> 0`` differs from IEEE only for b = inf or NaN (documented in
-README's Conventions).
+Exact IEEE by default.  Every scalar rule applied by default gives the
+bit-identical IEEE result for every input: NaN, infinities and the sign of
+a zero included (each rule's comment says why).  The rules that would not
+are *fast rules*, applied only inside :func:`fast_rules` (the user's
+request, as ``-ffast-math``'s ``-fno-signed-zeros`` is in C):
+
+* ``0 * b -> 0``: wrong for b = inf or NaN (NaN) and for b < 0 (-0.0):
+  ``1/((x - 5)*0)`` is -inf at x = 1, not inf;
+* ``+0 + b -> b``: +0.0 + -0.0 = +0.0, not -0.0 (``-0.0 + b -> b`` is exact);
+* ``a - (-0) -> a``: -0.0 - -0.0 = +0.0 (``a - (+0) -> a`` is exact);
+* ``+0 - b -> -b``: 0.0 - 0.0 = +0.0, not -0.0 (``-0.0 - b -> -b`` is exact);
+* ``-(a - b) -> b - a``: at a = b, -(a - b) = -0.0 but b - a = +0.0.
+
+Rules that change a finite result (``x/x -> 1`` at x = 0, ``x - x -> 0``
+at inf) are not here at all.  Differentiation needs none of the fast rules
+to keep derivatives small: a missing adjoint is absent (a symbolic zero),
+never a ``0 * g`` node.
 """
 
 from __future__ import annotations
 
-__all__ = ["RULES"]
+import contextlib
+import contextvars
+import math
+
+__all__ = ["RULES", "fast_rules", "fast_rules_enabled"]
+
+# Whether the fast rules apply (see the module docstring); a context
+# variable, so that threads and asyncio tasks each keep their own setting.
+_FAST = contextvars.ContextVar("symdiff_fast_rules", default=False)
+
+
+@contextlib.contextmanager
+def fast_rules(enabled: bool = True):
+    """Within the ``with`` block, also apply the fast rules (``0 * b -> 0``,
+    ``0 + b -> b``, ``-(a - b) -> b - a`` ...), which may turn an inf or
+    NaN result into a number or change the sign of a zero result.  Only
+    nodes built inside the block are affected (nodes are interned)."""
+    token = _FAST.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _FAST.reset(token)
+
+
+def fast_rules_enabled() -> bool:
+    """True inside a :func:`fast_rules` block."""
+    return _FAST.get()
+
+
+def _zero_sign(x):
+    """+1 for the constant +0.0, -1 for -0.0, 0 for anything else."""
+    if x.op == "const" and x.payload == 0.0:
+        return -1 if math.copysign(1.0, x.payload) < 0 else 1
+    return 0
 
 
 def _add(S, a, b):
-    if a.op == "const" and a.payload == 0.0:   # 0 + b -> b
+    z = _zero_sign(a)
+    if z < 0 or (z > 0 and _FAST.get()):       # -0 + b -> b (exact); +0 + b: fast
         return b
     if a.shape or b.shape:
         out = _tensor_sum_rules(S, "add", a, b)
@@ -33,9 +79,11 @@ def _add(S, a, b):
 
 
 def _sub(S, a, b):
-    if b.op == "const" and b.payload == 0.0:   # a - 0 -> a
+    z = _zero_sign(b)
+    if z > 0 or (z < 0 and _FAST.get()):       # a - (+0) -> a (exact); a - (-0): fast
         return a
-    if a.op == "const" and a.payload == 0.0:   # 0 - b -> -b
+    z = _zero_sign(a)
+    if z < 0 or (z > 0 and _FAST.get()):       # -0 - b -> -b (exact); +0 - b: fast
         return S.apply("neg", b)
     if b.op == "neg":                           # a - -c -> a + c (exact)
         return S.apply("add", a, b.args[0])
@@ -47,7 +95,7 @@ def _sub(S, a, b):
 def _mul(S, a, b):
     if a.op == "const":
         c = a.payload
-        if c == 0.0:                            # 0 * b -> 0 (finite b)
+        if c == 0.0 and _FAST.get():            # 0 * b -> 0: fast (b = inf, NaN, < 0)
             return S.ZERO
         if c == 1.0:                            # 1 * b -> b
             return b
@@ -84,14 +132,14 @@ def _div(S, a, b):
 def _neg(S, a):
     if a.op == "neg":                           # --a -> a
         return a.args[0]
-    if a.op == "sub":                           # -(a - b) -> b - a (exact)
+    if a.op == "sub" and _FAST.get():           # -(a - b) -> b - a: fast (-0 at a = b)
         return S.apply("sub", a.args[1], a.args[0])
     return None
 
 
 def _pow(S, a, b):
     if b.op == "const":
-        if b.payload == 1.0:                    # a ^ 1 -> a
+        if b.payload == 1.0:                    # a ^ 1 -> a (IEEE: exact, also -0, NaN)
             return a
         if b.payload == 0.0:                    # a ^ 0 -> 1 (IEEE: even NaN^0 = 1)
             return S.ONE
@@ -102,6 +150,8 @@ def _pow(S, a, b):
 
 def _maxmin(name):
     def rules(S, *args):
+        # Exact: maximumNumber/minimumNumber (-0 < +0, NaN ignored) is
+        # associative and commutative, and max(a, a) = a also for NaN.
         flat = []
         for x in args:                          # max(max(a, b), c) -> max(a, b, c)
             flat.extend(x.args if x.op == name else (x,))
@@ -121,9 +171,10 @@ def _maxmin(name):
 # that derivatives read as matrix algebra (X.T @ (P - Iy) / m rather than
 # X.T @ ((1/m)/s * E - (1/m) * Iy)).  Moving a scalar factor across another
 # operation reassociates floating-point products: exact up to rounding
-# (each result differs from the unrewritten one by a few ulps at most), as
-# README's Conventions say.  They never fire on scalar expressions, whose
-# rules above are exact.
+# (each result differs from the unrewritten one by a few ulps at most, and
+# A c + B c -> (A + B) c may change the sign of a zero entry), as README's
+# Conventions say.  They never fire on scalar expressions, whose rules
+# above are exact.
 
 
 def _scalar_factor(x):

@@ -2,10 +2,11 @@
 
 ``apply(name, *args)`` folds constants, applies the light rewrite rules
 below and puts commutative operands in canonical order before interning.
-Every rule keeps the IEEE result for finite inputs (the value, up to the
-sign of a zero result); rules that would change a result for a finite input
-(``x - x -> 0`` at huge x is fine, but ``x/x -> 1`` is not at x = 0) are not
-here.
+Every rule keeps the IEEE result bit for bit, NaN, infinities and -0.0
+included (``x - x -> 0`` and ``x/x -> 1`` are not rules: they are wrong at
+inf and at 0); the few rewrites exact only up to the sign of a zero or for
+finite values (``0*a -> 0``) apply only inside
+:func:`symdiff.core.rules.fast_rules`.
 
 This module doubles as the namespace ``F`` that the op table's derivative
 rules are written against: ``F.add``, ``F.mul``, ``F.exp``, ``F.const``,
@@ -42,6 +43,10 @@ def as_node(value) -> Node:
         return value
     if isinstance(value, (numbers.Real, np.floating, np.integer)):   # bool too: 0.0, 1.0
         return const(float(value))
+    if type(value).__module__.split(".")[0] == "sympy":
+        # Checked by module name: core never imports sympy.
+        raise TypeError(f"cannot use the SymPy object {value!r} in a symdiff expression: "
+                        "convert it with sd.from_sympy(...)")
     raise TypeError(f"cannot use {type(value).__name__} {value!r} in a symdiff expression")
 
 

@@ -9,9 +9,10 @@ so the error of a compiled primitive is the error of the code it lowers to:
   glibc's ``exp``/``log``/``sin``/``cos``/``pow``, glibc's ``tan``,
   ``asin`` ... directly, and the composites sigmoid/softplus built from them;
 * ``"vector"`` path (``vector_math=True``, the default): the same, except that
-  in small inlined programs exp, log, sin, cos, tanh, log1p and expm1 come
-  from :mod:`compiler.vecmath` (branch-free, vectorizable, < 1 ulp against
-  the exact value, sin/cos only for ``|x| <= 2**22``), and so do the exp and
+  in small inlined programs exp, log, sin, cos, tanh, log1p, expm1, cosh and
+  sinh come from :mod:`compiler.vecmath` (branch-free, vectorizable, < 1 ulp against
+  the exact value; sin/cos reduce ``|x| <= 2**45`` (``2**22`` without FMA)
+  themselves and return glibc's result beyond), and so do the exp and
   log1p inside sigmoid and softplus.
 
 :data:`ULP_BOUNDS` states, for every op of :data:`symdiff.core.ops.OPS` and both
@@ -25,7 +26,8 @@ seeds, on an x86-64 host with FMA and AVX-512, glibc 2.36 and LLVM 22
 (llvmlite 0.50); ``tests/test_compiler_accuracy.py`` re-checks them on a
 fresh sample on every run.  glibc's functions are within 1 ulp except sinh,
 cosh and tanh, which are off by 2 ulp at some points (stated as such);
-vecmath's are within 1 ulp; the composites sigmoid and softplus within 2.
+vecmath's (including its tanh, cosh and sinh) are within 1 ulp; the
+composites sigmoid and softplus within 2.
 :data:`POW_INT_BOUNDS` states the bounds for ``x ** n`` with a constant
 integer ``n``, which the compiler lowers to repeated multiplication instead
 of ``pow`` (up to |n| ulp).
@@ -37,6 +39,11 @@ agrees with NaN, an infinity with the same infinity; an infinity sits one
 ulp beyond the largest finite double, as in IEEE rounding.  mpmath has no
 signed zero, so the sign of a zero result is not checked here (the compiler
 tests check it against numpy).
+
+This module measures primitives one at a time.  Whole expressions and
+their gradients, per method (compiled, stabilized, interpreter, JAX,
+SymPy), in bits of error over a domain: :mod:`symdiff.lab.expr_accuracy`,
+with the corpus of :mod:`symdiff.lab.accuracy_corpus`.
 """
 
 from __future__ import annotations
@@ -53,7 +60,7 @@ import numpy as np
 from mpmath import mpf
 from mpmath.libmp import normalize, round_nearest
 
-from symdiff.core.ops import OPS, POW_INT_MAX
+from symdiff.core.ops import OPS, POW_UNROLLED
 
 __all__ = ["PATHS", "ULP_BOUNDS", "NOTES", "DOMAINS", "HARD_CASES", "POW_INT_BOUNDS",
            "POW_CONST_EXPONENTS", "Domain", "to_double", "ulp_errors", "sample", "reference",
@@ -80,10 +87,11 @@ _BOUNDS = {
     "sqrt": (0, 0),
     "sin": (1, 1), "cos": (1, 1), "tan": (1, 1),
     "asin": (1, 1), "acos": (1, 1), "atan": (1, 1),
-    "sinh": (2, 2), "cosh": (2, 2), "tanh": (2, 1),
+    "sinh": (2, 1), "cosh": (2, 1), "tanh": (2, 1),
     "sigmoid": (2, 2), "softplus": (2, 2),
     "relu": (0, 0), "abs": (0, 0), "max": (0, 0), "min": (0, 0),
     "step": (0, 0), "sign": (0, 0), "eq": (0, 0),
+    "hypot": (1, 1), "logsumexp": (1, 1),
 }
 
 #: Max distance in ulps from the correctly rounded result, per op and path:
@@ -98,26 +106,28 @@ NOTES: dict[str, str] = {
     "mul": "one IEEE fmul: correctly rounded",
     "div": "one IEEE fdiv: correctly rounded",
     "neg": "sign flip: exact",
-    "pow": f"llvm.pow -> glibc pow (< 1 ulp). A constant integer exponent "
-           f"|n| <= {POW_INT_MAX} (symdiff.core.ops.POW_INT_MAX) is lowered to repeated "
-           f"multiplication instead: up to |n| ulp, see POW_INT_BOUNDS",
+    "pow": "llvm.pow -> glibc pow (< 1 ulp, C99 special cases). Only x^2 = x*x and "
+           "x^-1 = 1/x (symdiff.core.ops.POW_UNROLLED), one correctly rounded operation "
+           "each, skip pow: see POW_INT_BOUNDS",
     "exp": "llvm.exp -> glibc exp; vector: vecmath exp (< 0.8 ulp vs exact)",
     "log": "llvm.log -> glibc log; vector: vecmath log (< 0.8 ulp vs exact)",
     "log1p": "glibc log1p; vector: vecmath log1p (< 0.8 ulp vs exact)",
     "expm1": "glibc expm1; vector: vecmath expm1 (< 0.8 ulp vs exact)",
     "sqrt": "llvm.sqrt -> the hardware square root: correctly rounded",
-    "sin": "llvm.sin -> glibc sin (any |x|); vector: vecmath sin (< 0.9 ulp vs exact), "
-           "accurate only for |x| <= 2^22: beyond, only finite and in [-1, 1]",
-    "cos": "llvm.cos -> glibc cos (any |x|); vector: vecmath cos (< 0.9 ulp vs exact), "
-           "accurate only for |x| <= 2^22: beyond, only finite and in [-1, 1]",
+    "sin": "llvm.sin -> glibc sin (any |x|); vector: vecmath sin (< 0.9 ulp vs exact) "
+           "for |x| <= 2^45 (2^22 without FMA); beyond, glibc's own result (cold branch)",
+    "cos": "llvm.cos -> glibc cos (any |x|); vector: vecmath cos (< 0.9 ulp vs exact) "
+           "for |x| <= 2^45 (2^22 without FMA); beyond, glibc's own result (cold branch)",
     "tan": "glibc tan (< 1 ulp) on both paths",
     "asin": "glibc asin (< 1 ulp) on both paths",
     "acos": "glibc acos (< 1 ulp) on both paths",
     "atan": "glibc atan (< 1 ulp) on both paths",
-    "sinh": "glibc sinh on both paths: NOT within 1 ulp: 2 ulp off at x = -0.6969180824163697 "
-            "and near -710 (see HARD_CASES); up to 1.53 ulp vs exact",
-    "cosh": "glibc cosh on both paths: NOT within 1 ulp: 2 ulp off near +-710, e.g. "
-            "x = 710.2474250319149; up to 1.59 ulp vs exact",
+    "sinh": "glibc sinh: NOT within 1 ulp: 2 ulp off at x = -0.6969180824163697 and near "
+            "-710 (see HARD_CASES); up to 1.53 ulp vs exact; vector: vecmath sinh (< 0.8 ulp "
+            "vs exact), used only in small inlined programs: larger ones call glibc",
+    "cosh": "glibc cosh: NOT within 1 ulp: 2 ulp off near +-710, e.g. x = 710.2474250319149; "
+            "up to 1.59 ulp vs exact; vector: vecmath cosh (< 0.8 ulp vs exact), used only in "
+            "small inlined programs: larger ones call glibc",
     "tanh": "glibc tanh: NOT within 1 ulp: 2 ulp off at x = -0.21086141686883147 (up to "
             "1.95 ulp vs exact, |x| in about 0.2-0.55); vector: vecmath tanh (< 0.8 ulp vs "
             "exact), used only in small inlined programs: larger ones call glibc",
@@ -129,30 +139,25 @@ NOTES: dict[str, str] = {
                 "1.52 ulp vs exact",
     "relu": "compare and select: exact",
     "abs": "llvm.fabs (clears the sign bit): exact",
-    "max": "llvm.maxnum: exact",
-    "min": "llvm.minnum: exact",
+    "max": "llvm.maximumnum (IEEE 754-2019 maximumNumber, -0 < +0): exact",
+    "min": "llvm.minimumnum (IEEE 754-2019 minimumNumber, -0 < +0): exact",
     "step": "compares and selects: exact",
     "sign": "compares and selects: exact",
     "eq": "compare and select: exact",
+    "hypot": "glibc hypot on both paths: within 1 ulp; the squares never overflow or underflow",
+    "logsumexp": "a fold of a + log1p(exp(b - a)), a the larger (numpy's logaddexp): within "
+                 "1 ulp for arguments >= 0; where the result nears 0 the error follows the "
+                 "condition number max|a|/|result| (45 ulp at (-3.278, -0.0379))",
 }
 
-#: ``x ** n`` for a constant integer ``n``, |n| <= 4
-#: (symdiff.core.ops.POW_INT_MAX), lowered to binary powering (plus
-#: ``1 / x^|n|`` for ``n < 0``) instead of ``pow``: max distance in ulps from
-#: the correctly rounded result, for results in the normal range.  Squaring
-#: doubles the relative error already present, so the roundings add up to a
-#: relative error of at most (|n| - 1) * 2^-53 (one more rounding for the
-#: reciprocal): at most |n| - 1 ulp for n > 0 and |n| ulp for n < 0 to first
-#: order; a single operation (x*x, 1/x) is correctly rounded.  The measured
-#: maxima reach 60-90% of these bounds (measured before the cap was lowered
-#: from 16: 12 ulp for n = -16, 6 for n = -8).  Larger |n| call glibc pow.
-#: Where x^|n| overflows but x^n (n < 0) would be subnormal the result is 0,
-#: and results near the underflow threshold lose relative accuracy: write
-#: pow(x, y) with a non-constant y (glibc, < 1 ulp) where that matters.
+#: ``x ** n`` for a constant integer ``n``: max distance in ulps from the
+#: correctly rounded result.  x^2 = x*x and x^-1 = 1/x (POW_UNROLLED) are
+#: one correctly rounded operation (0); every other n calls glibc's pow
+#: (< 1 ulp), never less accurate than libm over the whole float64 range
+#: (tests/test_edges.py; unrolling x^3 cost 2 ulp and x^-3 underflowed to 0
+#: at x = 1e103).
 POW_INT_BOUNDS: dict[int, float] = {
-    n: (0.0 if n in (-1, 0, 1, 2) else float(n - 1 if n > 0 else -n)) if abs(n) <= POW_INT_MAX
-    else 1.0
-    for n in range(-16, 17)}
+    n: 0.0 if float(n) in POW_UNROLLED else 1.0 for n in range(-16, 17)}
 
 #: Constant non-integer (or |n| > 4) exponents: still glibc's pow, within 1 ulp.
 POW_CONST_EXPONENTS = (0.5, -0.5, 1.5, 2.5, -2.75, 1.0 / 3.0, 16.5, 17.0, -40.0)
@@ -345,12 +350,19 @@ def _build_domains() -> dict:
     atan = Domain("±log-uniform [5e-324, 1e300]", lambda r, n: _logu(r, n, _TINY, 1e300)[:, None])
     d["atan"] = {"libm": atan, "vector": atan}
     for name in ("sin", "cos"):
-        d[name] = {"libm": _angle(1e22, "1e22"), "vector": _angle(2.0 ** 22, "2^22")}
+        d[name] = {"libm": _angle(1e22, "1e22"), "vector": _angle(1e22, "1e22")}
     pw = Domain("x log-uniform [1e-3, 1e3], y uniform (-50, 50) (40%); x log-uniform "
                 "[1e-300, 1e300], y such that x^y is in [e^-700, e^700] (30%); "
                 "x = 1 ± log-uniform [1e-16, 1e-2], y log-uniform [1, 1e15] (15%); "
                 "x in -[1e-3, 1e3], y an integer in [-50, 50] (15%)", _pow_draw)
     d["pow"] = {"libm": pw, "vector": pw}
+    lse = Domain("both arguments >= 0: log-uniform [1e-300, 700] (50%), uniform [0, 50) (50%)",
+                 lambda r, n: np.column_stack([
+                     _mix(r, n, [(50, lambda q, k: _logu(q, k, 1e-300, 700.0, False)),
+                                 (50, lambda q, k: q.uniform(0.0, 50.0, k))])
+                     for _ in range(2)]),
+                 max_abs=700.0)
+    d["logsumexp"] = {"libm": lse, "vector": lse}
     return d
 
 
@@ -589,8 +601,8 @@ def _pow_reference(c: float, n_points: int, seed: int):
 
 def measure_pow(c: float, n_points: int = 20000, seed: int = 0, *, exact: bool = False) -> float:
     """Max error in ulps of the compiled ``x ** c`` for the constant exponent
-    ``c`` (lowered to multiplications for an integer ``|c| <= 16``, else
-    glibc's pow), over ``x`` with ``|x|^c`` in the normal range.  Same
+    ``c`` (``x*x`` for 2, ``1/x`` for -1 -- :data:`symdiff.core.ops.POW_UNROLLED`
+    -- else glibc's pow), over ``x`` with ``|x|^c`` in the normal range.  Same
     metric and ``exact`` option as :func:`measure`; the ``libm`` path (no
     vecmath function is involved on either path)."""
     from symdiff.core import symbolic as build
@@ -662,9 +674,9 @@ def report(n_points: int = 20000, seed: int = 0, *, exact: bool = True, out=None
         print(row + f" {_cell(dom)} | {_cell(NOTES[name])} |", file=out)
     print("\nDomains: " + "; ".join(f"*{t}* = {d}" for t, (d, _) in _TAGS.items()) + ".",
           file=out)
-    print(f"\nx ** c, constant exponent c (an integer |c| <= {POW_INT_MAX} is lowered to "
-          "repeated multiplication, anything else calls pow; x with |x|^c in the normal "
-          "range, both signs for integer c):\n", file=out)
+    print("\nx ** c, constant exponent c (x^2 is x*x and x^-1 is 1/x, one correctly "
+          "rounded operation each; every other exponent calls pow; x with |x|^c in the "
+          "normal range, both signs for integer c):\n", file=out)
     print("| c | measured / bound |" + (" vs exact |" if exact else ""), file=out)
     print("|---|---|" + ("---|" if exact else ""), file=out)
     consts = [(float(n), b) for n, b in sorted(POW_INT_BOUNDS.items()) if n not in (0, 1)]

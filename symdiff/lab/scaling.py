@@ -6,8 +6,12 @@ tape, central differences, and the naive symbolic approach: SymPy
 differentiating each variable separately, without CSE, whose n(n-1) blow-up
 motivates the whole project) is measured on the built-in models of
 :data:`symdiff.lab.models.SCALING_MODELS`.  Every measurement runs in a
-child process with a time cap; an approach that exceeds it is reported as
-timed out and skipped for larger n.  Nothing is extrapolated.  Progress is
+child process with a time cap that covers all of it: building the model,
+differentiating, compiling and timing; an approach that exceeds it is
+reported as timed out and skipped for larger n.  Nothing is extrapolated.
+Sizes whose model could not fit in memory, or could not be built within
+the cap even on a fast machine, are refused up front
+(:func:`size_limit`).  Progress is
 reported through a callback (the command line draws it); drawing the
 results lives in :mod:`symdiff.lab.plots`.
 """
@@ -27,7 +31,7 @@ from symdiff.core.graph import count_ops
 from symdiff.lab.timing import time_call
 
 __all__ = ["SCALING_APPROACHES", "APPROACH_LABELS", "ProgressCallback", "ScalingRow",
-           "scaling"]
+           "scaling", "MODEL_COSTS", "available_memory", "size_limit", "check_sizes"]
 
 #: Approach names of :func:`scaling`, in report order.
 SCALING_APPROACHES = ("symbolic", "compiled", "forward", "reverse", "central_difference",
@@ -55,7 +59,8 @@ class ScalingRow:
     """One measurement of :func:`scaling`: ``approach`` at model size ``n``.
 
     ``n_inputs``: gradient length; ``f_ops``: operations of f's CSE'd
-    program (|f|); ``seconds``: build time (symbolic, naive_symbolic) or
+    program (|f|) (both None when no measurement at this n got as far as
+    building the model); ``seconds``: build time (symbolic, naive_symbolic) or
     time per gradient (the others); ``ops``: operations of the gradient
     (CSE'd program size for symbolic/compiled, counted arithmetic for
     forward/reverse, evaluations x |f| for central differences, SymPy's
@@ -68,8 +73,8 @@ class ScalingRow:
 
     approach: str
     n: int
-    n_inputs: int
-    f_ops: int
+    n_inputs: int | None
+    f_ops: int | None
     seconds: float | None = None
     ops: int | None = None
     evaluations: int | None = None
@@ -85,18 +90,69 @@ class ScalingRow:
         return self.ops / self.f_ops
 
 
-# Models built in this process, keyed by (model, n).  With the fork start
-# method the children inherit them instead of rebuilding.
-_MODELS: dict = {}
+#: model -> (bytes, seconds) per unit of n that building f and its gradient
+#: takes at least: bytes measured with tracemalloc at n = 20,000 (2,000
+#: for mlp) and rounded up; seconds a fifth of what this project's 2-core
+#: machine takes (README: prod_100000's gradient in 0.87 s), so that only
+#: sizes no machine could build within the cap are refused.
+MODEL_COSTS = {
+    "prod": (3_000, 2e-6),
+    "rosenbrock": (10_000, 1e-5),
+    "chain": (3_000, 2e-6),
+    "mlp": (25_000, 2e-5),
+}
+
+# Fraction of the available memory a measurement may plan to use: the
+# compiled approach and SymPy need several times the graph's memory.
+_MEMORY_SHARE = 0.25
 
 
-def _model(model: str, n: int):
-    key = (model, n)
-    if key not in _MODELS:
-        from symdiff.lab.models import SCALING_MODELS
+def available_memory() -> int | None:
+    """Bytes of memory available to new processes (Linux: MemAvailable),
+    else the physical memory, else None when neither can be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import os
 
-        _MODELS[key] = SCALING_MODELS[model](n)
-    return _MODELS[key]
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def size_limit(model: str, timeout: float, memory: int | None = None) -> tuple[int, str]:
+    """(largest n, why) that :func:`scaling` accepts for ``model`` with a
+    cap of ``timeout`` seconds per measurement and ``memory`` bytes
+    available (default :func:`available_memory`): the smaller of what fits
+    in a quarter of the memory and what a fast machine builds within the
+    cap (:data:`MODEL_COSTS`)."""
+    per_byte, per_second = MODEL_COSTS[model]
+    memory = available_memory() if memory is None else memory
+    limits = [(int(timeout / per_second),
+               f"building the model and its gradient takes at least "
+               f"{per_second * 1e6:g} us per unit of n, so larger n cannot finish within "
+               f"the {timeout:g} s cap")]
+    if memory is not None:
+        limits.append((int(memory * _MEMORY_SHARE / per_byte),
+                       f"the model and its gradient take about {per_byte:,} bytes per unit "
+                       f"of n, and {memory / 2**30:.1f} GiB of memory is available"))
+    return min(limits)
+
+
+def check_sizes(model: str, sizes: Sequence[int], timeout: float,
+                memory: int | None = None) -> None:
+    """A ValueError naming the largest size of ``sizes`` that exceeds
+    :func:`size_limit`, with the limit and the reason; nothing if all fit."""
+    n_max, why = size_limit(model, timeout, memory)
+    too_big = [n for n in sizes if n > n_max]
+    if too_big:
+        raise ValueError(f"n={max(too_big):,} is too large for the {model} model: the "
+                         f"largest n is {n_max:,} ({why})")
 
 
 def _scaling_point(n_inputs: int) -> np.ndarray:
@@ -190,14 +246,20 @@ _MEASURE = {
 }
 
 
-def _child_main(conn, model, n, approach, repeat, budget):
-    """Body of a measurement child process: measure, send the result back."""
+def _child_main(conn, phase, model, n, approach, repeat, budget):
+    """Body of a measurement child process: build the model, measure, send
+    the result back.  ``phase`` (a shared int) says how far it got: 0
+    building the model, 1 measuring."""
+    from symdiff.lab.models import SCALING_MODELS
+
     try:
         warnings.simplefilter("ignore")
-        f, params = _model(model, n)
+        f, params = SCALING_MODELS[model](n)
+        sizes = {"n_inputs": len(params), "f_ops": count_ops(f)}
+        phase.value = 1
         with np.errstate(all="ignore"):
             result = _MEASURE[approach](f, params, repeat, budget)
-        conn.send(("ok", result))
+        conn.send(("ok", {**sizes, **result}))
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
         msg = f"{type(exc).__name__}: {exc}"
         conn.send(("failed", msg if len(msg) <= 200 else msg[:197] + "..."))
@@ -214,14 +276,17 @@ def _mp_context():
 
 
 def _run_child(model, n, approach, repeat, timeout):
-    """Run one measurement in a child process with a hard time cap.
-    Returns ``(status, payload)``: ("ok", dict), ("failed", message) or
-    ("timeout", None)."""
+    """Run one measurement, building the model included, in a child
+    process with a hard time cap.  Returns ``(status, payload)``: ("ok",
+    dict), ("failed", message), ("timeout", None) or ("timeout", "build")
+    when the cap ran out while the model was being built."""
     ctx = _mp_context()
     recv_end, send_end = ctx.Pipe(duplex=False)
+    phase = ctx.Value("i", 0, lock=False)
     # Leave the child a margin of the cap for op counting besides the timing.
     budget = max(0.05, min(2.0, timeout / 4))
-    proc = ctx.Process(target=_child_main, args=(send_end, model, n, approach, repeat, budget),
+    proc = ctx.Process(target=_child_main,
+                       args=(send_end, phase, model, n, approach, repeat, budget),
                        daemon=True)
     proc.start()
     send_end.close()
@@ -232,7 +297,7 @@ def _run_child(model, n, approach, repeat, timeout):
             except EOFError:
                 proc.join(5)
                 return "failed", f"the measuring process died (exit code {proc.exitcode})"
-        return "timeout", None
+        return "timeout", ("build" if phase.value == 0 else None)
     finally:
         if proc.is_alive():
             proc.kill()
@@ -253,6 +318,10 @@ def scaling(model: str, sizes: Sequence[int], approaches: Sequence[str] | None =
     timing runs per measurement.  ``progress``: a :data:`ProgressCallback`
     told before each measurement starts (default: none).
 
+    Sizes beyond :func:`size_limit` are refused (ValueError) before
+    anything runs; the model is built in each measuring child, inside its
+    cap.
+
     Returns :class:`ScalingRow` s ordered by approach, then n.
     """
     from symdiff.lab.models import SCALING_MODELS
@@ -272,14 +341,13 @@ def scaling(model: str, sizes: Sequence[int], approaches: Sequence[str] | None =
     if repeat < 1:
         raise ValueError("repeat must be at least 1")
     sizes = sorted(set(sizes))
+    check_sizes(model, sizes, timeout)
     total = len(sizes) * len(approaches)
     rows: dict = {}
     timed_out: dict = {}
     for n in sizes:
-        f, params = _model(model, n)
-        f_ops = count_ops(f)
         for approach in approaches:
-            row = ScalingRow(approach, n, len(params), f_ops)
+            row = ScalingRow(approach, n, None, None)
             if approach in timed_out:
                 row.status = "skipped"
                 row.note = f"timed out at n={timed_out[approach]}"
@@ -292,12 +360,16 @@ def scaling(model: str, sizes: Sequence[int], approaches: Sequence[str] | None =
                         setattr(row, key, value)
                 elif status == "timeout":
                     row.status = "timeout"
-                    row.note = f"over the {timeout:g} s cap"
+                    row.note = f"over the {timeout:g} s cap" + (
+                        " while building the model" if payload == "build" else "")
                     timed_out[approach] = n
                 else:
                     row.status = "failed"
                     row.note = payload
             rows[approach, n] = row
-        # Keep only the model being measured alive in this process.
-        _MODELS.pop((model, n), None)
+        # Every measurement at n describes the same model: share its sizes.
+        known = next((r for (a, m), r in rows.items() if m == n and r.f_ops is not None), None)
+        if known is not None:
+            for a in approaches:
+                rows[a, n].n_inputs, rows[a, n].f_ops = known.n_inputs, known.f_ops
     return [rows[a, n] for a in approaches for n in sizes]

@@ -89,7 +89,8 @@ def _plain(v):
     return v
 
 
-def evaluate(outputs, point, inputs=None, dims: Mapping | None = None):
+def evaluate(outputs, point, inputs=None, dims: Mapping | None = None, *,
+             stable: bool = False):
     """Evaluate expressions at a point with the float64 interpreter.
 
     ``outputs``: one expression or a sequence of them.  ``point``: a mapping
@@ -99,10 +100,17 @@ def evaluate(outputs, point, inputs=None, dims: Mapping | None = None):
     array values (broadcasting); tensor expressions take one array of the
     declared shape per tensor, binding dimension names from the arrays
     (``dims`` may bind more, e.g. one no input has).  Returns a float or
-    array for a single expression, else a list.
+    array for a single expression, else a list.  ``stable``: first rewrite
+    the expressions into numerically stable forms
+    (:func:`symdiff.core.stabilize.stabilize`; the same values in exact
+    arithmetic, ``log(1 + exp(x))`` -> ``softplus(x)`` ...).
     """
     single = isinstance(outputs, Node)
     outs = as_outputs(outputs)
+    if stable:
+        from symdiff.core.stabilize import stabilize
+
+        outs, _ = stabilize(outs)
     if inputs is None and isinstance(point, Mapping):
         # Every free symbol needs a value; values for names the expression
         # does not use are ignored (their shapes are unknown to it).

@@ -102,6 +102,27 @@ def _softplus(x):
     return mpmath.log1p(mpmath.exp(x))
 
 
+def _logsumexp(*args):
+    # Shifted by the max so that the exponentials stay in range; an infinite
+    # max is the result (all -inf gives -inf, any +inf gives +inf).
+    if any(_isnan(a) for a in args):
+        return _nan
+    rest = list(args)
+    m = max(rest)
+    if mpmath.isinf(m):
+        return m
+    rest.remove(m)
+    # log1p of the others' share: log(1 + 4e-18) keeps its 4e-18 at any precision.
+    return m + mpmath.log1p(mpmath.fsum(mpmath.exp(a - m) for a in rest))
+
+
+def _hypot(a, b):
+    # C99/IEEE: an infinite argument gives +inf even when the other is NaN.
+    if mpmath.isinf(a) or mpmath.isinf(b):
+        return _inf
+    return _real(mpmath.hypot)(a, b)
+
+
 def _relu(x):
     return x if x > 0 else mpf(0)
 
@@ -159,6 +180,8 @@ MP_OPS = {
     "step": _real(_step),
     "sign": _real(_sign),
     "eq": _eq,
+    "hypot": _hypot,
+    "logsumexp": _logsumexp,
 }
 
 

@@ -24,6 +24,21 @@ DECLARATION_SYNTAX = "'X : m x 64', 'y : m int' or 's : scalar'"
 
 _WORDS = {"True": True, "False": False, "None": None}
 
+#: The largest integer a literal may hold: sizes, axes and indices end up
+#: as int64 (numpy, the compiled kernels), where a larger one would wrap.
+INT_MAX = 2 ** 63 - 1
+
+
+def _checked_int(tok: str, k: int, error: Callable) -> int:
+    """``int`` of the digits token ``tok`` (token ``k``), refusing values
+    beyond :data:`INT_MAX` with a clear error."""
+    digits = tok.lstrip("0")
+    # Compare lengths first: int() of more than 4300 digits raises.
+    if len(digits) > 19 or (len(digits) == 19 and int(digits) > INT_MAX):
+        shown = tok if len(tok) <= 24 else f"{tok[:10]}...{tok[-10:]} ({len(tok)} digits)"
+        raise error(f"integer {shown} is too large (the largest is 2^63 - 1 = {INT_MAX})", k)
+    return int(tok)
+
 
 def _is_name(tok: str) -> bool:
     return tok[0].isalpha() or tok[0] == "_"
@@ -41,7 +56,7 @@ def _int(toks: list, j: int, error: Callable, what: str):
     tok = toks[k]
     if not tok.isdigit() or not tok.isascii():
         raise error(f"expected {what}, found {tok!r}", k)
-    return sign * int(tok), k + 1
+    return sign * _checked_int(tok, k, error), k + 1
 
 
 def _atom(toks: list, j: int, error: Callable):
@@ -146,7 +161,7 @@ def read_declaration(toks: list, error: Callable):
         tok = toks[k]
         if expect_dim:
             if tok.isdigit() and tok.isascii():
-                shape.append(int(tok))
+                shape.append(_checked_int(tok, k, error))
             elif _is_name(tok) and tok not in _WORDS and tok != "scalar":
                 shape.append(tok)
             else:
@@ -156,7 +171,7 @@ def read_declaration(toks: list, error: Callable):
         elif tok == "x":
             expect_dim = True
         elif tok[0] == "x" and tok[1:].isdigit() and tok.isascii():
-            shape.append(int(tok[1:]))               # '64x10' reads as 64, x10
+            shape.append(_checked_int(tok[1:], k, error))   # '64x10' reads as 64, x10
         else:
             raise error(f"expected 'x' between dimensions, found {tok!r}; declarations "
                         f"look like {DECLARATION_SYNTAX}", k)

@@ -83,7 +83,6 @@ _CONSTANTS = {**_ops.CONSTANTS, "inf": math.inf, "nan": math.nan}
 _FUNCTIONS = _ops.FUNCTIONS
 _TENSOR_FUNCTIONS = _functions.FUNCTIONS
 _CALLABLE = set(_FUNCTIONS) | set(_TENSOR_FUNCTIONS)
-_KNOWN = ", ".join(sorted(_CALLABLE))
 
 # Operator-stack entry kinds.  Entries below _OPEN are operators waiting for
 # their right operand; _OPEN and _CALL are markers that ')' and ',' stop at.
@@ -509,13 +508,17 @@ class _Parser:
             return self.error(f"{name!r} is a {'tensor' if name in self.declared else 'dimension'}"
                               f", not a function (to multiply, write {name}*(...) or "
                               f"{name} @ (...))", k)
-        msg = f"unknown function {name!r} (known functions: {_KNOWN})"
-        close = difflib.get_close_matches(name, sorted(_CALLABLE), n=1, cutoff=0.75)
+        msg = f"unknown function {name!r}"
+        close = difflib.get_close_matches(name, sorted(_CALLABLE), n=3, cutoff=0.75)
         if close:
-            msg += f"; did you mean {close[0]!r}?"
+            q = [repr(c) for c in close]
+            msg += "; did you mean " + (q[0] if len(q) == 1 else
+                                        ", ".join(q[:-1]) + " or " + q[-1]) + "?"
         elif len(name) <= 2 or name in self.future:
             # Short names are almost always variables: x(2) meant x*(2).
             msg += f"; to multiply, write {name}*(...)"
+        # The full list is long (and grows with the op table): say where it is.
+        msg += " (symdiff functions lists them all)"
         return self.error(msg, k)
 
     # -- building nodes, with shape errors at the operator ------------------
@@ -692,11 +695,7 @@ class _Parser:
         if tok in _CONSTANTS:
             return sign * _CONSTANTS[tok], k + 1
         if self.grammar.classes.get(tok[0]) == _NUM:
-            try:
-                # float() of the matched token text only: never eval.
-                return sign * float(tok), k + 1
-            except ValueError:
-                raise self._bad_token(k) from None
+            return sign * self._number(k), k + 1
         raise self.error(f"a list literal holds numbers only, found {tok!r}", k)
 
     # -- expressions --------------------------------------------------------
@@ -748,12 +747,7 @@ class _Parser:
                     vals.append(node if node is not None else self._resolve(i))
                     expect_operand = False
                 elif cls == _NUM:
-                    try:
-                        # float() of the matched token text only: never eval.
-                        value = float(tok)
-                    except ValueError:
-                        raise self._bad_token(i) from None
-                    vals.append(const(value))
+                    vals.append(const(self._number(i)))
                     expect_operand = False
                 elif tok == "(":
                     stack.append((_OPEN, 0, None, i, len(vals)))
@@ -883,6 +877,21 @@ class _Parser:
             need = f"{op.arity} argument{'s' if op.arity != 1 else ''}"
         raise self.span_error(f"{name} takes {need}, got {n}", entry[3], close)
 
+    def _number(self, k: int) -> float:
+        """The value of the number token ``k``; a malformed number, or one
+        beyond the largest double (1.7976931348623157e308), is an error
+        rather than a silent inf."""
+        tok = self.toks[k]
+        try:
+            # float() of the matched token text only: never eval.
+            value = float(tok)
+        except ValueError:
+            raise self._bad_token(k) from None
+        if math.isinf(value):
+            raise self.error(f"number {_abbrev(tok)} is too large for a double (the largest "
+                             f"is about 1.8e308); write inf for infinity", k)
+        return value
+
     def _bad_token(self, k: int) -> ParseError:
         """The error for a stray character or a malformed number."""
         tok = self.toks[k]
@@ -915,6 +924,14 @@ class _Parser:
             return self.error("the left side of '=' must be a name, not a number", k)
         return self.error("the left side of '=' must be a single name "
                           "(assignments look like 'name = expr')", k)
+
+
+def _abbrev(tok: str, keep: int = 24) -> str:
+    """``tok`` quoted, its middle elided when longer than ``keep``
+    characters (a 400-digit literal in a message helps nobody)."""
+    if len(tok) <= keep:
+        return repr(tok)
+    return repr(f"{tok[:10]}...{tok[-10:]}") + f" ({len(tok)} characters)"
 
 
 def _is_assignment(toks: list[str]) -> bool:

@@ -7,10 +7,12 @@ is complete).
 
 :func:`from_sympy` walks a SymPy expression with an explicit stack.  It
 recognizes the exact shapes :func:`to_sympy` produces for ops SymPy lacks
+and the opaque functions of :mod:`symdiff.text.sympy_functions` it uses
+for symdiff's stable primitives, plus the written-out shapes users build
 (``log(1 + x)`` -> log1p, ``exp(x) - 1`` -> expm1, ``1/(1 + exp(-x))`` ->
 sigmoid, ``log(1 + exp(x))`` -> softplus, ``Max(x, 0)`` -> relu, the
-``Piecewise`` of ``eq``), so that ``from_sympy(to_sympy(e))`` rebuilds ``e``
-itself for every primitive, and turns n-ary ``Add``/``Mul`` into balanced
+indicator ``Piecewise``), so that ``from_sympy(to_sympy(e))`` rebuilds
+``e`` itself for every primitive, and turns n-ary ``Add``/``Mul`` into balanced
 trees with subtraction and division instead of ``+ (-1)*b`` and ``b**-1``.
 Neither direction recurses on our side; SymPy's own constructors may.
 """
@@ -28,14 +30,28 @@ from symdiff.core.graph import as_outputs
 from symdiff.core.namespace import Namespace
 from symdiff.core.node import const, symbol
 from symdiff.core.program import run, schedule
+from symdiff.text.sympy_functions import STABLE_FUNCTIONS
 
 __all__ = ["to_sympy", "from_sympy", "TO_SYMPY", "FROM_SYMPY_FUNCTIONS"]
 
 _S = sympy.S
 
 
-def _sympy_eq(a, b):
-    return sympy.Piecewise((_S.One, sympy.Eq(a, b)), (_S.Zero, True))
+def _sympy_extremum(kind):
+    """Max or Min over the arguments that are not NaN: symdiff's max/min
+    ignore a NaN argument when another is a number (IEEE maxNum), and
+    SymPy's Max/Min refuse NaN."""
+    def build_extremum(*args):
+        # zoo (no sign) is as good as NaN here, and SymPy refuses it too.
+        kept = [a for a in args if a is not _S.NaN and a is not _S.ComplexInfinity]
+        return kind(*kept) if kept else _S.NaN
+
+    return build_extremum
+
+
+def _sympy_relu(a):
+    # relu(nan) is nan; SymPy's Max(nan, 0) raises.
+    return _S.NaN if a is _S.NaN else sympy.Max(a, _S.Zero)
 
 
 #: op name -> function building the SymPy expression from SymPy arguments.
@@ -43,13 +59,16 @@ TO_SYMPY = {
     "add": lambda a, b: a + b,
     "sub": lambda a, b: a - b,
     "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b,
+    "div": lambda a, b: a * _S.Infinity if b is _S.Zero else a / b,   # IEEE a/0
     "neg": lambda a: -a,
-    "pow": lambda a, b: a ** b,
+    # IEEE at 0 where SymPy gives the signless zoo: 0^-n = inf, log(0) = -inf.
+    "pow": lambda a, b: _S.Infinity if a is _S.Zero and b.is_negative else a ** b,
     "exp": sympy.exp,
-    "log": sympy.log,
-    "log1p": lambda a: sympy.log(_S.One + a),
-    "expm1": lambda a: sympy.exp(a) - _S.One,
+    "log": lambda a: _S.NegativeInfinity if a is _S.Zero else sympy.log(a),
+    # The stable primitives stay opaque functions (see sympy_functions):
+    # written out, softplus(softplus(x)) would simplify to log(2 + exp(x)).
+    "log1p": STABLE_FUNCTIONS["log1p"],
+    "expm1": STABLE_FUNCTIONS["expm1"],
     "sqrt": sympy.sqrt,
     "sin": sympy.sin,
     "cos": sympy.cos,
@@ -60,16 +79,18 @@ TO_SYMPY = {
     "sinh": sympy.sinh,
     "cosh": sympy.cosh,
     "tanh": sympy.tanh,
-    "sigmoid": lambda a: _S.One / (_S.One + sympy.exp(-a)),
-    "softplus": lambda a: sympy.log(_S.One + sympy.exp(a)),
-    "relu": lambda a: sympy.Max(a, _S.Zero),
+    "sigmoid": STABLE_FUNCTIONS["sigmoid"],
+    "softplus": STABLE_FUNCTIONS["softplus"],
+    "relu": _sympy_relu,
     "abs": sympy.Abs,
-    "max": sympy.Max,
-    "min": sympy.Min,
+    "max": _sympy_extremum(sympy.Max),
+    "min": _sympy_extremum(sympy.Min),
     # step(0) = 0 in symdiff, hence Heaviside's second argument.
     "step": lambda a: sympy.Heaviside(a, _S.Zero),
     "sign": sympy.sign,
-    "eq": _sympy_eq,
+    "eq": STABLE_FUNCTIONS["eq"],
+    "hypot": STABLE_FUNCTIONS["hypot"],
+    "logsumexp": STABLE_FUNCTIONS["logsumexp"],
 }
 
 #: SymPy function class -> symdiff op, for functions that map one to one.
@@ -78,6 +99,7 @@ FROM_SYMPY_FUNCTIONS = {
     sympy.asin: "asin", sympy.acos: "acos", sympy.atan: "atan", sympy.sinh: "sinh",
     sympy.cosh: "cosh", sympy.tanh: "tanh", sympy.Abs: "abs", sympy.sign: "sign",
     sympy.Max: "max", sympy.Min: "min",
+    **{cls: name for name, cls in STABLE_FUNCTIONS.items()},
 }
 
 
@@ -94,16 +116,23 @@ def _sympy_number(value: float):
     return sympy.Float(value, 17)
 
 
-def to_sympy(expr_or_list, evaluate: bool = True):
+def to_sympy(expr_or_list, evaluate: bool = True, real: bool = False):
     """Convert an expression (or a list/array of them) to SymPy.
 
-    Symbols become ``sympy.Symbol(name, real=True)``, integral constants
-    ``Integer`` and other constants ``Float`` with 17 digits; every op maps
-    through :data:`TO_SYMPY` (log1p -> ``log(1 + x)``, expm1 ->
-    ``exp(x) - 1``, sigmoid -> ``1/(1 + exp(-x))``, softplus ->
-    ``log(1 + exp(x))``, relu -> ``Max(x, 0)``, step -> ``Heaviside(x, 0)``,
-    eq -> ``Piecewise((1, Eq(a, b)), (0, True))``).  A single node gives one
-    SymPy expression, anything else a list.
+    Symbols become plain ``sympy.Symbol(name)``, so the result works with
+    the symbols users write (``sympy.diff(e, sympy.Symbol('x'))``,
+    ``e.subs(sympy.Symbol('x'), 2)``); ``real=True`` declares them
+    ``Symbol(name, real=True)`` instead, which lets SymPy simplify more
+    (then use the same real symbols to differentiate or substitute).
+    Integral constants become ``Integer`` and other constants ``Float``
+    with 17 digits; every op maps through :data:`TO_SYMPY`: log1p, expm1,
+    sigmoid, softplus, hypot, logsumexp and the indicator eq stay
+    unexpanded SymPy functions of those names
+    (:mod:`symdiff.text.sympy_functions`; ``.rewrite(sympy.exp)`` or
+    ``.rewrite(sympy.Piecewise)`` writes them out; written out,
+    softplus(softplus(x)) would simplify to log(2 + exp(x)), which
+    overflows at x = 800), relu -> ``Max(x, 0)``, step -> ``Heaviside(x,
+    0)``.  A single node gives one SymPy expression, anything else a list.
 
     ``evaluate=False`` builds the SymPy tree under ``sympy.evaluate(False)``:
     no automatic simplification, the structure mirrors ours exactly, and
@@ -114,22 +143,23 @@ def to_sympy(expr_or_list, evaluate: bool = True):
     outs = as_outputs(expr_or_list)
     program = schedule(outs)
     if evaluate:
-        vals = _to_sympy_values(program)
+        vals = _to_sympy_values(program, real)
     else:
         with sympy.evaluate(False):
-            vals = _to_sympy_values(program)
+            vals = _to_sympy_values(program, real)
     result = [vals[o] for o in program.outputs]
     return result[0] if single else result
 
 
-def _to_sympy_values(program) -> list:
+def _to_sympy_values(program, real: bool) -> list:
     # The namespace is made per call from TO_SYMPY, so that the table can
     # be edited (or patched by a test) at run time.
     missing = sorted({ins.op for ins in program.instrs if ins.args} - set(TO_SYMPY))
     if missing:
         raise ValueError(f"to_sympy: no SymPy translation for op {missing[0]!r}")
     F = Namespace("sympy", TO_SYMPY, const=_sympy_number)
-    inputs = [sympy.Symbol(name, real=True) for name in program.inputs]
+    inputs = [sympy.Symbol(name, real=True) if real else sympy.Symbol(name)
+              for name in program.inputs]
     return run(program, F, inputs, all_slots=True)
 
 
@@ -192,8 +222,12 @@ def _reciprocal_plan(base, pexp):
 
 
 def _mul_plan(e):
-    coeff, rest = e.as_coeff_Mul()
-    factors = sympy.Mul.make_args(rest) if not _is_one(rest) else ()
+    # The numeric factors and the others, from e's own arguments: an
+    # unevaluated Mul(-1, 3, Mul(x, x)) (to_sympy(..., evaluate=False)) keeps
+    # its inner product, where as_coeff_Mul + make_args would flatten it
+    # and regroup the rounding.
+    coeff = sympy.Mul(*[a for a in e.args if a.is_Number])
+    factors = tuple(a for a in e.args if not a.is_Number)
     num_c: list = []   # constant factors of the numerator
     den_c: list = []   # and of the denominator
     negate = False
@@ -232,6 +266,20 @@ def _mul_plan(e):
     return children, combine
 
 
+def _negated(t):
+    """-t without regrouping: SymPy's -t would evaluate and flatten the
+    nested sums and products of an unevaluated expression
+    (to_sympy(..., evaluate=False)), changing how it rounds."""
+    if isinstance(t, sympy.Mul) and t.args[0].is_Number:
+        if t.args[0] is _S.NegativeOne:
+            rest = t.args[1:]
+            return rest[0] if len(rest) == 1 else sympy.Mul(*rest, evaluate=False)
+        return sympy.Mul(-t.args[0], *t.args[1:], evaluate=False)
+    if isinstance(t, sympy.Add):
+        return sympy.Add(*[_negated(a) for a in t.args], evaluate=False)
+    return -t
+
+
 def _add_plan(e):
     terms = list(e.args)
     # exp(u) - 1 -> expm1(u), also inside a longer sum.
@@ -249,9 +297,15 @@ def _add_plan(e):
     for t in terms:
         # Terms with a minus sign are subtracted, so x - y stays a subtraction.
         if t.could_extract_minus_sign():
-            neg.append(-t)
+            neg.append(_negated(t))
         else:
             pos.append(t)
+    numbers = [t for t in terms if t.is_Number]
+    if not pos and numbers and expm1_arg is None:
+        # -3 - y, not -(3 + y): the same value, and how to_sympy's source
+        # reads (sub(-3, y)).
+        pos.append(numbers[0])
+        neg.remove(-numbers[0])
     n_pos, n_neg = len(pos), len(neg)
     extra = (expm1_arg,) if expm1_arg is not None else ()
 
@@ -274,14 +328,37 @@ def _pow_plan(e):
     if s is not None:
         return (s,), build.sigmoid
     if ex == _S.Half:
+        h = _hypot_args(base)
+        if h is not None:
+            return h, lambda a, b: build.apply("hypot", a, b)
         return (base,), build.sqrt
-    pexp = _pos_neg_exponent(ex)
-    if pexp is not None:
-        return _reciprocal_plan(base, pexp)
+    # 1/b and 1/sqrt(b) are how SymPy writes divisions; other negative
+    # powers stay powers (x^-3 is not 1/x^3 to the last bit).
+    if ex == _S.NegativeOne or (ex.is_Rational and ex == -_S.Half):
+        return _reciprocal_plan(base, -ex)
     return (base, ex), build.pow
 
 
+def _hypot_args(e):
+    """(a, b) if ``e`` is ``a**2 + b**2`` (what to_sympy gives hypot), else None."""
+    if isinstance(e, sympy.Add) and len(e.args) == 2 and all(
+            isinstance(t, sympy.Pow) and t.args[1] == 2 for t in e.args):
+        return tuple(t.args[0] for t in e.args)
+    return None
+
+
+def _logsumexp_args(e):
+    """(a, b, ...) if ``e`` is ``exp(a) + exp(b) + ...`` (what to_sympy gives
+    logsumexp), else None."""
+    if isinstance(e, sympy.Add) and all(isinstance(t, sympy.exp) for t in e.args):
+        return tuple(t.args[0] for t in e.args)
+    return None
+
+
 def _log_plan(e):
+    lse = _logsumexp_args(e.args[0])
+    if lse is not None:                    # log(exp(a) + exp(b) + ...) -> logsumexp
+        return lse, lambda *c: build.apply("logsumexp", *c)
     u = _split_one(e.args[0])
     if u is not None:
         if isinstance(u, sympy.exp):       # log(1 + exp(v)) -> softplus(v)
@@ -325,6 +402,16 @@ def _piecewise_plan(e):
                      f"Piecewise((1, Eq(a, b)), (0, True)) has a symdiff op)")
 
 
+def _atan2(y, x):
+    """atan2(y, x) from the op table's primitives: atan(y/x), plus pi for
+    x < 0 and y >= 0, minus pi for x < 0 and y < 0 (x = 0 goes through
+    atan(+-inf) = +-pi/2).  SymPy introduces atan2 for arguments of
+    complex expressions; symdiff has no atan2 primitive."""
+    turn = build.mul(build.step(build.neg(x)),
+                     build.sub(1.0, build.mul(2.0, build.step(build.neg(y)))))
+    return build.add(build.atan(build.div(y, x)), build.mul(math.pi, turn))
+
+
 def _plan(e):
     """(children, combine) for one SymPy node; raises ValueError if unknown."""
     if isinstance(e, sympy.Symbol):
@@ -337,7 +424,9 @@ def _plan(e):
         return _const_plan(math.inf)
     if e is _S.NegativeInfinity:
         return _const_plan(-math.inf)
-    if e is _S.NaN:
+    if e is _S.NaN or e is _S.ComplexInfinity:
+        # zoo (SymPy's a/0 when it has cancelled the divisor to 0) has no
+        # sign: the nearest real value is nan.
         return _const_plan(math.nan)
     if isinstance(e, (sympy.Integer, sympy.Rational, sympy.Float)):
         return _const_plan(_number(e))
@@ -357,6 +446,17 @@ def _plan(e):
         return _heaviside_plan(e)
     if isinstance(e, sympy.Piecewise):
         return _piecewise_plan(e)
+    if isinstance(e, (sympy.re, sympy.conjugate)):
+        # SymPy adds these for symbols not declared real (|exp(z)| =
+        # exp(re(z))); symdiff's variables and values are real, so
+        # re(e) = conjugate(e) = e and im(e) = 0.
+        return (e.args[0],), lambda a: a
+    if isinstance(e, sympy.im):
+        return _const_plan(0.0)
+    if isinstance(e, sympy.arg):           # of a real value: 0, or pi below 0
+        return e.args, lambda a: build.mul(math.pi, build.step(build.neg(a)))
+    if isinstance(e, sympy.atan2):
+        return e.args, _atan2
     name = FROM_SYMPY_FUNCTIONS.get(type(e))
     if name is not None:
         return e.args, lambda *c: build.apply(name, *c)
@@ -371,8 +471,15 @@ def from_sympy(sympy_expr):
     Add and Mul (as balanced trees, with subtraction and division), Pow,
     exp, log, sqrt, the trigonometric and hyperbolic functions of the op
     table, Abs, sign, Max, Min, Heaviside and the indicator Piecewise that
-    :func:`to_sympy` produces for ``eq``; the shapes :func:`to_sympy` emits
-    for log1p, expm1, sigmoid, softplus and relu come back as those ops.
+    :func:`to_sympy` produces for ``eq``; the functions log1p, expm1,
+    sigmoid and softplus (:mod:`symdiff.text.sympy_functions`) and the
+    written-out shapes ``log(1 + x)``, ``exp(x) - 1``, ``1/(1 + exp(-x))``,
+    ``log(1 + exp(x))`` and ``Max(x, 0)`` come back as symdiff's ops.
+    ``re``, ``im``, ``conjugate``, ``arg`` and ``atan2``, which SymPy
+    introduces for symbols not declared real, are read under symdiff's
+    assumption that every variable is real: ``re(e) -> e``,
+    ``conjugate(e) -> e``, ``im(e) -> 0``, ``arg(e) -> pi*step(-e)``,
+    atan2 through atan (exact but for signed zeros and atan2(0, 0)).
     Anything else raises a ``ValueError`` naming it.  Strings are rejected
     (never sympified).
     """
