@@ -182,6 +182,28 @@ def _cmd_methods(args) -> int:
     return 0
 
 
+def method_comparison_doc(inputs, names, ref, results) -> dict:
+    """The JSON document of a method comparison: the reference value and
+    gradient (``ref``) and each method's result (``results`` of
+    :func:`symdiff.lab.methods.compare_methods`), partials named by
+    ``names``."""
+    return {
+        "inputs": [s.payload for s in inputs],
+        "reference": {"value": json_number(ref.value),
+                      "gradient": {n: json_number(v) for n, v in zip(names, ref.gradient)}},
+        "methods": [{
+            "name": r.name,
+            "gradient": None if r.gradient is None else
+            {n: json_number(v) for n, v in zip(names, r.gradient)},
+            "max_rel_error": json_number(r.max_rel_error),
+            "seconds": json_number(r.seconds),
+            "ops": r.ops,
+            "evaluations": r.evaluations,
+            "error": r.error,
+        } for r in results],
+    }
+
+
 def print_method_comparison(f, wrt, inputs, point, methods=None, repeat: int = 5,
                             output_format: str = "table") -> None:
     """Print the method comparison of ``symdiff compare EXPR --at ...``:
@@ -196,24 +218,16 @@ def print_method_comparison(f, wrt, inputs, point, methods=None, repeat: int = 5
     names = [s.payload for s in wrt]
 
     if output_format == "json":
-        doc = {
-            "inputs": [s.payload for s in inputs],
-            "reference": {"value": json_number(ref.value),
-                          "gradient": {n: json_number(v) for n, v in zip(names, ref.gradient)}},
-            "methods": [{
-                "name": r.name,
-                "gradient": None if r.gradient is None else
-                {n: json_number(v) for n, v in zip(names, r.gradient)},
-                "max_rel_error": json_number(r.max_rel_error),
-                "seconds": json_number(r.seconds),
-                "ops": r.ops,
-                "evaluations": r.evaluations,
-                "error": r.error,
-            } for r in results],
-        }
-        print_json(doc)
+        print_json(method_comparison_doc(inputs, names, ref, results))
         return
+    print_results_table(f, wrt, point, ref, results, repeat)
 
+
+def print_results_table(f, wrt, point, ref, results, repeat: int = 5) -> None:
+    """The method comparison's text table: ``f`` at ``point``, the
+    reference ``ref`` and each method's result (``results``, timed with
+    ``repeat`` runs), partials by the symbols ``wrt``."""
+    names = [s.payload for s in wrt]
     shown = names if len(names) <= _MAX_GRADIENT_COLUMNS else names[:_MAX_GRADIENT_COLUMNS - 1]
     more = len(names) - len(shown)
     header = ["method"] + [f"df/d{n}" for n in shown] + (["..."] if more else []) + \

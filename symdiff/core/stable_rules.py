@@ -390,16 +390,7 @@ def _sqrt_hypot(n):
     # sqrt(x^2 + y^2 [+ z^2 ...]) -> hypot(hypot(x, y), z): the squares
     # overflow from 1.3e154 and underflow below 1.5e-154 (sqrt(1e200^2 +
     # 1e200^2) = inf, and x/sqrt(x^2 + 1) = 0 instead of 1 from 1.3e154).
-    terms = sum_terms(n.args[0])
-    if len(terms) < 2 or any(s < 0 for s, _ in terms):
-        return None
-    bases = [square_base(t) for _, t in terms]
-    if any(b is None for b in bases) or all(b.op == "const" for b in bases):
-        return None
-    acc = bases[0]
-    for b in bases[1:]:
-        acc = S.apply("hypot", acc, b)
-    return acc
+    return hypot_of_squares(n.args[0])
 
 
 def _sqrt_square(n):
@@ -681,16 +672,8 @@ def _exp_of_sum(a: Node, b: Node, sign: int) -> Optional[Node]:
 def _log_sum_of_squares(n):
     # log(x^2 + y^2 [+ ...]) -> 2 log(hypot(x, y, ...)): the squares overflow
     # from 1.3e154 and underflow below 1.5e-154 (log|z| of a complex number).
-    terms = sum_terms(n.args[0])
-    if len(terms) < 2 or any(s < 0 for s, _ in terms):
-        return None
-    bases = [square_base(t) for _, t in terms]
-    if any(b is None for b in bases) or all(b.op == "const" for b in bases):
-        return None
-    acc = bases[0]
-    for b in bases[1:]:
-        acc = S.apply("hypot", acc, b)
-    return S.mul(S.const(2.0), S.log(acc))
+    h = hypot_of_squares(n.args[0])
+    return None if h is None else S.mul(S.const(2.0), S.log(h))
 
 
 def _log1p_square(n):

@@ -37,14 +37,33 @@ class Kernel:
         else:
             self._fixed = [np.array(v, order="C") for v in fixed_values]
 
+    def flat(self, *vectors: np.ndarray):
+        """The outputs at inputs given as flat vectors (x, or x and p),
+        concatenated in input order; the fast path for scalar programs, where
+        the vectors are the kernel's input vector itself.  Tensor programs
+        are split into their pieces by the caller (:meth:`__call__`)."""
+        if not self.scalar:
+            raise TypeError("Kernel.flat needs a scalar program; call it with pieces")
+        self.calls += 1
+        v = self._vector
+        if len(vectors) == 1:
+            v[:self._n_free] = vectors[0]
+        else:
+            v[:self._n_free] = np.concatenate(vectors)
+        return self.fn(v)
+
     def __call__(self, pieces: list) -> list:
-        """The outputs (floats, or arrays of the outputs' shapes) at the
-        inputs' values ``pieces`` (one per input, in order)."""
+        """The outputs at the inputs' values ``pieces`` (one per input, in
+        order): for a scalar program one float64 array with one entry per
+        output, else a list of arrays of the outputs' shapes."""
         self.calls += 1
         if self.scalar:
             v = self._vector
             v[:self._n_free] = [float(p) for p in pieces]
-            return list(self.fn(v))
+            # The kernel's own output array (one float per output), not a
+            # list: a 100 x 100 Hessian as 10,000 Python floats cost more
+            # than the kernel call.
+            return self.fn(v)
         # np.array, not ascontiguousarray: a scalar input stays 0-d.
         args = [np.array(p, dtype=np.float64, order="C") for p in pieces]
         return list(self.fn(*args, *self._fixed))

@@ -100,7 +100,7 @@ class Objective:
         x = self.variables.check(x)
         if self._last_x is None or not np.array_equal(x, self._last_x):
             kern = self._kernel("value_and_grad", self._value_grad_outputs)
-            out = kern(self.variables.split(x))
+            out = kern.flat(x) if kern.scalar else kern(self.variables.split(x))
             self._last_fg = (float(out[0]), self.variables.flatten(out[1:]))
             self._last_x = x.copy()
         f, g = self._last_fg
@@ -131,7 +131,8 @@ class Objective:
     def hess(self, x) -> np.ndarray:
         """The n x n Hessian of f at x."""
         x = self.variables.check(x)
-        out = self._kernel("hess", self._hessian_outputs)(self.variables.split(x))
+        kern = self._kernel("hess", self._hessian_outputs)
+        out = kern.flat(x) if kern.scalar else kern(self.variables.split(x))
         n = self.n
         H = np.asarray(out, dtype=np.float64).reshape(n, n)
         if not self.variables.scalar:
@@ -162,7 +163,10 @@ class Objective:
         x = self.variables.check(x)
         p = self.variables.check(p, "p")
         kern = self._kernel("hessp", self._hvp_outputs)
-        out = kern(self.variables.split(x) + self.variables.split(p))
+        if kern.scalar:
+            out = kern.flat(x, p)
+        else:
+            out = kern(self.variables.split(x) + self.variables.split(p))
         return self.variables.flatten(out)
 
 

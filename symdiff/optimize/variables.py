@@ -75,7 +75,10 @@ class Variables:
         return [x[o[k]:o[k + 1]].reshape(shape) for k, shape in enumerate(self.shapes)]
 
     def flatten(self, pieces) -> np.ndarray:
-        """The inverse of :meth:`split`: one 1-D array."""
+        """The inverse of :meth:`split`: one 1-D array (a new one).  A 1-D
+        array of floats, a scalar kernel's outputs, is flat already."""
+        if isinstance(pieces, np.ndarray) and pieces.ndim == 1:
+            return pieces.astype(np.float64, copy=True)
         return np.concatenate([np.asarray(p, dtype=np.float64).ravel() for p in pieces])
 
 

@@ -29,7 +29,21 @@ __all__ = ["sigmoid", "softplus", "logsumexp", "eq", "log1p", "expm1", "hypot",
 _S = sympy.S
 
 
-class sigmoid(sympy.Function):  # noqa: N801 - SymPy function classes are lower case
+class _PositiveOfReal(sympy.Function):
+    """What sigmoid and softplus share: numeric values through the
+    elementary form, real for a real argument, and always positive."""
+
+    def _eval_evalf(self, prec):
+        return self.rewrite(sympy.exp)._eval_evalf(prec)
+
+    def _eval_is_extended_real(self):
+        return self.args[0].is_extended_real
+
+    def _eval_is_positive(self):
+        return True if self.args[0].is_extended_real else None
+
+
+class sigmoid(_PositiveOfReal):  # noqa: N801 - SymPy function classes are lower case
     """The logistic function 1 / (1 + exp(-x)), kept unexpanded."""
 
     nargs = 1
@@ -53,14 +67,6 @@ class sigmoid(sympy.Function):  # noqa: N801 - SymPy function classes are lower 
     def _eval_rewrite_as_exp(self, arg, **kwargs):
         return _S.One / (_S.One + sympy.exp(-arg))
 
-    def _eval_evalf(self, prec):
-        return self.rewrite(sympy.exp)._eval_evalf(prec)
-
-    def _eval_is_extended_real(self):
-        return self.args[0].is_extended_real
-
-    def _eval_is_positive(self):
-        return True if self.args[0].is_extended_real else None
 
     def _numpycode(self, printer):
         # 1/(1 + exp(-x)) is already overflow-safe in floating point
@@ -69,7 +75,7 @@ class sigmoid(sympy.Function):  # noqa: N801 - SymPy function classes are lower 
         return f"(1/(1 + {exp}(-({printer._print(self.args[0])}))))"
 
 
-class softplus(sympy.Function):  # noqa: N801 - SymPy function classes are lower case
+class softplus(_PositiveOfReal):  # noqa: N801 - SymPy function classes are lower case
     """log(1 + exp(x)), kept unexpanded (it does not overflow for large x)."""
 
     nargs = 1
@@ -95,14 +101,6 @@ class softplus(sympy.Function):  # noqa: N801 - SymPy function classes are lower
 
     _eval_rewrite_as_log = _eval_rewrite_as_exp
 
-    def _eval_evalf(self, prec):
-        return self.rewrite(sympy.exp)._eval_evalf(prec)
-
-    def _eval_is_extended_real(self):
-        return self.args[0].is_extended_real
-
-    def _eval_is_positive(self):
-        return True if self.args[0].is_extended_real else None
 
     def _numpycode(self, printer):
         # numpy.logaddexp(0, x) = log(1 + exp(x)) without overflow.
