@@ -275,7 +275,7 @@ def main(argv=None) -> int:
         if unknown:
             p.error(f"--only: unknown expression {sorted(unknown)[0]!r}")
         entries = [e for e in CORPUS if e.name in wanted]
-    points = a.points or (64 if a.quick else 256)
+    points = a.points if a.points is not None else (64 if a.quick else 256)
     if points < 1:
         p.error("--points must be at least 1")
     methods = list(ACCURACY_METHODS)

@@ -28,6 +28,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import queue
 import resource
 import sys
 import time
@@ -121,10 +122,19 @@ def run_isolated(kind: str, size: int, opt: int, timeout: float) -> dict:
     q = ctx.Queue()
     p = ctx.Process(target=_child, args=(kind, size, opt, q))
     p.start()
+    deadline = time.monotonic() + timeout
     try:
-        return q.get(timeout=timeout)
-    except Exception:
-        return {"kind": kind, "size": size, "error": f"timeout ({timeout:.0f} s)"}
+        # Poll, so that a child that dies (a crash, the OOM killer) is
+        # reported at once as what it is, not as a timeout much later.
+        while True:
+            try:
+                return q.get(timeout=1.0)
+            except queue.Empty:
+                if p.exitcode is not None:
+                    return {"kind": kind, "size": size,
+                            "error": f"child died (exit code {p.exitcode})"}
+                if time.monotonic() > deadline:
+                    return {"kind": kind, "size": size, "error": f"timeout ({timeout:.0f} s)"}
     finally:
         p.join(5)
         if p.is_alive():

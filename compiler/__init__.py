@@ -54,9 +54,15 @@ def compile(outputs, inputs=None, *, threads: int | None = None, stable: bool = 
             raise ValueError("compile: stable=True rewrites expressions; it does not "
                              "apply to a Program")
         from symdiff.core.graph import as_outputs
+        from symdiff.core.program import schedule
         from symdiff.core.stabilize import stabilize
 
-        outputs, _ = stabilize(as_outputs(outputs))
+        outputs = as_outputs(outputs)
+        if inputs is None:
+            # The inputs of the expressions as given: a rewrite may cancel a
+            # variable (x + y - y -> x), and the caller passes all of them.
+            inputs = list(schedule(outputs).inputs)
+        outputs, _ = stabilize(outputs)
     program = as_program(outputs, inputs)
     if program.is_tensor:
         allowed = {"opt", "cache", "fast_math", "vector_math", "name", "blas"}

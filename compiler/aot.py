@@ -15,6 +15,7 @@ from the JIT cache.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -97,8 +98,33 @@ def link_shared(path, name: str, write_obj, cc: str | None = None, exports=None)
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
             raise RuntimeError(f"linking failed: {' '.join(cmd)}\n{res.stderr}")
-        shutil.copyfile(libpath, path)
+        _install(libpath, path)
     return path
+
+
+def _install(built: str, path: str) -> None:
+    """Put the file ``built`` at ``path`` as a new file (a new inode,
+    renamed into place), executable as the linker made it.  Copying over
+    the old file in place would change the code under any process that has
+    the old library loaded (and crash it).  Only a regular file (or no
+    file) is replaced that way: a device or a pipe at ``path`` (/dev/full,
+    a FIFO) is written to, never renamed over."""
+    if os.path.exists(path) and not os.path.isfile(path):
+        shutil.copyfile(built, path)
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp_out = tempfile.mkstemp(dir=folder, prefix=".symdiff-", suffix=".so")
+    os.close(fd)
+    try:
+        shutil.copyfile(built, tmp_out)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_out, 0o755 & ~umask)
+        os.replace(tmp_out, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_out)
+        raise
 
 
 def cpu_note(cpu: str | None) -> list[str]:

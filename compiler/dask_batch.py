@@ -48,12 +48,17 @@ def batch_dask(fn, X, *, fixed=None, threads=None):
     ``(N, fn.n_outputs)`` chunked like ``X``'s rows."""
     import dask.array as da
 
+    if not is_dask_array(X):
+        raise ValueError(f"batch takes a dask array of rows, not a {type(X).__name__} "
+                         "(for a dask DataFrame: df.to_dask_array(lengths=True))")
     if X.ndim != 2:
         raise ValueError(f"X must be a 2-D dask array of rows, got shape {X.shape}")
-    n_free = fn.n_inputs - (len(fixed) if fixed else 0)
-    if not np.isnan(X.shape[1]) and X.shape[1] != n_free:
-        names = [s for s in fn.inputs if not fixed or s not in fixed]
-        raise ValueError(f"X must have {n_free} columns (inputs {', '.join(names)}), "
+    # The columns X must have: every input, or those fixed= leaves free
+    # (checked here, as the numpy path checks them, not at compute time).
+    free = range(fn.n_inputs) if not fixed else fn._names.fixed_vector(fixed)[1]
+    names = [fn.inputs[j] for j in free]
+    if not np.isnan(X.shape[1]) and X.shape[1] != len(names):
+        raise ValueError(f"X must have {len(names)} columns (inputs {', '.join(names)}), "
                          f"got shape {X.shape}")
     if len(X.chunks[1]) != 1:
         X = X.rechunk({1: -1})

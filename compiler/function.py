@@ -166,7 +166,9 @@ def _rebuild(program: Program, name: str, options: dict, use_cache: bool,
     ``compile`` would.  Pickles come from the same version of symdiff, so
     ``options`` has every key."""
     program = as_program(program)
-    check_name(name)
+    # The name was checked when the function was compiled; checking it
+    # again here would also refuse names some library of *this* process
+    # happens to export (compiler.names), and a worker could not load it.
     options = _normalize_options(options["opt"], options["fast_math"], options["vector_math"])
     return CompiledFunction._build(program, name, options, use_cache=bool(use_cache),
                                    objects=objects)
@@ -578,6 +580,8 @@ class CompiledFunction:
                 and X.shape[1] == self._n and fixed is None and not columns):
             # Anything but the common case (float64 rows of every input).
             if X is not None and type(X).__module__.startswith("dask."):
+                # Any dask collection goes there: a dask array is mapped
+                # block by block, anything else is refused by name.
                 if out is not None or columns:
                     raise ValueError("batch of a dask array takes neither out= nor inputs "
                                      "by name")

@@ -1,7 +1,10 @@
-"""Threads for compiled code: how many (one rule for ``batch()`` and tensor
-kernels alike) and the one pool of worker threads they share.
+"""Threads for compiled code: how many, and the one pool of worker threads
+that ``batch()`` and tensor kernels share.
 
-How many threads a batch runs on (:func:`threads_for_work`): the cap is
+Both are capped by :func:`default_threads`.  Tensor kernels split their
+products into row blocks, one per thread up to the cap and the rows
+(:mod:`compiler.tensor.function`).  How many threads a scalar batch runs
+on (:func:`threads_for_work`): the cap is
 ``threads=`` when the caller gives it, else :func:`default_threads`
 (``SYMDIFF_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the cores this
 process may run on); within the cap, one thread per :data:`WORK_PER_THREAD`
@@ -87,6 +90,9 @@ def _work_loop(jobs: "queue.SimpleQueue") -> None:
             fut.set_result(fn(*args))
         except BaseException as e:  # handed to the waiting caller, never lost
             fut.set_exception(e)
+        # Do not keep the finished job (its arrays, its future) alive until
+        # the next one arrives.
+        del fut, fn, args
 
 
 class _WorkerPool:

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 import symdiff as sd
 from symdiff.lab.accuracy_corpus import CATEGORIES, CORPUS, corpus_entry
-from symdiff.lab.accuracy_methods import MethodUnavailable, stabilizer
 from symdiff.lab.bits import (
     NON_FINITE_BITS,
     Interval,
@@ -221,13 +220,6 @@ def test_reference_beyond_dbl_max_is_dropped_and_settle_reports_its_precision():
 # --- the stabilizer never makes things worse ----------------------------
 
 
-def _stable_or_skip():
-    try:
-        stabilizer()
-    except MethodUnavailable as exc:
-        pytest.skip(str(exc))
-
-
 # A fixed random sample of the corpus (the seed picks it), small enough to
 # keep the mpmath references to a few seconds.
 NEVER_WORSE_SAMPLE = [CORPUS[int(i)] for i in
@@ -236,7 +228,6 @@ NEVER_WORSE_SAMPLE = [CORPUS[int(i)] for i in
 
 @pytest.fixture(scope="module")
 def never_worse_runs():
-    _stable_or_skip()
     runs = []
     for k, entry in enumerate(NEVER_WORSE_SAMPLE):
         res = measure_expression(sd.parse(entry.text), parse_domains(entry.domain), 16,

@@ -7,6 +7,7 @@ expectation is a value computed independently (numpy on the same rows)."""
 
 from __future__ import annotations
 
+import json
 import pickle
 import subprocess
 import sys
@@ -231,7 +232,7 @@ def test_wide_strided_batch_on_a_small_thread_stack():
     # and a Fortran-ordered X segfaulted on a 128 KiB thread stack (as the
     # 1.1-million-input function did on the main thread's 8 MiB).
     out = _run("""
-        import threading, numpy as np, symdiff as sd
+        import json, threading, numpy as np, symdiff as sd
         n = 20_000
         xs = [sd.symbol(f"x{i}") for i in range(n)]
         fn = sd.compile([xs[0] + 2.0 * xs[-1], xs[n // 2]], xs)
@@ -243,14 +244,14 @@ def test_wide_strided_batch_on_a_small_thread_stack():
             fixed=fn.batch(X[:, 1:], fixed={"x0": -1.0}, threads=1)))
         t.start()
         t.join()
-        print(res["strided"].tolist())
-        print(res["fixed"].tolist())
+        print(json.dumps(res["strided"].tolist()))
+        print(json.dumps(res["fixed"].tolist()))
     """, timeout=180)
     strided, fixed = out.splitlines()
     n = 20_000
     X = np.arange(3.0 * n).reshape(3, n)
-    assert eval(strided) == np.stack([X[:, 0] + 2 * X[:, -1], X[:, n // 2]], 1).tolist()
-    assert eval(fixed) == np.stack([-1.0 + 2 * X[:, -1], X[:, n // 2]], 1).tolist()
+    assert json.loads(strided) == np.stack([X[:, 0] + 2 * X[:, -1], X[:, n // 2]], 1).tolist()
+    assert json.loads(fixed) == np.stack([-1.0 + 2 * X[:, -1], X[:, n // 2]], 1).tolist()
 
 
 # ---------------------------------------------------------------------------
@@ -462,17 +463,17 @@ def test_pickle_carries_object_code_to_a_fresh_process(tmp_path):
     path = tmp_path / "fn.pickle"
     path.write_bytes(pickle.dumps(fn))
     out = _run(f"""
-        import pickle, numpy as np
+        import json, pickle, numpy as np
         fn = pickle.loads(open({str(path)!r}, "rb").read())
         Y = fn.batch(np.array([[0.5, 1.0], [1.5, -2.0]]))
         info = fn.compile_info
         print(info["cache"], info["batch"]["cache"],
               "codegen_s" in info, "codegen_s" in info["batch"])
-        print(Y.tolist())
+        print(json.dumps(Y.tolist()))
     """, timeout=120)
     head, values = out.splitlines()
     assert head.split() == ["shipped", "shipped", "False", "False"]
-    assert eval(values) == want.tolist()
+    assert json.loads(values) == want.tolist()
 
 
 def test_tensor_pickle_carries_object_code(tmp_path):

@@ -63,3 +63,12 @@ def test_compile_stable_hessian_and_json(capsys):
     assert doc["values"]["df/dx"] == 1.0
     # sigmoid'(698) = e^-698 / (1 + e^-698)^2 = 7.28537030991516089e-304 (mpmath), not 0
     assert abs(doc["values"]["d2f/dxdx"] / 7.28537030991516089e-304 - 1) < 4e-16
+
+
+def test_stable_on_a_tensor_program_is_a_clear_error(capsys):
+    for cmd in ("diff", "compile"):
+        code, out, err = _run(capsys, [cmd, "sum(log(1+exp(X)))", "--shape", "X=3", "--stable"])
+        assert code == 2 and out == ""
+        assert err.strip() == ("error: --stable: the command line rewrites scalar programs "
+                               "only; for a tensor program use sd.stabilize or "
+                               "sd.compile(..., stable=True)")

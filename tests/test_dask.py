@@ -107,3 +107,16 @@ def test_local_cluster_of_two_processes(fn, tmp_path, monkeypatch):
     assert n_workers == 2
     assert sorted(sources.values()) == ["shipped", "shipped"]
     assert _same_bits(Y, fn.batch(X))
+
+
+def test_dask_batch_with_fixed_stem_counts_its_inputs():
+    # fixed={"W": 2x2 array} fixes four inputs (W0_0 ... W1_1): X has one
+    # column, x; an unknown name is the numpy path's error, at once.
+    W, x = sd.matrix("W", 2, 2), sd.symbol("x")
+    fn = sd.compile([sd.sum(list(W @ np.array([x, x])))])
+    assert fn.inputs == ("W0_0", "W0_1", "W1_0", "W1_1", "x")
+    X = np.array([[1.0], [2.0], [3.0]])
+    got = fn.batch(da.from_array(X, chunks=(2, 1)), fixed={"W": np.eye(2)}).compute()
+    assert got.ravel().tolist() == [2.0, 4.0, 6.0]
+    with pytest.raises(ValueError, match="has no input 'q'"):
+        fn.batch(da.zeros((4, 2), chunks=(2, 2)), fixed={"q": 1.0})

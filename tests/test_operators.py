@@ -90,9 +90,9 @@ def test_a_new_infix_op_in_latex_and_dot(extended_table):
     mod = apply("mod", a + b, c)
     assert sd.to_latex(mod) == r"\left(a + b\right) \bmod c"
     assert sd.to_latex(apply("lnot", x)) == r"\lnot x"
-    # % does not commute: the box names its operands (a % b, edges a and b);
-    # both are outputs, so their boxes also carry the output's name
-    assert "label=<a % b<BR/>" in sd.to_dot(mod)
+    # % does not commute: the box numbers its operands (#1 % #2, edges #1
+    # and #2); both are outputs, so their boxes also carry the output's name
+    assert "label=<#1 % #2<BR/>" in sd.to_dot(mod)
     assert "label=<~<BR/>" in sd.to_dot(apply("lnot", x))
 
 

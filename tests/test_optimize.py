@@ -227,3 +227,17 @@ def test_least_squares_errors():
     ls = sd.LeastSquares([x - 1, y], [x, y])
     with pytest.raises(ValueError, match="the values of x, y"):
         ls.fun([1.0])
+
+
+def test_the_last_point_cache_tells_minus_zero_from_zero():
+    a, b = sd.symbols("a b")
+    o = sd.Objective(1 / a + b, [a, b])
+    assert o.fun(np.array([0.0, 1.0])) == np.inf
+    assert o.fun(np.array([-0.0, 1.0])) == -np.inf       # not the cached +inf
+
+
+def test_objective_refuses_per_point_arrays_for_scalar_symbols():
+    a, b, t = sd.symbols("a b t")
+    with pytest.raises(ValueError, match=r"data for t: an array of shape \(3,\) for a scalar "
+                                         r"symbol; per-point data arrays are for sd.LeastSquares"):
+        sd.Objective((a * t - b) ** 2, [a, b], data={"t": np.arange(3.0)})

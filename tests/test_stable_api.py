@@ -60,3 +60,44 @@ def test_stabilize_is_public_and_reports_rewrites():
     assert "expm1" in str(rewrites[0])
     same, none = sd.stabilize(x * y)
     assert same is x * y and none == []
+
+
+def test_compile_stable_keeps_the_inputs_of_the_expression_as_given():
+    # x + y - y stabilizes to x; the compiled function still takes x and y.
+    fn = sd.compile([x + y - y], stable=True)
+    assert fn.inputs == ("x", "y")
+    assert fn(np.array([1.5, 2.0])).tolist() == [1.5]
+
+
+def test_rules_that_cycle_raise_instead_of_hanging(monkeypatch):
+    # Two rules that undo each other (sin -> cos -> sin): following the
+    # rewrites costs no budget, so without the cycle check this looped forever.
+    from symdiff.core import stabilize as st
+    from symdiff.core import symbolic as S
+    from symdiff.core.stable_rules import StableRule
+
+    to_cos = StableRule("to_cos", "sin", lambda n: S.cos(n.args[0]), "test")
+    to_sin = StableRule("to_sin", "cos", lambda n: S.sin(n.args[0]), "test")
+    monkeypatch.setitem(st.RULES_BY_OP, "sin", (to_cos,))
+    monkeypatch.setitem(st.RULES_BY_OP, "cos", (to_sin,))
+    with pytest.raises(st.StabilizeError, match="the rules cycle"):
+        sd.stabilize(sd.sin(x), max_rewrites=50)
+
+
+def test_exp_rules_keep_halves_of_negated_inputs_apart():
+    # exp(-x)*exp(-y) must not become exp(-x/2 - y/2)^2: adding the halves
+    # rounds, and squaring doubles that error (65 ulp on average, before).
+    import mpmath
+
+    f, _ = sd.stabilize(sd.exp(-x) * sd.exp(-y))
+    g, _ = sd.stabilize(sd.exp(-x) / sd.exp(-y))
+    assert sd.to_string(f) == "(exp(-0.5*x)*exp(-0.5*y))^2"
+    assert sd.to_string(g) == "(exp(-0.5*x)/exp(-0.5*y))^2"
+    rng = np.random.default_rng(3)
+    for a, b in rng.uniform(1.0, 350.0, (200, 2)):
+        with mpmath.workprec(200):
+            want_f = float(mpmath.exp(-mpmath.mpf(a) - mpmath.mpf(b)))
+            want_g = float(mpmath.exp(-mpmath.mpf(a) + mpmath.mpf(b)))
+        for expr, want in ((f, want_f), (g, want_g)):
+            got = sd.evaluate(expr, {"x": a, "y": b})
+            assert abs(got - want) <= 4 * math.ulp(want), (a, b, got, want)

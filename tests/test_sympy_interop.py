@@ -124,11 +124,21 @@ def test_to_sympy_works_with_plain_sympy_symbols():
     lambda: x + sympy.Symbol("y"),
     lambda: sympy.Symbol("y") * x,
     lambda: x ** sympy.Symbol("y"),
-    lambda: sympy.sin(x),
-], ids=["node+sympy", "sympy*node", "node**sympy", "sympy.sin(node)"])
+    lambda: sd.sin(sympy.Symbol("y")),
+], ids=["node+sympy", "sympy*node", "node**sympy", "sd.sin(sympy)"])
 def test_mixing_sympy_objects_into_expressions_fails_with_a_hint(make_mix):
     with pytest.raises(TypeError, match="from_sympy"):
         make_mix()
+
+
+def test_a_node_compares_unequal_to_sympy_objects():
+    # SymPy's == asks the other operand to convert; a node does not, so
+    # comparisons and membership tests are False instead of errors.
+    y = sympy.Symbol("y")
+    assert (x == y) is False and (y == x) is False
+    assert x not in [y] and y not in [x]
+    with pytest.raises(sympy.SympifyError):
+        sympy.sin(x)
 
 
 def test_shared_subexpressions_are_built_once(monkeypatch):

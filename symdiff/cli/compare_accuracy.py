@@ -63,6 +63,8 @@ def _check_options(args) -> None:
                          "--domain x=-1e300:1e300,y=1e-300:1e300")
     if args.points is not None and not 1 <= args.points <= 1_000_000:
         raise UsageError("--points must be between 1 and 1000000")
+    if args.seed is not None and args.seed < 0:
+        raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
 
 
 def _plot_target(args) -> None:

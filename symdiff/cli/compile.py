@@ -181,6 +181,9 @@ def cmd_compile(args) -> int:
     _check_options(args)
     prog, text = load_program(args)
     names = source_names(text, prog)
+    if is_tensor_program(prog) and args.stable:
+        raise UsageError("--stable: the command line rewrites scalar programs only; for a "
+                         "tensor program use sd.stabilize or sd.compile(..., stable=True)")
     if is_tensor_program(prog):
         return _compile_tensor(args, prog, name, names)
     outs = list(prog.outputs)

@@ -5,6 +5,7 @@ Programs that declare tensors go to :mod:`symdiff.cli.diff_tensor`."""
 from __future__ import annotations
 
 from symdiff.cli.common import (
+    UsageError,
     add_expr_args,
     add_shape_args,
     derivative_outputs,
@@ -62,6 +63,9 @@ def cmd_diff(args) -> int:
 
     prog, text = load_program(args)
     names = source_names(text, prog)
+    if is_tensor_program(prog) and args.stable:
+        raise UsageError("--stable: the command line rewrites scalar programs only; for a "
+                         "tensor program use sd.stabilize or sd.compile(..., stable=True)")
     if is_tensor_program(prog):
         from symdiff.cli.diff_tensor import diff_tensors
 

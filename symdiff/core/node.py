@@ -176,12 +176,12 @@ class Node:
 
         return apply_ufunc(ufunc, method, inputs, kwargs)
 
-    def _sympy_(self):
-        # SymPy calls this when a node meets a SymPy object (x + Symbol('y'),
-        # Symbol('y') * x); converting silently would mix two expression
-        # systems, so say how to convert instead.
-        raise TypeError("cannot mix a symdiff expression with SymPy objects: convert "
-                        "with sd.to_sympy(expr) or bring SymPy in with sd.from_sympy(...)")
+    # No _sympy_ hook: SymPy calls it from ==, where any error would make
+    # Symbol('y') == x raise instead of returning False.  A SymPy object in
+    # a symdiff expression (x + Symbol('y'), Symbol('y') * x, sd.sin(Symbol('y')))
+    # is refused with the hint by the node's own operators
+    # (symbolic.as_node / binary_operator); sympy.sin(x) is SymPy's
+    # SympifyError.
 
     # Jupyter: LaTeX, and the computation graph as SVG when Graphviz is
     # installed (the printers are imported lazily; see symdiff.core.display).

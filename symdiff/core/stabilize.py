@@ -73,6 +73,7 @@ def _rewrite_roots(roots: list, max_rewrites, rewrites: list) -> dict:
     """node -> its stable form, for every node reachable from ``roots``."""
     done: dict = {}        # node -> fixed point (fixed points map to themselves)
     redirect: dict = {}    # node -> what a rule (or rebuilding) turned it into
+    resolving: set = set()  # nodes whose redirect chain is being followed
     budget = max_rewrites
     for root in roots:
         stack = [root]
@@ -85,8 +86,15 @@ def _rewrite_roots(roots: list, max_rewrites, rewrites: list) -> dict:
             if target is not None:
                 if target in done:
                     done[n] = done[target]
+                    resolving.discard(n)
                     stack.pop()
+                elif target in resolving:
+                    # Rules that rewrite A to B and B back to A: following
+                    # the redirects costs no rewrite, so the budget would
+                    # never run out; this would loop forever.
+                    raise StabilizeError(f"stabilize: the rules cycle at {target}")
                 else:
+                    resolving.add(n)
                     stack.append(target)
                 continue
             pending = [a for a in n.args if a not in done]

@@ -200,8 +200,12 @@ def is_input(n: Node) -> bool:
 
 
 def halved_input(n: Node) -> bool:
-    """0.5 times an input: what the halving below produces (exact)."""
-    return n.op == "mul" and is_const(n.args[0], 0.5) and is_input(n.args[1])
+    """±0.5 times an input: what the halving below produces (exact; the
+    builders turn 0.5*(-x) into -0.5*x, so both signs count)."""
+    if n.op == "neg":
+        n = n.args[0]
+    return n.op == "mul" and (is_const(n.args[0], 0.5) or is_const(n.args[0], -0.5)) \
+        and is_input(n.args[1])
 
 
 def hypot_one_of(h: Node, u: Node) -> bool:

@@ -308,6 +308,8 @@ def binary_operator(name: str, a, b):
             a = as_node(a)
             b = as_node(b)
         except TypeError:
+            if any(type(v).__module__.split(".")[0] == "sympy" for v in (a, b)):
+                raise      # as_node's hint: use sd.from_sympy
             return NotImplemented
     return _binary_node(name, a, b)
 

@@ -17,13 +17,12 @@ f, then d f / d name for each name, at each point.
 * ``sympy``: ``sympy.diff`` of :func:`symdiff.to_sympy` ``(f)``, evaluated by
   ``sympy.lambdify(..., modules="numpy")``.
 
-A method that cannot run here (JAX not installed, no stabilizer yet) raises
+A method that cannot run here (JAX not installed) raises
 :class:`MethodUnavailable` with the reason, which the report prints.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Callable, Sequence
 
 import numpy as np
@@ -48,16 +47,10 @@ class MethodUnavailable(RuntimeError):
 
 
 def stabilizer() -> Callable:
-    """:func:`symdiff.core.stabilize.stabilize`, or :class:`MethodUnavailable`
-    if that module does not exist yet (any other import error propagates:
-    a broken stabilizer must fail loudly, not read as "n/a")."""
-    try:
-        mod = importlib.import_module("symdiff.core.stabilize")
-    except ModuleNotFoundError as exc:
-        if exc.name != "symdiff.core.stabilize":
-            raise
-        raise MethodUnavailable("symdiff.core.stabilize is not there yet") from None
-    return mod.stabilize
+    """:func:`symdiff.core.stabilize.stabilize` (imported on first use)."""
+    from symdiff.core.stabilize import stabilize
+
+    return stabilize
 
 
 def _outputs(f, names: Sequence[str]) -> list:

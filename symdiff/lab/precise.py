@@ -123,6 +123,37 @@ def _iv_logsumexp(*xs):
 #: Names ``sympy.lambdify`` (mpmath printer) writes, bound to interval
 #: implementations.  A name missing here fails loudly (NameError) rather
 #: than falling back to a non-rigorous function.
+def _iv_sign(x):
+    # sign on an interval: decided where the interval does not straddle 0
+    # (more precision narrows it; a point exactly at 0 stays 0).
+    x = _iv.mpf(x)
+    lo, hi = (_endpoint(e) for e in x._mpi_)
+    if lo > 0:
+        return _iv.mpf(1)
+    if hi < 0:
+        return _iv.mpf(-1)
+    if lo == 0 and hi == 0:
+        return _iv.mpf(0)
+    raise ValueError("sign of an interval around 0: not decided at this precision")
+
+
+def _iv_heaviside(x, at_zero=0.5):
+    # SymPy's Heaviside (from derivatives of Max/Min), H(0) = 1/2 as SymPy has it.
+    s = _iv_sign(x)
+    lo = _endpoint(s._mpi_[0])
+    return _iv.mpf(1 if lo > 0 else 0 if lo < 0 else at_zero)
+
+
+def _iv_dirac(x):
+    # SymPy's DiracDelta (from derivatives of sign and Heaviside): 0 away
+    # from 0; at 0 there is no finite reference (the point is dropped).
+    x = _iv.mpf(x)
+    lo, hi = (_endpoint(e) for e in x._mpi_)
+    if lo > 0 or hi < 0:
+        return _iv.mpf(0)
+    raise ValueError("DiracDelta at 0 has no finite value")
+
+
 IV_NAMESPACE = {
     "mpf": _iv_mpf, "pi": _iv.pi, "e": _iv.e,
     "exp": _iv.exp, "log": _iv.log, "sqrt": _iv.sqrt, "sin": _iv.sin, "cos": _iv.cos,
@@ -132,6 +163,8 @@ IV_NAMESPACE = {
     "tanh": _monotone(mpmath.tanh), "cosh": _iv_cosh, "hypot": _iv_hypot,
     "sigmoid": _monotone(_mp_sigmoid), "softplus": _monotone(_mp_softplus),
     "logsumexp": _iv_logsumexp,
+    "Abs": abs, "abs": abs, "sign": _iv_sign, "Heaviside": _iv_heaviside,
+    "DiracDelta": _iv_dirac,
 }
 
 #: The same names as plain mpmath functions (beyond mpmath's own), for
@@ -186,6 +219,10 @@ def sympy_gradient(f, names: Sequence[str], elementary: bool = False):
     from symdiff.text.sympy_interop import to_sympy
 
     expr = to_sympy(f)
+    # symdiff's variables are real: declared so, d|x|/dx is sign(x) rather
+    # than an expression in re(x) and Derivative(re(x), x) that no printer
+    # can evaluate.
+    expr = expr.xreplace({s: sympy.Symbol(s.name, real=True) for s in expr.free_symbols})
     if elementary:
         expr = _elementary(expr)
     by_name = {s.name: s for s in expr.free_symbols}
@@ -202,8 +239,12 @@ def reference_functions(f, names: Sequence[str]) -> list[tuple[Callable, Callabl
     import sympy
 
     syms, outs = sympy_gradient(f, names, elementary=True)
-    return [(sympy.lambdify(syms, e, modules=[IV_NAMESPACE]),
-             sympy.lambdify(syms, e, modules=[MP_NAMESPACE, "mpmath"])) for e in outs]
+    try:
+        return [(sympy.lambdify(syms, e, modules=[IV_NAMESPACE]),
+                 sympy.lambdify(syms, e, modules=[MP_NAMESPACE, "mpmath"])) for e in outs]
+    except Exception as exc:   # a SymPy printer without a rule for some function
+        raise ValueError(f"no reference for {f}: SymPy cannot evaluate its derivatives "
+                         f"({type(exc).__name__}: {exc})") from None
 
 
 _FAILURES = (ZeroDivisionError, ValueError, OverflowError, TypeError, ArithmeticError)

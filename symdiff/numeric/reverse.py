@@ -213,8 +213,8 @@ class Scalar:
         upwards (``rankdir``; the default keeps the picture about as wide as
         tall, where left-to-right drew a 10-Scalar tape 2,879 x 200 pixels),
         operands in order, and the operands of ``-``, ``/`` and other
-        operations that do not commute are labelled ``a`` and ``b`` on their
-        edges."""
+        operations that do not commute are labelled ``#1`` and ``#2`` on
+        their edges."""
         order = self.topo()
         index = {n: k for k, n in enumerate(order)}
         # A record's fields run across the rank direction, so in a
@@ -244,7 +244,7 @@ class Scalar:
             opdef = OPS.get(n.op)
             ordered = len(n.inputs) >= 2 and not (opdef and opdef.commutative)
             for j, a in enumerate(n.inputs):
-                attr = f' [label="{"abcdefgh"[j]}"]' if ordered and j < 8 else ""
+                attr = f' [label="#{j + 1}"]' if ordered else ""
                 lines.append(f"  n{index[a]} -> n{k}{attr};")
         lines.append("}")
         return "\n".join(lines) + "\n"

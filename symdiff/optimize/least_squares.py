@@ -72,7 +72,8 @@ class LeastSquares:
 
     def _evaluate(self, x) -> tuple[np.ndarray, np.ndarray]:
         x = self.variables.check(x)
-        if self._last_x is not None and np.array_equal(x, self._last_x):
+        # Bits, not values: -0.0 == 0.0 but 1/x differs, and NaN != NaN.
+        if self._last_x is not None and x.tobytes() == self._last_x.tobytes():
             return self._last
         if self._batch_rows is not None:
             rows = self._batch_rows

@@ -63,6 +63,11 @@ class Objective:
         self.f = _scalar_expression(f)
         self.variables = Variables(wrt)
         self._data_syms, self._data_values = bind_data([self.f], self.variables, data)
+        for sym, value in zip(self._data_syms, self._data_values):
+            if not sym.shape and np.ndim(value) != 0:
+                raise ValueError(f"data for {sym.payload}: an array of shape {np.shape(value)} "
+                                 f"for a scalar symbol; per-point data arrays are for "
+                                 f"sd.LeastSquares (or declare {sym.payload} as a tensor)")
         self._options = dict(compile_options)
         self._kernels: dict = {}
         self._last_x: np.ndarray | None = None
@@ -98,7 +103,8 @@ class Objective:
         """``(f(x), grad f(x))`` from one kernel call (``minimize(...,
         jac=True)``); repeated at the same x, no call at all."""
         x = self.variables.check(x)
-        if self._last_x is None or not np.array_equal(x, self._last_x):
+        # Bits, not values: -0.0 == 0.0 but 1/x differs, and NaN != NaN.
+        if self._last_x is None or x.tobytes() != self._last_x.tobytes():
             kern = self._kernel("value_and_grad", self._value_grad_outputs)
             out = kern.flat(x) if kern.scalar else kern(self.variables.split(x))
             self._last_fg = (float(out[0]), self.variables.flatten(out[1:]))

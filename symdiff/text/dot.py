@@ -12,7 +12,7 @@ Boxes are named as the program text names them (:func:`symdiff.to_program`:
 ``t1``, ``t2`` ... for shared operations, the output's name for an output),
 inside the box so that no name sits on an edge.  Operands keep their order
 left to right, and an operation whose operands do not commute shows which is
-which: ``a - b`` in the box, ``a`` and ``b`` on the edges.
+which: ``#1 - #2`` in the box, ``#1`` and ``#2`` on the edges.
 """
 
 from __future__ import annotations
@@ -49,15 +49,17 @@ def _html_label(lines: list[str], name: str | None, color: str) -> str:
     return f"<{body}>"
 
 
-# Operand names of an operation whose operands do not commute.
-_OPERANDS = "abcdefghijklmnopqrstuvwxyz"
+def _operand(j: int) -> str:
+    """The name of operand j of an operation whose operands do not commute:
+    #1, #2, ... (not a, b, ...: those could be the user's own variables)."""
+    return f"#{j + 1}"
 
 
 def _with_operands(label: str, n_args: int) -> str:
-    """``-`` -> ``a - b``, ``atan2`` -> ``atan2(a, b)``: the op label with its
-    operands spelled out, so that the edges' ``a`` and ``b`` say which is
-    which."""
-    names = _OPERANDS[:n_args]
+    """``-`` -> ``#1 - #2``, ``atan2`` -> ``atan2(#1, #2)``: the op label with
+    its operands spelled out, so that the edges' ``#1`` and ``#2`` say which
+    is which."""
+    names = [_operand(j) for j in range(n_args)]
     if n_args == 2 and not label[:1].isalnum():
         return f"{names[0]} {label} {names[1]}"
     return f"{label}({', '.join(names)})"
@@ -130,7 +132,7 @@ def to_dot(outputs, names=None, derivative_outputs=None, derivative_names=None) 
     operations; operations used once are inlined there and stay unnamed);
     outputs have a double border and carry their name (``names``, default
     ``out0`` ...).  Operands are ordered left to right; where they do not
-    commute the box reads ``a - b`` and the edges ``a`` and ``b``.  Nodes
+    commute the box reads ``#1 - #2`` and the edges ``#1`` and ``#2``.  Nodes
     needed only by ``derivative_outputs`` (reachable from them but not from
     ``outputs``) are drawn in red, with red edges, so the function and its
     derivative can be told apart; derivative outputs are named by
@@ -210,7 +212,7 @@ def to_dot(outputs, names=None, derivative_outputs=None, derivative_names=None) 
             for j, a in enumerate(args):
                 edge = [_EDGE_DERIV] if deriv_only else []
                 if ordered:
-                    edge.append(f'label="{_OPERANDS[j]}", {_EDGE_OPERAND}')
+                    edge.append(f'label="{_operand(j)}", {_EDGE_OPERAND}')
                 attr = f" [{', '.join(edge)}]" if edge else ""
                 lines.append(f"  {ids[a]} -> {nid}{attr};")
     lines.append("}")
