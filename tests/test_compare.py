@@ -497,7 +497,6 @@ def test_accuracy_view_table_json_and_plot(tmp_path, capsys):
     (["x*y", "--accuracy", "--domain", "x=0:1"], "--domain: no range for y"),
     (["x", "--accuracy", "--domain", "x=0:1,q=0:1"], "--domain: q does not occur"),
     (["x", "--accuracy", "--domain", "x=1:0"], "the lower bound must be below"),
-    (["x", "--accuracy", "--domain", "x=0:1", "--at", "x=1"], "--at does not apply"),
     (["x", "--accuracy", "--domain", "x=0:1", "--points", "0"], "--points must be"),
     (["2", "--accuracy", "--domain", "x=0:1"], "no variables"),
 ])
@@ -507,6 +506,13 @@ def test_accuracy_view_errors(argv, message):
 
     with pytest.raises(UsageError, match=message):
         cmd_accuracy(_accuracy_args(argv))
+
+
+def test_other_compare_options_are_refused_with_accuracy(capsys):
+    from symdiff.cli.main import main
+
+    assert main(["compare", "x", "--accuracy", "--domain", "x=0:1", "--at", "x=1"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --at does not apply to --accuracy"
 
 
 def test_accuracy_plot_over_the_whole_float_range(tmp_path):

@@ -125,3 +125,14 @@ def test_every_mapped_ufunc_exists_and_its_op_too():
     for name, op in UFUNC_OPS.items():
         assert isinstance(getattr(np, name), np.ufunc), name
         assert op in ALL_OPS, op
+
+
+def test_object_arrays_use_sd_max_min_sign_and_the_list_names_hypot():
+    from symdiff.core.ufuncs import supported_names
+
+    assert "hypot" in supported_names() and "exp" in supported_names()
+    p, q = sd.symbols("p q")
+    arr = np.array([p, q], dtype=object)
+    assert [sd.to_string(e) for e in sd.max(arr, 1.0)] == ["max(1, p)", "max(1, q)"]
+    assert [sd.to_string(e) for e in sd.sign(arr)] == ["sign(p)", "sign(q)"]
+    assert [sd.to_string(e) for e in np.exp(arr)] == ["exp(p)", "exp(q)"]

@@ -18,21 +18,19 @@ The measurements live in :mod:`symdiff.lab.methods`,
 from __future__ import annotations
 
 import math
-import os
 
 from symdiff.cli.common import (
     UsageError,
     add_expr_args,
-    check_output_path,
     gradient_inputs,
     load_program,
     parse_point,
     parse_wrt,
     print_json,
     source_names,
-    write_output,
 )
 from symdiff.cli.compare_accuracy import add_accuracy_args, cmd_accuracy
+from symdiff.cli.plot_output import check_plot_target, draw_plot
 from symdiff.cli.render import (
     ProgressBar,
     format_count,
@@ -293,14 +291,14 @@ def _cmd_scaling(args) -> int:
     except ValueError as exc:
         raise UsageError(f"--sizes: {exc}") from None
     if args.plot is not None:
-        _check_plot_target(args)
+        check_plot_target(args)
     repeat = 3 if args.repeat is None else args.repeat
     with ProgressBar(f"scaling {args.scaling}") as progress:
         rows = scaling(args.scaling, sizes, timeout=timeout, repeat=repeat, progress=progress)
     if args.plot:
         from symdiff.lab.plots import plot_scaling
 
-        _draw(plot_scaling, rows, args, model=args.scaling, timeout=timeout)
+        draw_plot(plot_scaling, rows, args, model=args.scaling, timeout=timeout)
 
     if args.format == "json":
         doc = {
@@ -355,12 +353,12 @@ def _cmd_fd_sweep(args) -> int:
         raise UsageError("--fd-sweep takes one variable: --wrt NAME")
     var = wrt[0].payload
     if args.plot is not None:
-        _check_plot_target(args)
+        check_plot_target(args)
     sweep = fd_sweep(f, point, var)
     if args.plot:
         from symdiff.lab.plots import plot_fd_sweep
 
-        _draw(plot_fd_sweep, sweep, args, expr_label=_expr_text(f, 60))
+        draw_plot(plot_fd_sweep, sweep, args, expr_label=_expr_text(f, 60))
 
     if args.format == "json":
         doc = {
@@ -394,40 +392,3 @@ def _cmd_fd_sweep(args) -> int:
     return 0
 
 
-def _check_plot_target(args) -> None:
-    """Fail before a long measurement if the plot ``args.plot`` cannot be
-    drawn: no matplotlib, a format it does not write, or a path that
-    cannot be written (:func:`check_output_path`; never the input file)."""
-    from symdiff.lab.plots import MatplotlibMissing, require_matplotlib
-
-    path = args.plot
-    try:
-        require_matplotlib()
-    except MatplotlibMissing as exc:
-        raise UsageError(f"--plot: {exc}; leave out --plot to get the numbers as a table") \
-            from None
-    check_output_path(path, "--plot", [args.file] if args.file else [])
-    ext = os.path.splitext(path)[1].lower().lstrip(".")
-    if ext:
-        from matplotlib.figure import Figure
-
-        formats = Figure().canvas.get_supported_filetypes()
-        if ext not in formats:
-            raise UsageError(f"--plot {path}: matplotlib cannot write .{ext} files; use one "
-                             f"of {', '.join('.' + f for f in sorted(formats))}")
-
-
-def _draw(plot_fn, data, args, **kw) -> None:
-    """Draw ``data`` with ``plot_fn`` into ``args.plot``.  The picture is
-    drawn into a temporary file first and then written, so a failed write
-    (a full disk) is an error naming the file, never a silent loss."""
-    import tempfile
-
-    path = args.plot
-    ext = os.path.splitext(path)[1] or ".png"
-    with tempfile.TemporaryDirectory(prefix="symdiff-plot-") as tmp:
-        staged = os.path.join(tmp, "plot" + ext)
-        plot_fn(data, staged, **kw)
-        with open(staged, "rb") as fh:
-            picture = fh.read()
-    write_output(path, picture, "--plot", [args.file] if args.file else [])

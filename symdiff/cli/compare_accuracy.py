@@ -12,17 +12,14 @@ the picture is :func:`symdiff.lab.plots.plot_accuracy`.
 
 from __future__ import annotations
 
-import os
-
 from symdiff.cli.common import (
     UsageError,
-    check_output_path,
     load_program,
     parse_wrt,
     print_json,
     source_names,
-    write_output,
 )
+from symdiff.cli.plot_output import check_plot_target, draw_plot
 from symdiff.cli.render import ProgressBar, format_table, json_number
 
 __all__ = ["add_accuracy_args", "cmd_accuracy", "DEFAULT_POINTS"]
@@ -31,11 +28,6 @@ __all__ = ["add_accuracy_args", "cmd_accuracy", "DEFAULT_POINTS"]
 DEFAULT_POINTS = 256
 
 # Options of the other compare modes that make no sense with --accuracy.
-_FOREIGN = {"at": "--at", "methods": "--methods", "repeat": "--repeat",
-            "scaling": "--scaling", "sizes": "--sizes", "timeout": "--timeout",
-            "fd_sweep": "--fd-sweep"}
-
-
 def add_accuracy_args(parser) -> None:
     """Add ``--accuracy``, ``--domain``, ``--points`` and ``--seed`` to the
     ``compare`` subcommand's parser (``--plot``, ``--wrt`` and ``--format``
@@ -54,10 +46,7 @@ def add_accuracy_args(parser) -> None:
 
 
 def _check_options(args) -> None:
-    for attr, flag in _FOREIGN.items():
-        value = getattr(args, attr, None)
-        if value not in (None, False):
-            raise UsageError(f"{flag} does not apply to --accuracy")
+    # Options of the other compare modes are refused by cmd_compare.
     if args.domain is None:
         raise UsageError("--accuracy needs the domain of every variable, e.g. "
                          "--domain x=-1e300:1e300,y=1e-300:1e300")
@@ -65,26 +54,6 @@ def _check_options(args) -> None:
         raise UsageError("--points must be between 1 and 1000000")
     if args.seed is not None and args.seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
-
-
-def _plot_target(args) -> None:
-    """Fail before the measurement if the picture cannot be written."""
-    from symdiff.lab.plots import MatplotlibMissing, require_matplotlib
-
-    try:
-        require_matplotlib()
-    except MatplotlibMissing as exc:
-        raise UsageError(f"--plot: {exc}; leave out --plot to get the numbers as a table") \
-            from None
-    check_output_path(args.plot, "--plot", [args.file] if args.file else [])
-    ext = os.path.splitext(args.plot)[1].lower().lstrip(".")
-    if ext:
-        from matplotlib.figure import Figure
-
-        formats = Figure().canvas.get_supported_filetypes()
-        if ext not in formats:
-            raise UsageError(f"--plot {args.plot}: matplotlib cannot write .{ext} files; use "
-                             f"one of {', '.join('.' + f for f in sorted(formats))}")
 
 
 def _expression(args):
@@ -141,7 +110,7 @@ def cmd_accuracy(args) -> int:
     _check_options(args)
     f, names, domains = _expression(args)
     if args.plot is not None:
-        _plot_target(args)
+        check_plot_target(args)
     points = DEFAULT_POINTS if args.points is None else args.points
     seed = 0 if args.seed is None else args.seed
     methods = list(ACCURACY_METHODS)
@@ -160,7 +129,9 @@ def cmd_accuracy(args) -> int:
     text = to_string(f)
     text = text if len(text) <= 90 else text[:87] + "..."
     if args.plot:
-        _draw(result, args, text, METHOD_LABELS)
+        from symdiff.lab.plots import plot_accuracy
+
+        draw_plot(plot_accuracy, result, args, expr_label=text, labels=METHOD_LABELS)
     ref = result.reference
     if args.format == "json":
         doc = {
@@ -208,21 +179,5 @@ def cmd_accuracy(args) -> int:
           f"{NON_FINITE_BITS:g} (and is counted).  symdiff: compiled;\nstable: after "
           f"symdiff.core.stabilize; interp.: the numpy interpreter; JAX: jit(grad) in float64")
     return 0
-
-
-def _draw(result, args, label, labels) -> None:
-    """Draw the picture into a temporary file, then write it to
-    ``args.plot`` (a failed write is an error naming the file)."""
-    import tempfile
-
-    from symdiff.lab.plots import plot_accuracy
-
-    ext = os.path.splitext(args.plot)[1] or ".png"
-    with tempfile.TemporaryDirectory(prefix="symdiff-plot-") as tmp:
-        staged = os.path.join(tmp, "plot" + ext)
-        plot_accuracy(result, staged, expr_label=label, labels=labels)
-        with open(staged, "rb") as fh:
-            picture = fh.read()
-    write_output(args.plot, picture, "--plot", [args.file] if args.file else [])
 
 

@@ -95,8 +95,11 @@ def _identity(a, b, equal: bool):
 
 
 def supported_names() -> list[str]:
-    """The numpy ufunc names nodes accept, sorted."""
-    return sorted(set(UFUNC_OPS) | set(_DERIVED))
+    """The numpy ufunc names nodes accept, sorted: the table above, the
+    derived ones, and ops of the op table that share numpy's name (hypot)."""
+    same_name = {n for n, op in ops.OPS.items()
+                 if op.function and isinstance(getattr(np, n, None), np.ufunc)}
+    return sorted(set(UFUNC_OPS) | set(_DERIVED) | same_name)
 
 
 def apply_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict):
