@@ -21,19 +21,23 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["is_dask_array", "batch_dask"]
+__all__ = ["is_dask_collection", "is_dask_array", "batch_dask"]
+
+
+def is_dask_collection(x) -> bool:
+    """True if ``x`` is a dask object (an array, a DataFrame, a Delayed ...),
+    checked without importing dask, so that numpy inputs never pay for it."""
+    return type(x).__module__.startswith("dask.")
 
 
 def is_dask_array(x) -> bool:
-    """True if ``x`` is a dask array (checked without importing dask, so that
-    numpy inputs never pay for the import)."""
-    return type(x).__module__.startswith("dask.") and hasattr(x, "map_blocks")
+    """True if ``x`` is a dask array (what :func:`batch_dask` maps)."""
+    return is_dask_collection(x) and hasattr(x, "map_blocks")
 
 
 def _block(block, fn, fixed, threads):
     # Runs on the worker: one numpy block of rows -> its rows of outputs.
-    return fn.batch(np.asarray(block), fixed=fixed, threads=threads) if fixed \
-        else fn.batch(np.asarray(block), threads=threads)
+    return fn.batch(np.asarray(block), fixed=fixed, threads=threads)
 
 
 def batch_dask(fn, X, *, fixed=None, threads=None):

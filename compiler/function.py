@@ -53,6 +53,7 @@ from symdiff.core.program import Program, schedule
 from . import backend, cache, emit, npyabi, runtime
 from .batch_inputs import InputNames, describe_names
 from .build import Module, ModuleText, check_name, check_opt
+from .dask_batch import is_dask_collection
 from .inputs import to_float64
 from .plan import plan
 from .threads import WORK_PER_THREAD, default_threads, run_parallel, threads_for_work
@@ -579,7 +580,7 @@ class CompiledFunction:
         if not (X.__class__ is _ndarray and X.dtype is _F64 and X.ndim == 2
                 and X.shape[1] == self._n and fixed is None and not columns):
             # Anything but the common case (float64 rows of every input).
-            if X is not None and type(X).__module__.startswith("dask."):
+            if X is not None and is_dask_collection(X):
                 # Any dask collection goes there: a dask array is mapped
                 # block by block, anything else is refused by name.
                 if out is not None or columns:
@@ -656,10 +657,7 @@ class CompiledFunction:
 
     def _run_batch(self, kernel, xp: int, rs: int, cs: int, yp: int, N: int, k: int,
                    threads, extra: tuple) -> None:
-        if threads is None and N * self._row_cost < 2 * WORK_PER_THREAD:
-            threads = 1  # (the common small batch: nothing else to work out)
-        else:
-            threads = self.batch_threads(N, threads)
+        threads = self.batch_threads(N, threads)
         if threads == 1:
             kernel(xp, rs, cs, yp, N, *extra)
             return

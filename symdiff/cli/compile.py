@@ -29,6 +29,7 @@ from symdiff.cli.common import (
 from symdiff.cli.render import format_float, format_point, format_value, json_number, json_value
 from symdiff.cli.stable import (
     print_rewrites,
+    refuse_tensor_stable,
     rewrite_json,
     stabilize_derivatives,
     stabilize_expressions,
@@ -181,9 +182,8 @@ def cmd_compile(args) -> int:
     _check_options(args)
     prog, text = load_program(args)
     names = source_names(text, prog)
-    if is_tensor_program(prog) and args.stable:
-        raise UsageError("--stable: the command line rewrites scalar programs only; for a "
-                         "tensor program use sd.stabilize or sd.compile(..., stable=True)")
+    if args.stable and is_tensor_program(prog):
+        refuse_tensor_stable()
     if is_tensor_program(prog):
         return _compile_tensor(args, prog, name, names)
     outs = list(prog.outputs)

@@ -5,7 +5,6 @@ Programs that declare tensors go to :mod:`symdiff.cli.diff_tensor`."""
 from __future__ import annotations
 
 from symdiff.cli.common import (
-    UsageError,
     add_expr_args,
     add_shape_args,
     derivative_outputs,
@@ -26,6 +25,7 @@ from symdiff.cli.render import (
 )
 from symdiff.cli.stable import (
     print_rewrites,
+    refuse_tensor_stable,
     rewrite_json,
     stabilize_derivatives,
     stabilize_expressions,
@@ -63,9 +63,8 @@ def cmd_diff(args) -> int:
 
     prog, text = load_program(args)
     names = source_names(text, prog)
-    if is_tensor_program(prog) and args.stable:
-        raise UsageError("--stable: the command line rewrites scalar programs only; for a "
-                         "tensor program use sd.stabilize or sd.compile(..., stable=True)")
+    if args.stable and is_tensor_program(prog):
+        refuse_tensor_stable()
     if is_tensor_program(prog):
         from symdiff.cli.diff_tensor import diff_tensors
 

@@ -6,7 +6,17 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["stabilize_expressions", "stabilize_derivatives", "print_rewrites", "rewrite_json"]
+__all__ = ["stabilize_expressions", "stabilize_derivatives", "print_rewrites", "rewrite_json",
+           "refuse_tensor_stable"]
+
+
+def refuse_tensor_stable() -> None:
+    """The UsageError of ``--stable`` on a tensor program (the Python API
+    stabilizes those; the command line's printing of rewrites is scalar)."""
+    from symdiff.cli.common import UsageError
+
+    raise UsageError("--stable: the command line rewrites scalar programs only; for a "
+                     "tensor program use sd.stabilize or sd.compile(..., stable=True)")
 
 
 def stabilize_expressions(f):

@@ -64,6 +64,7 @@ from mpmath import mpf
 from mpmath.libmp import normalize, round_nearest
 
 from symdiff.core.ops import OPS, POW_UNROLLED
+from symdiff.lab.bits import ulp_distance
 
 __all__ = ["PATHS", "ULP_BOUNDS", "NOTES", "DOMAINS", "HARD_CASES", "POW_INT_BOUNDS",
            "POW_CONST_EXPONENTS", "Domain", "to_double", "ulp_errors", "sample", "reference",
@@ -442,27 +443,14 @@ def to_double(v) -> float:
         return s * math.inf
 
 
-def _ordered(a: np.ndarray) -> np.ndarray:
-    # Integers in the order of the doubles (consecutive doubles differ by 1;
-    # -0.0 and 0.0 both map to 0; +-inf sit one past +-DBL_MAX).
-    i = np.asarray(a, dtype=np.float64).view(np.int64).astype(object)
-    return np.where(i < 0, -(i + 2 ** 63), i)
-
-
 def ulp_errors(got, ref) -> np.ndarray:
     """Distance in ulps between ``got`` and ``ref`` (float64 arrays), as
     floats: 0 for equal values (either zero for a zero, NaN for NaN), the
     number of doubles between them otherwise (an infinity counts as the
     double after the largest finite one), ``inf`` if one is NaN and the
     other is not."""
-    got = np.asarray(got, dtype=np.float64).ravel()
-    ref = np.asarray(ref, dtype=np.float64).ravel()
-    nan_g, nan_r = np.isnan(got), np.isnan(ref)
-    d = np.abs(_ordered(np.where(nan_g, 0.0, got)) - _ordered(np.where(nan_r, 0.0, ref)))
-    d = d.astype(np.float64)
-    d[nan_g & nan_r] = 0.0
-    d[nan_g != nan_r] = math.inf
-    return d
+    return ulp_distance(np.asarray(got, dtype=np.float64).ravel(),
+                        np.asarray(ref, dtype=np.float64).ravel())
 
 
 def _exact_errors(got: np.ndarray, exact: list) -> np.ndarray:

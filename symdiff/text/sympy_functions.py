@@ -67,7 +67,6 @@ class sigmoid(_PositiveOfReal):  # noqa: N801 - SymPy function classes are lower
     def _eval_rewrite_as_exp(self, arg, **kwargs):
         return _S.One / (_S.One + sympy.exp(-arg))
 
-
     def _numpycode(self, printer):
         # 1/(1 + exp(-x)) is already overflow-safe in floating point
         # (exp(-x) = inf gives 0, not NaN).
